@@ -1,0 +1,174 @@
+"""Loader speed against the demo API, one process, one run, three contenders on the same pages:
+
+- ``sendkit_nb``: ``load_leads`` (concurrent page fetches, polars JSON parsing) into a frame;
+- ``naive``: a sequential ``requests`` loop over the pages + ``pandas.json_normalize``;
+- ``raw``: the same pages fetched on the same number of connections, bodies read, nothing parsed
+  (the floor: what the transfer alone costs).
+
+The demo server runs in a subprocess (so its work does not share our GIL) with 0 ms or 20 ms of
+latency per request. Prints seconds and ratios; exits 1 when a target at the largest size is
+missed: with 20 ms, >= 8x faster than naive and <= 1.3x raw; with 0 ms, >= 5x faster than naive.
+
+    python benchmarks/bench_loader.py [--sizes 10000 100000] [--latencies 0 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import pandas as pd
+import requests
+
+import sendkit_nb as sk
+from sendkit_nb.demo import DEMO_API_KEY
+
+LIMIT = 100
+WORKERS = 8
+
+
+@contextmanager
+def demo_server(leads: int, latency_ms: int) -> Iterator[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "sendkit_nb.demo",
+        "--port",
+        "0",
+        "--leads",
+        str(leads),
+        "--latency-ms",
+        str(latency_ms),
+        "--pagination",
+        "page",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+", line)
+        if not match:
+            raise RuntimeError(f"demo server did not start: {line!r}")
+        # Keep draining stdout so the server never blocks on a full pipe.
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
+        yield match.group(0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def campaign_id(base_url: str) -> str:
+    body = requests.get(f"{base_url}/v1/campaigns", headers={"X-Api-Key": DEMO_API_KEY}, timeout=30)
+    return str(body.json()["data"][0]["_id"])
+
+
+def run_sendkit(base_url: str, cid: str) -> int:
+    with sk.SendKitClient(DEMO_API_KEY, base_url=base_url, max_workers=WORKERS) as client:
+        return sk.load_leads(client, cid, progress=False, limit=LIMIT).height
+
+
+def run_naive(base_url: str, cid: str) -> int:
+    session = requests.Session()
+    session.headers["X-Api-Key"] = DEMO_API_KEY
+    items: list[dict[str, object]] = []
+    page = 1
+    while True:
+        body = session.get(
+            f"{base_url}/v1/campaigns/{cid}/leads",
+            params={"page": page, "limit": LIMIT},
+            timeout=60,
+        ).json()
+        items.extend(body["data"])
+        if page >= body["pagination"]["pages"]:
+            break
+        page += 1
+    frame = pd.json_normalize(items)
+    return len(frame)
+
+
+def run_raw(base_url: str, cid: str) -> int:
+    local = threading.local()
+    url = f"{base_url}/v1/campaigns/{cid}/leads"
+
+    def fetch(page: int) -> bytes:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+            local.session.headers["X-Api-Key"] = DEMO_API_KEY
+        return bytes(
+            local.session.get(url, params={"page": page, "limit": LIMIT}, timeout=60).content
+        )
+
+    first = requests.get(
+        url, params={"page": 1, "limit": LIMIT}, headers={"X-Api-Key": DEMO_API_KEY}, timeout=60
+    )
+    pages = int(first.json()["pagination"]["pages"])
+    with ThreadPoolExecutor(WORKERS) as pool:
+        sizes = [len(b) for b in pool.map(fetch, range(2, pages + 1))]
+    return len(first.content) + sum(sizes)
+
+
+def best_of(runs: int, fn: Callable[[], int]) -> tuple[float, int]:
+    best = float("inf")
+    result = 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--latencies", type=int, nargs="+", default=[0, 20])
+    parser.add_argument("--runs", type=int, default=3, help="best of N for the fast contenders")
+    args = parser.parse_args(argv)
+
+    print(
+        f"{'leads':>8} {'latency':>8} {'sendkit_nb':>11} {'naive':>9} {'raw':>9} "
+        f"{'naive/ours':>11} {'ours/raw':>9}"
+    )
+    failures: list[str] = []
+    for size in args.sizes:
+        for latency in args.latencies:
+            with demo_server(size, latency) as url:
+                cid = campaign_id(url)
+                run_raw(url, cid)  # warm the server's page cache before anything is timed
+                ours, n_ours = best_of(args.runs, lambda u=url, c=cid: run_sendkit(u, c))
+                raw, _ = best_of(args.runs, lambda u=url, c=cid: run_raw(u, c))
+                naive, n_naive = best_of(1, lambda u=url, c=cid: run_naive(u, c))
+            if n_ours != size or n_naive != size:
+                failures.append(f"{size} leads at {latency} ms: loaded {n_ours} / naive {n_naive}")
+            speedup, overhead = naive / ours, ours / raw
+            print(
+                f"{size:>8} {latency:>6}ms {ours:>10.2f}s {naive:>8.2f}s {raw:>8.2f}s "
+                f"{speedup:>10.1f}x {overhead:>8.2f}x",
+                flush=True,
+            )
+            if size == max(args.sizes):
+                if latency > 0 and speedup < 8:
+                    failures.append(
+                        f"{size} leads, {latency} ms: {speedup:.1f}x faster than naive, target 8x"
+                    )
+                if latency > 0 and overhead > 1.3:
+                    failures.append(
+                        f"{size} leads, {latency} ms: {overhead:.2f}x raw transfer, target 1.3x"
+                    )
+                if latency == 0 and speedup < 5:
+                    failures.append(
+                        f"{size} leads, 0 ms: {speedup:.1f}x faster than naive, target 5x"
+                    )
+    for failure in failures:
+        print(f"TARGET MISSED: {failure}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""The error hierarchy. Every error carries the HTTP status, the server's message, the request
+path and a hint for what to do next, and never the API key."""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIConnectionError",
+    "AuthenticationError",
+    "BadRequestError",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "SchemaError",
+    "SendKitError",
+    "ServerError",
+]
+
+
+class SendKitError(Exception):
+    """Base of every error raised by sendkit_nb.
+
+    Attributes: ``status`` (HTTP status or None when no response came), ``message`` (the server's
+    ``message`` or our own description), ``path`` (the request path, without query secrets),
+    ``hint`` (what to try next) and ``request_id`` (when the server sent one).
+    """
+
+    default_hint = "See the README's troubleshooting section."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        path: str | None = None,
+        hint: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.path = path
+        self.hint = hint if hint is not None else self.default_hint
+        self.request_id = request_id
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        head = f"HTTP {self.status}: " if self.status is not None else ""
+        where = f" (GET {self.path})" if self.path else ""
+        rid = f" [request id {self.request_id}]" if self.request_id else ""
+        return f"{head}{self.message}{where}{rid}. Hint: {self.hint}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, message={self.message!r}, "
+            f"path={self.path!r})"
+        )
+
+
+class BadRequestError(SendKitError, ValueError):
+    """400, or an argument rejected before any request was sent."""
+
+    default_hint = "Check the arguments: campaign ids are 24 hex characters, limit is 1..100."
+
+
+class AuthenticationError(SendKitError):
+    """401: the key is missing, malformed or revoked; or a platform key lacks a workspace id."""
+
+    default_hint = (
+        "Set SENDKIT_API_KEY to a valid key (workspace keys start with sk_, platform keys with "
+        "sk_user_ and also need SENDKIT_WORKSPACE_ID)."
+    )
+
+
+class PermissionDeniedError(SendKitError):
+    """403: the key is valid but may not see this resource or workspace."""
+
+    default_hint = (
+        "Check that the key belongs to the workspace; platform keys need the right "
+        "SENDKIT_WORKSPACE_ID, workspace keys must not send one."
+    )
+
+
+class NotFoundError(SendKitError):
+    """404: no such campaign (or other resource) in this workspace."""
+
+    default_hint = "List the campaigns with load_campaigns(client) or `sendkit-nb campaigns`."
+
+
+class RateLimitError(SendKitError):
+    """429 that persisted through every retry."""
+
+    default_hint = "Wait a minute and retry, or lower max_workers on the client."
+
+
+class ServerError(SendKitError):
+    """5xx that persisted through every retry."""
+
+    default_hint = "SendKit had a server problem; retry later."
+
+
+class APIConnectionError(SendKitError):
+    """No usable response: connection refused or dropped, timeout, or a body that is not JSON."""
+
+    default_hint = "Check the network and SENDKIT_BASE_URL; raise timeout= for slow links."
+
+
+class PaginationError(SendKitError):
+    """The pages do not add up: a repeated cursor or page, a full page with no way forward, or
+    more pages than the safety cap."""
+
+    default_hint = "The campaign may be changing while it loads; retry the load."
+
+
+class SchemaError(SendKitError):
+    """A response field has a type or value the loader cannot accept; the message names it."""
+
+    default_hint = "The API may have changed shape; report it with the field named above."

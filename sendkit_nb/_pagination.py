@@ -1,0 +1,266 @@
+"""Walking a paginated list endpoint to the end, in either documented pagination style.
+
+Page mode (older docs): ``?page=N``, ``pagination: {page, limit, total, pages}``. Once the first
+page tells how many pages there are, the rest are fetched concurrently.
+
+Cursor mode (newer docs): ``?cursor=ID``, ``pagination: {limit, total, hasMore, nextCursor}``;
+``nextCursor`` may be set while ``hasMore`` is false, so the walk stops on ``hasMore`` only.
+
+The walk stops only where the responses say the list ends, and it never loops forever or stops
+early in silence: a repeated cursor, a page identical to the one before it, more pages than the
+total allows, or a full page with no way forward raise :class:`PaginationError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from sendkit_nb._client import SendKitClient
+from sendkit_nb._errors import PaginationError
+
+__all__ = ["Page", "Walk", "walk"]
+
+_T = TypeVar("_T")
+Mode = Literal["page", "cursor", "single"]
+
+#: No list is allowed more pages than this, whatever the server says (2,000,000 leads at 100).
+HARD_PAGE_CAP = 20_000
+
+
+@dataclass(frozen=True)
+class Page(Generic[_T]):
+    """One parsed response: its items (in whatever form the parser produced), how many there
+    were, the first and last item ids (to spot repeats) and the ``pagination`` object."""
+
+    items: _T
+    count: int
+    first_id: str | None
+    last_id: str | None
+    pagination: Mapping[str, Any]
+
+    @property
+    def mode(self) -> Mode:
+        if "hasMore" in self.pagination:
+            return "cursor"
+        if "pages" in self.pagination or "page" in self.pagination:
+            return "page"
+        return "single"
+
+    def _int(self, key: str) -> int | None:
+        value = self.pagination.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def total(self) -> int | None:
+        return self._int("total")
+
+
+@dataclass
+class Walk(Generic[_T]):
+    """The pages of one walk, in list order, and what the server last said the total was."""
+
+    pages: list[Page[_T]] = field(default_factory=list)
+    mode: Mode = "single"
+    total: int | None = None
+
+    @property
+    def count(self) -> int:
+        return sum(p.count for p in self.pages)
+
+
+OnPage = Callable[[Page[Any], int | None], None]
+
+
+def walk(
+    client: SendKitClient,
+    path: str,
+    params: Mapping[str, object],
+    parse: Callable[[bytes], Page[_T]],
+    *,
+    limit: int,
+    by_cursor: bool = False,
+    on_page: OnPage | None = None,
+) -> Walk[_T]:
+    """Fetch every page of ``path``. ``parse`` turns a body into a :class:`Page`.
+
+    ``by_cursor=True`` forces a sequential cursor walk even where the server offers page
+    numbers; a cursor walk is not disturbed by leads added or removed while it runs.
+    ``on_page(page, expected_total)`` is called in list order as pages arrive (for progress).
+    """
+    notify = on_page or (lambda page, total: None)
+    first = client.request(path, {**params, "limit": limit}, parse=parse)
+    notify(first, first.total)
+    if first.mode == "page" and not by_cursor:
+        return _walk_pages(client, path, params, parse, first, limit, notify)
+    if first.mode == "single":
+        if first.count >= limit:
+            raise PaginationError(
+                f"a full page of {first.count} items came back with no pagination object, so "
+                "there is no way to fetch the rest",
+                path=path,
+                hint="The API answered in an unknown shape; report it.",
+            )
+        return Walk([first], "single", first.count)
+    return _walk_cursor(client, path, params, parse, first, limit, notify)
+
+
+def _page_cap(total: int | None, limit: int) -> int:
+    if total is None:
+        return HARD_PAGE_CAP
+    # Slack for leads added while the walk runs and for short pages the server may return.
+    return min(HARD_PAGE_CAP, math.ceil(total / limit) * 2 + 10)
+
+
+def _walk_cursor(
+    client: SendKitClient,
+    path: str,
+    params: Mapping[str, object],
+    parse: Callable[[bytes], Page[_T]],
+    first: Page[_T],
+    limit: int,
+    notify: OnPage,
+) -> Walk[_T]:
+    result: Walk[_T] = Walk([first], "cursor", first.total)
+    seen_cursors: set[str] = set()
+    page = first
+    while True:
+        if page.mode == "cursor":
+            if not page.pagination.get("hasMore"):
+                return result
+            cursor = page.pagination.get("nextCursor")
+        elif page is first:
+            # Page-style first answer but a cursor walk was asked for: go on from its last id.
+            cursor = page.last_id
+            if page.count < limit and page.pagination.get("pages") in (0, 1):
+                return result
+        else:
+            raise PaginationError(
+                "the server stopped answering in cursor style in the middle of a cursor walk",
+                path=path,
+            )
+        if not cursor:
+            raise PaginationError(
+                "the server says more items remain but gave no cursor to fetch them",
+                path=path,
+            )
+        cursor = str(cursor)
+        if cursor in seen_cursors:
+            raise PaginationError(
+                f"the cursor {cursor} came back twice; stopping instead of looping forever",
+                path=path,
+            )
+        seen_cursors.add(cursor)
+        if len(result.pages) >= _page_cap(result.total, limit):
+            raise PaginationError(
+                f"more than {len(result.pages)} pages for a total of {result.total}; stopping",
+                path=path,
+            )
+        page = client.request(path, {**params, "limit": limit, "cursor": cursor}, parse=parse)
+        _check_not_repeated(result.pages[-1], page, path)
+        result.pages.append(page)
+        if page.total is not None:
+            result.total = page.total
+        notify(page, result.total)
+
+
+def _walk_pages(
+    client: SendKitClient,
+    path: str,
+    params: Mapping[str, object],
+    parse: Callable[[bytes], Page[_T]],
+    first: Page[_T],
+    limit: int,
+    notify: OnPage,
+) -> Walk[_T]:
+    result: Walk[_T] = Walk([first], "page", first.total)
+    pages = _declared_pages(first, limit, path)
+    by_number: dict[int, Page[_T]] = {1: first}
+    fetched = 1
+    # Leads added during the walk show up as a larger `pages` on later responses: keep going
+    # until no response announces a page we have not fetched.
+    while fetched < pages:
+        if pages > _page_cap(first.total, limit):
+            raise PaginationError(f"the server announces {pages} pages; stopping", path=path)
+        numbers = range(fetched + 1, pages + 1)
+        for number, page in _fetch_concurrently(
+            client, path, params, parse, limit, numbers, notify
+        ):
+            by_number[number] = page
+            result.total = page.total if page.total is not None else result.total
+            pages = max(pages, _declared_pages(page, limit, path))
+        fetched = numbers[-1]
+    result.pages = [by_number[n] for n in sorted(by_number)]
+    for before, after in zip(result.pages, result.pages[1:], strict=False):
+        _check_not_repeated(before, after, path)
+    last = result.pages[-1]
+    if last.count >= limit and result.total is not None and result.count < result.total:
+        raise PaginationError(
+            f"the last page is full and only {result.count} of {result.total} items arrived, "
+            "but the server announces no further page",
+            path=path,
+        )
+    return result
+
+
+def _declared_pages(page: Page[Any], limit: int, path: str) -> int:
+    pages = page._int("pages")
+    total = page.total
+    if pages is None:
+        if total is None:
+            raise PaginationError("page-style pagination without `pages` or `total`", path=path)
+        pages = math.ceil(total / limit)
+    if total is not None and pages * limit < total:
+        raise PaginationError(
+            f"{pages} pages of {limit} cannot hold the {total} items the server announces",
+            path=path,
+        )
+    return pages
+
+
+def _fetch_concurrently(
+    client: SendKitClient,
+    path: str,
+    params: Mapping[str, object],
+    parse: Callable[[bytes], Page[_T]],
+    limit: int,
+    numbers: range,
+    notify: OnPage,
+) -> Iterator[tuple[int, Page[_T]]]:
+    """Fetch the numbered pages on up to ``client.max_workers`` connections (fewer after a
+    429), yielding them as they complete; the first failure cancels the rest and is raised."""
+
+    def fetch(number: int) -> Page[_T]:
+        with client.concurrency:
+            return client.request(path, {**params, "limit": limit, "page": number}, parse=parse)
+
+    workers = min(client.max_workers, len(numbers))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sendkit-page") as pool:
+        pending: dict[Future[Page[_T]], int] = {pool.submit(fetch, n): n for n in numbers}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    number = pending.pop(future)
+                    page = future.result()
+                    notify(page, page.total)
+                    yield number, page
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _check_not_repeated(before: Page[Any], after: Page[Any], path: str) -> None:
+    if (
+        after.count
+        and after.count == before.count
+        and (after.first_id, after.last_id) == (before.first_id, before.last_id)
+    ):
+        raise PaginationError(
+            f"two consecutive pages hold the same {after.count} items "
+            f"({after.first_id}..{after.last_id}); the server is not advancing",
+            path=path,
+        )

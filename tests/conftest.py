@@ -1,0 +1,69 @@
+"""Shared fixtures: demo API servers on 127.0.0.1 and clients that never really sleep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sendkit_nb import RetryPolicy, SendKitClient
+from sendkit_nb.demo import DemoServer, make_workspace
+
+
+class SleepRecorder:
+    """Stands in for time.sleep so retry tests run instantly and can check the delays."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+@pytest.fixture(scope="session")
+def demo_server() -> Iterator[DemoServer]:
+    """The default demo workspace, page-style pagination (the seed page's generation)."""
+    with DemoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def cursor_server() -> Iterator[DemoServer]:
+    """The default demo workspace served in the newer cursor-style generation."""
+    with DemoServer(pagination="cursor") as server:
+        yield server
+
+
+@pytest.fixture()
+def server(demo_server: DemoServer) -> Iterator[DemoServer]:
+    """The session page-mode server with faults and the request log reset around each test."""
+    demo_server.reset()
+    yield demo_server
+    demo_server.reset()
+
+
+@pytest.fixture()
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture()
+def client(server: DemoServer, sleeps: SleepRecorder) -> Iterator[SendKitClient]:
+    with SendKitClient(
+        server.api_key, base_url=server.url, sleep=sleeps, retry=RetryPolicy(rng=lambda: 0.5)
+    ) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def small_workspace_servers() -> Iterator[dict[str, DemoServer]]:
+    """Campaigns of awkward sizes (0, 1, a page minus one, exactly a page, ...) in both
+    pagination styles, for the exactly-once property tests."""
+    workspace = make_workspace(seed=3, sizes=[0, 1, 7, 99, 100, 101, 257])
+    with (
+        DemoServer(workspace, pagination="page") as pages,
+        DemoServer(
+            make_workspace(seed=3, sizes=[0, 1, 7, 99, 100, 101, 257]), pagination="cursor"
+        ) as cursors,
+    ):
+        yield {"page": pages, "cursor": cursors}

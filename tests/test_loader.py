@@ -1,0 +1,512 @@
+"""The loader over real HTTP against the demo API: every lead exactly once, faults survived,
+errors mapped, arguments checked before any request, and the key never shown."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import sendkit_nb as sk
+from sendkit_nb.demo import DEMO_PLATFORM_KEY, DEMO_WORKSPACE_ID, DemoServer, Faults
+from tests.conftest import SleepRecorder
+from tests.scripted_server import ScriptedServer, lead
+
+
+def expected_ids(
+    server: DemoServer, campaign_id: str, statuses: list[str] | None = None
+) -> list[str]:
+    return [
+        item["_id"]
+        for item in server.workspace.leads[campaign_id]
+        if statuses is None or item["status"] in statuses
+    ]
+
+
+def biggest_campaign(server: DemoServer) -> str:
+    return max(server.workspace.leads, key=lambda cid: len(server.workspace.leads[cid]))
+
+
+# -- every lead exactly once ------------------------------------------------------------------
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    style=st.sampled_from(["page", "cursor"]),
+    campaign_index=st.integers(min_value=0, max_value=6),
+    limit=st.integers(min_value=1, max_value=100),
+    statuses=st.none()
+    | st.lists(st.sampled_from(sk.LEAD_STATUSES[:8]), min_size=1, max_size=3, unique=True),
+    by_cursor=st.booleans(),
+)
+def test_every_lead_loaded_exactly_once(
+    small_workspace_servers: dict[str, DemoServer],
+    style: str,
+    campaign_index: int,
+    limit: int,
+    statuses: list[str] | None,
+    by_cursor: bool,
+) -> None:
+    server = small_workspace_servers[style]
+    campaign_id = server.workspace.campaigns[campaign_index]["_id"]
+    with sk.SendKitClient(server.api_key, base_url=server.url) as client:
+        leads = sk.load_leads(
+            client, campaign_id, statuses, limit=limit, progress=False, by_cursor=by_cursor
+        )
+    want = expected_ids(server, campaign_id, statuses)
+    assert sorted(leads["id"].to_list()) == sorted(want)
+    assert leads["id"].n_unique() == leads.height
+    assert leads.schema == sk.LEADS_SCHEMA
+
+
+@pytest.mark.parametrize("style", ["page", "cursor"])
+def test_full_default_workspace_matches_raw_json(
+    demo_server: DemoServer, cursor_server: DemoServer, style: str
+) -> None:
+    server = demo_server if style == "page" else cursor_server
+    with sk.SendKitClient(server.api_key, base_url=server.url) as client:
+        for campaign in server.workspace.campaigns:
+            raw = server.workspace.leads[campaign["_id"]]
+            leads = sk.load_leads(client, campaign["_id"], progress=False)
+            assert leads.height == len(raw)
+            by_id = {item["_id"]: item for item in raw}
+            for row in leads.iter_rows(named=True):
+                item = by_id[row["id"]]
+                person = item.get("leadId") or {}
+                assert row["lead_id"] == person.get("_id")
+                assert row["email"] == person.get("email")
+                assert row["first_name"] == person.get("firstName")
+                assert row["status"] == item["status"]
+                assert row["replied"] == bool(item.get("replied"))
+                assert row["ai_tag"] == item.get("aiTag")
+                assert row["tags"] == (item.get("tags") or [])
+                assert [e["step"] for e in row["emails"]] == [
+                    e["sequenceStep"] for e in item.get("emailsSent") or []
+                ]
+                assert [e["bounced"] for e in row["emails"]] == [
+                    bool(e["bounced"]) for e in item.get("emailsSent") or []
+                ]
+                if item.get("repliedAt"):
+                    assert row["replied_at"].isoformat().startswith(item["repliedAt"][:19])
+                else:
+                    assert row["replied_at"] is None
+
+
+def test_demo_edge_cases_load(client: sk.SendKitClient, server: DemoServer) -> None:
+    frames = [sk.load_leads(client, c["_id"], progress=False) for c in server.workspace.campaigns]
+    leads = pl.concat(frames)
+    assert leads.filter(pl.col("lead_id").is_null()).height > 0, "deleted leads still load"
+    assert leads.filter(pl.col("first_name").is_null()).height > 0, "missing names become null"
+    names = set(leads["first_name"].drop_nulls().to_list())
+    assert any(not name.isascii() for name in names), "unicode names survive"
+    assert set(leads["status"].unique().to_list()) >= set(sk.LEAD_STATUSES[:8])
+
+
+def test_emails_frame_has_one_row_per_sent_email(
+    client: sk.SendKitClient, server: DemoServer
+) -> None:
+    campaign_id = biggest_campaign(server)
+    leads = sk.load_leads(client, campaign_id, progress=False)
+    sent = sk.emails(leads)
+    raw_count = sum(
+        len(item.get("emailsSent") or []) for item in server.workspace.leads[campaign_id]
+    )
+    assert sent.height == raw_count
+    assert sent.schema == sk.EMAILS_SCHEMA
+
+
+def test_load_campaigns_has_sequences(client: sk.SendKitClient, server: DemoServer) -> None:
+    campaigns = sk.load_campaigns(client)
+    assert campaigns["campaign_id"].to_list() == [c["_id"] for c in server.workspace.campaigns]
+    assert campaigns.schema == sk.CAMPAIGNS_SCHEMA
+    first = server.workspace.campaigns[0]
+    steps = campaigns.row(0, named=True)["sequence"]
+    assert [s["order"] for s in steps] == [s["order"] for s in first["sequence"]]
+    assert [s["type"] for s in steps] == [s["type"] for s in first["sequence"]]
+    active = sk.load_campaigns(client, status="active")
+    assert set(active["status"].to_list()) <= {"active"}
+    assert active.height == sum(c["status"] == "active" for c in server.workspace.campaigns)
+
+
+# -- faults -----------------------------------------------------------------------------------
+
+
+def test_load_survives_ten_percent_mixed_failures(
+    server: DemoServer, sleeps: SleepRecorder
+) -> None:
+    server.faults = Faults(
+        rate_limit=0.03,
+        server_error=0.03,
+        drop=0.02,
+        truncated=0.01,
+        slow=0.01,
+        slow_seconds=1.0,
+        retry_after=0,
+        seed=11,
+    )
+    campaign_id = biggest_campaign(server)
+    with sk.SendKitClient(
+        server.api_key,
+        base_url=server.url,
+        sleep=sleeps,
+        timeout=0.5,
+        retry=sk.RetryPolicy(max_retries=8, rng=lambda: 0.5),
+    ) as client:
+        leads = sk.load_leads(client, campaign_id, limit=20, progress=False)
+    assert sorted(leads["id"].to_list()) == sorted(expected_ids(server, campaign_id))
+    failed = [entry for entry in server.request_log if entry[3] != 200]
+    assert failed, "the fault modes were exercised"
+    assert sleeps.calls, "retries waited (through the injected sleep)"
+
+
+def test_retry_after_is_honoured(server: DemoServer, sleeps: SleepRecorder) -> None:
+    server.faults.retry_after = 3
+    server.fail_next("429", 2)
+    with sk.SendKitClient(server.api_key, base_url=server.url, sleep=sleeps) as client:
+        campaigns = sk.load_campaigns(client)
+    assert campaigns.height == len(server.workspace.campaigns)
+    assert sleeps.calls == [3.0, 3.0]
+
+
+def test_backoff_is_capped_exponential_with_jitter() -> None:
+    policy = sk.RetryPolicy(base_delay=1.0, max_delay=5.0, rng=lambda: 1.0)
+    assert [policy.delay(a) for a in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    low = sk.RetryPolicy(base_delay=1.0, max_delay=5.0, rng=lambda: 0.0)
+    assert low.delay(1) == 1.0
+    assert policy.delay(0, retry_after=500) == policy.max_retry_after
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("429", sk.RateLimitError),
+        ("500", sk.ServerError),
+        ("drop", sk.APIConnectionError),
+        ("truncated", sk.APIConnectionError),
+    ],
+)
+def test_persistent_failure_raises_its_class(
+    server: DemoServer, sleeps: SleepRecorder, kind: str, error: type[sk.SendKitError]
+) -> None:
+    server.fail_next(kind, 10)
+    with (
+        sk.SendKitClient(
+            server.api_key, base_url=server.url, sleep=sleeps, retry=sk.RetryPolicy(max_retries=2)
+        ) as client,
+        pytest.raises(error) as info,
+    ):
+        sk.load_campaigns(client)
+    assert len(sleeps.calls) == 2
+    assert "after 3 attempts" in str(info.value)
+    assert info.value.path == "/v1/campaigns"
+    assert "Hint:" in str(info.value)
+
+
+def test_slow_response_times_out_then_retries(server: DemoServer, sleeps: SleepRecorder) -> None:
+    server.faults.slow_seconds = 1.0
+    server.fail_next("slow", 1)
+    with sk.SendKitClient(server.api_key, base_url=server.url, sleep=sleeps, timeout=0.3) as client:
+        campaigns = sk.load_campaigns(client)
+    assert campaigns.height == len(server.workspace.campaigns)
+    assert len(sleeps.calls) == 1
+
+
+def test_leads_added_during_paging_are_not_lost(server: DemoServer) -> None:
+    campaign_id = biggest_campaign(server)
+    before = len(server.workspace.leads[campaign_id])
+    server.add_leads_during_paging(campaign_id, 7)
+    with (
+        sk.SendKitClient(server.api_key, base_url=server.url, max_workers=1) as client,
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("error", sk.IncompleteLoadWarning)
+        leads = sk.load_leads(client, campaign_id, limit=50, progress=False)
+    assert leads.height == before + 7 == len(server.workspace.leads[campaign_id])
+    assert leads["id"].n_unique() == leads.height
+
+
+def test_concurrency_backs_off_on_429(server: DemoServer, sleeps: SleepRecorder) -> None:
+    server.faults = Faults(rate_limit=0.2, retry_after=0, seed=5)
+    with sk.SendKitClient(
+        server.api_key, base_url=server.url, sleep=sleeps, max_workers=8
+    ) as client:
+        leads = sk.load_leads(client, biggest_campaign(server), limit=25, progress=False)
+        assert client.concurrency.limit < 8
+    assert leads.height == len(server.workspace.leads[biggest_campaign(server)])
+
+
+# -- errors and arguments ---------------------------------------------------------------------
+
+
+def test_bad_key_is_401(server: DemoServer) -> None:
+    with (
+        sk.SendKitClient("sk_not_a_key", base_url=server.url) as client,
+        pytest.raises(sk.AuthenticationError) as info,
+    ):
+        sk.load_campaigns(client)
+    assert info.value.status == 401
+    assert info.value.message
+
+
+def test_wrong_workspace_is_403(server: DemoServer) -> None:
+    with (
+        sk.SendKitClient(DEMO_PLATFORM_KEY, base_url=server.url, workspace_id="0" * 24) as client,
+        pytest.raises(sk.PermissionDeniedError) as info,
+    ):
+        sk.load_campaigns(client)
+    assert info.value.status == 403
+
+
+def test_platform_key_with_workspace_id_works(server: DemoServer) -> None:
+    with sk.SendKitClient(
+        DEMO_PLATFORM_KEY, base_url=server.url, workspace_id=DEMO_WORKSPACE_ID
+    ) as c:
+        assert sk.load_campaigns(c).height == len(server.workspace.campaigns)
+
+
+def test_platform_key_without_workspace_fails_before_any_request(server: DemoServer) -> None:
+    with sk.SendKitClient(DEMO_PLATFORM_KEY, base_url=server.url, workspace_id="") as client:
+        with pytest.raises(sk.AuthenticationError, match="workspace id"):
+            sk.load_campaigns(client)
+        assert client.workspaces(), "unscoped endpoints still work"
+    assert all(path == "/v1/workspaces" for _, path, _, _ in server.request_log)
+
+
+def test_workspace_key_never_sends_workspace_id(server: DemoServer) -> None:
+    # The demo answers 400 to a workspace key that sends X-Workspace-Id.
+    with sk.SendKitClient(server.api_key, base_url=server.url, workspace_id=DEMO_WORKSPACE_ID) as c:
+        assert sk.load_campaigns(c).height == len(server.workspace.campaigns)
+
+
+def test_unknown_campaign_is_404(client: sk.SendKitClient) -> None:
+    with pytest.raises(sk.NotFoundError) as info:
+        sk.load_leads(client, "f" * 24, progress=False)
+    assert info.value.status == 404
+    assert info.value.path == f"/v1/campaigns/{'f' * 24}/leads"
+
+
+def test_server_side_400_is_bad_request(client: sk.SendKitClient, server: DemoServer) -> None:
+    campaign_id = server.workspace.campaigns[0]["_id"]
+    with pytest.raises(sk.BadRequestError) as info:
+        client.get_json(f"/v1/campaigns/{campaign_id}/leads", {"limit": 1000})
+    assert info.value.status == 400
+    assert "limit" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        (("",), {}, "24-character hex"),
+        (("not-an-id",), {}, "24-character hex"),
+        ((None,), {}, "24-character hex"),
+        (("665A1B2C3D4E5F6A7B8C9D0E",), {}, "24-character hex"),
+        (("665a1b2c3d4e5f6a7b8c9d0e", "sleeping"), {}, "unknown lead status"),
+        (("665a1b2c3d4e5f6a7b8c9d0e", []), {}, "unknown lead status"),
+        (("665a1b2c3d4e5f6a7b8c9d0e",), {"limit": 0}, "limit"),
+        (("665a1b2c3d4e5f6a7b8c9d0e",), {"limit": 101}, "limit"),
+        (("665a1b2c3d4e5f6a7b8c9d0e",), {"limit": "50"}, "limit"),
+    ],
+)
+def test_bad_arguments_rejected_before_any_request(
+    client: sk.SendKitClient,
+    server: DemoServer,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    match: str,
+) -> None:
+    with pytest.raises(sk.BadRequestError, match=match):
+        sk.load_leads(client, *args, progress=False, **kwargs)
+    assert server.request_log == []
+
+
+def test_missing_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SENDKIT_API_KEY", raising=False)
+    with pytest.raises(sk.AuthenticationError, match="SENDKIT_API_KEY"):
+        sk.SendKitClient()
+
+
+def test_errors_form_one_hierarchy() -> None:
+    for name in sk.__all__:
+        obj = getattr(sk, name)
+        if isinstance(obj, type) and issubclass(obj, Exception) and obj is not sk.SendKitError:
+            if issubclass(obj, Warning):
+                continue
+            assert issubclass(obj, sk.SendKitError), name
+
+
+# -- the key is never shown -------------------------------------------------------------------
+
+
+SECRET = "sk_live_SECRET_0123456789abcdef"
+
+
+def test_key_never_appears_in_repr_logs_errors_or_warnings(
+    server: DemoServer, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    texts: list[str] = []
+    caplog.set_level(logging.DEBUG)
+    client = sk.SendKitClient(
+        SECRET, base_url=server.url, retry=sk.RetryPolicy(max_retries=1), sleep=lambda s: None
+    )
+    texts += [repr(client), str(client)]
+    with pytest.raises(sk.SendKitError) as info:
+        sk.load_leads(client, server.workspace.campaigns[0]["_id"])
+    texts += [str(info.value), repr(info.value), info.value.message, info.value.hint or ""]
+    server.fail_next("500", 5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            sk.load_campaigns(client)
+        except sk.SendKitError as exc:
+            texts += [str(exc), repr(exc)]
+    texts += [str(w.message) for w in caught]
+    texts += [record.getMessage() for record in caplog.records]
+    texts += [str(record.args) for record in caplog.records]
+    out, err = capsys.readouterr()
+    texts += [out, err]
+    client.close()
+    assert caplog.records, "something was logged, so the search below means something"
+    assert len(texts) > 8
+    for text in texts:
+        assert SECRET not in text
+        assert "SECRET_0123" not in text
+
+
+def test_progress_bar_shows_leads_and_pages(
+    client: sk.SendKitClient, server: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    campaign_id = biggest_campaign(server)
+    sk.load_leads(client, campaign_id, limit=100)
+    err = capsys.readouterr().err
+    total = len(server.workspace.leads[campaign_id])
+    assert f"{total}/{total}" in err
+    assert "pages=" in err
+    sk.load_leads(client, campaign_id, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+# -- pagination guards, on a scripted server --------------------------------------------------
+
+
+def cursor_page(
+    items: list[dict[str, Any]], has_more: bool, next_cursor: str | None, total: int
+) -> dict[str, Any]:
+    pagination = {"limit": 2, "total": total, "hasMore": has_more, "nextCursor": next_cursor}
+    return {"success": True, "data": items, "pagination": pagination}
+
+
+def scripted_client(server: ScriptedServer) -> sk.SendKitClient:
+    return sk.SendKitClient("sk_test", base_url=server.url, sleep=lambda s: None)
+
+
+CAMPAIGN = "665a1b2c3d4e5f6a7b8c9d0e"
+
+
+def test_repeated_cursor_is_an_error_not_a_loop() -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, cursor_page([lead(1), lead(2)], True, f"{2:024x}", 10)
+
+    with ScriptedServer(script) as server, pytest.raises(sk.PaginationError, match=r"twice|same"):
+        sk.load_leads(scripted_client(server), CAMPAIGN, limit=2, progress=False)
+    assert len(server.requests) < 5
+
+
+def test_has_more_without_cursor_is_an_error() -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, cursor_page([lead(1), lead(2)], True, None, 10)
+
+    with ScriptedServer(script) as server, pytest.raises(sk.PaginationError, match="no cursor"):
+        sk.load_leads(scripted_client(server), CAMPAIGN, limit=2, progress=False)
+
+
+def test_next_cursor_set_while_has_more_false_stops() -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if "cursor" not in query:
+            return 200, cursor_page([lead(1), lead(2)], True, f"{2:024x}", 3)
+        return 200, cursor_page([lead(3)], False, f"{3:024x}", 3)
+
+    with ScriptedServer(script) as server:
+        leads = sk.load_leads(scripted_client(server), CAMPAIGN, limit=2, progress=False)
+    assert leads.height == 3
+    assert len(server.requests) == 2
+
+
+def test_full_page_without_pagination_is_an_error() -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, {"success": True, "data": [lead(1), lead(2)]}
+
+    with ScriptedServer(script) as server, pytest.raises(sk.PaginationError, match="no way"):
+        sk.load_leads(scripted_client(server), CAMPAIGN, limit=2, progress=False)
+
+
+def test_page_repeating_the_previous_one_is_an_error() -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        pagination = {"page": int(query.get("page", 1)), "limit": 2, "total": 6, "pages": 3}
+        return 200, {"success": True, "data": [lead(1), lead(2)], "pagination": pagination}
+
+    with ScriptedServer(script) as server, pytest.raises(sk.PaginationError, match="same"):
+        sk.load_leads(scripted_client(server), CAMPAIGN, limit=2, progress=False)
+
+
+def test_absurd_page_count_is_capped() -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        pagination = {"page": 1, "limit": 2, "total": 10**9, "pages": 5 * 10**8}
+        return 200, {"success": True, "data": [lead(1), lead(2)], "pagination": pagination}
+
+    with ScriptedServer(script) as server, pytest.raises(sk.PaginationError, match="pages"):
+        sk.load_leads(scripted_client(server), CAMPAIGN, limit=2, progress=False)
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("status", 3, "data[0].status"),
+        ("replied", "yes", "data[0].replied"),
+        ("emailsSent", [{"sequenceStep": "one"}], "data[0].emailsSent[0].sequenceStep"),
+        ("emailsSent", [{"opened": "yes"}], "data[0].emailsSent[0].opened"),
+        ("leadId", {"email": ["a"]}, "data[0].leadId.email"),
+        ("repliedAt", "yesterday", "repliedAt"),
+        ("status", "sleeping", "status"),
+    ],
+)
+def test_wrong_types_name_the_field(field: str, value: Any, named: str) -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, cursor_page([lead(1, **{field: value})], False, None, 1)
+
+    with ScriptedServer(script) as server, pytest.raises(sk.SchemaError) as info:
+        sk.load_leads(scripted_client(server), CAMPAIGN, progress=False)
+    assert named in str(info.value)
+
+
+def test_unknown_fields_ignored_and_missing_fields_null() -> None:
+    extra = lead(1, brandNew={"nested": [1, 2]}, subsequence={"id": "x", "status": "active"})
+    sparse = {"_id": f"{2:024x}", "status": "pending"}
+
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, cursor_page([extra, sparse], False, None, 2)
+
+    with ScriptedServer(script) as server:
+        leads = sk.load_leads(scripted_client(server), CAMPAIGN, progress=False)
+    assert leads.height == 2
+    row = leads.row(1, named=True)
+    assert row["lead_id"] is None and row["emails"] == [] and row["tags"] == []
+    assert row["replied"] is False
+
+
+def test_non_json_error_body_gives_clear_error() -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 404, b"<html>nope</html>"
+
+    with ScriptedServer(script) as server, pytest.raises(sk.NotFoundError) as info:
+        sk.load_leads(scripted_client(server), CAMPAIGN, progress=False)
+    assert "nope" in str(info.value)
