@@ -337,6 +337,9 @@ class SendKitClient:
                 if response.status_code < 300:
                     try:
                         result = parse(response.content)
+                    except SendKitError as exc:
+                        exc.path = exc.path or path
+                        raise
                     except ValueError:
                         failure = APIConnectionError(
                             "the response body is not valid JSON (cut short?)",

@@ -470,7 +470,8 @@ def test_absurd_page_count_is_capped() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "named"),
     [
-        ("status", 3, "data[0].status"),
+        ("status", 3, "status"),  # polars reads a number as text; the value check names it
+        ("status", {"a": 1}, "data[0].status"),
         ("replied", "yes", "data[0].replied"),
         ("emailsSent", [{"sequenceStep": "one"}], "data[0].emailsSent[0].sequenceStep"),
         ("emailsSent", [{"opened": "yes"}], "data[0].emailsSent[0].opened"),

@@ -1,0 +1,961 @@
+"""A SendKit-compatible HTTP API over a :class:`DemoWorkspace`, standard library only.
+
+It is three things at once: the keyless default that notebooks and Binder talk to, the real
+server every test of the client talks HTTP to (with switchable faults), and the server the
+benchmarks measure against. Hence the emphasis on speed (each lead's JSON is serialised once and
+pages are joined from bytes) and on being exactly as strict as the docs (limit 1..100, documented
+status values, 24-hex ids, key kinds and ``X-Workspace-Id`` rules).
+
+Only loopback addresses are ever bound: this is test and demo infrastructure, not a service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import logging
+import random
+import re
+import socket
+import threading
+import time
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.message import Message
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
+from types import TracebackType
+from typing import Any, Literal, NamedTuple, cast
+from urllib.parse import parse_qsl, urlsplit
+
+from .._schema import CAMPAIGN_STATUSES
+from ._data import (
+    DEMO_USER_ID,
+    POSITIVE_TAGS,
+    DemoWorkspace,
+    JSONDict,
+    make_workspace,
+)
+
+__all__ = [
+    "DEMO_API_KEY",
+    "DEMO_PLATFORM_KEY",
+    "FAULT_KINDS",
+    "DemoServer",
+    "Faults",
+    "LoggedRequest",
+]
+
+_log = logging.getLogger(__name__)
+
+#: A workspace key (``sk_...``): bound to the demo workspace, must not send ``X-Workspace-Id``.
+DEMO_API_KEY = "sk_demo_workspace_key"
+#: A platform key (``sk_user_...``): needs ``X-Workspace-Id: DEMO_WORKSPACE_ID`` on
+#: workspace-scoped endpoints.
+DEMO_PLATFORM_KEY = "sk_user_demo_platform_key"
+
+#: The eight documented filter values of ``GET /v1/campaigns/{id}/leads``. ``failed`` exists as
+#: a lead status but is not a documented filter value, so filtering by it is a 400 like any
+#: other unknown value.
+LEAD_FILTER_STATUSES: tuple[str, ...] = (
+    "pending",
+    "active",
+    "paused",
+    "completed",
+    "bounced",
+    "unsubscribed",
+    "replied",
+    "removed",
+)
+
+#: Kinds accepted by :meth:`DemoServer.fail_next`.
+FAULT_KINDS: tuple[str, ...] = ("429", "500", "502", "503", "drop", "slow", "truncated")
+
+_HEX24 = re.compile(r"[0-9a-fA-F]{24}")
+_INT = re.compile(r"[+-]?\d{1,18}")
+_DEFAULT_LIMIT = 25
+_MAX_LIMIT = 100
+_ALLOWED_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1", "::1": "::1"}
+_MAX_BODY = 1 << 20  # request bodies are drained (keep-alive needs it), never parsed
+
+# One encoder for the whole module: json.dumps with non-default options builds a new encoder on
+# every call, which is measurable when serialising 100k leads.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _dumps(obj: Any) -> bytes:
+    return _encode(obj).encode("utf-8")
+
+
+@dataclass
+class Faults:
+    """Fault probabilities per ``/v1/`` request; mutate ``server.faults`` to switch them on.
+
+    One uniform draw per request from an RNG seeded with ``seed`` picks at most one kind, checked
+    in field order (so probabilities add up; keep their sum <= 1).
+    """
+
+    rate_limit: float = 0.0  # 429 with Retry-After and an error body
+    server_error: float = 0.0  # 500, 502, 503 in rotation, with an error body
+    drop: float = 0.0  # connection closed without any response
+    slow: float = 0.0  # sleep slow_seconds, then answer normally
+    truncated: float = 0.0  # 200 whose body is cut in half (Content-Length matches the cut)
+    #: Retry-After value in seconds sent with 429s; None omits the header.
+    retry_after: float | None = 0
+    slow_seconds: float = 2.0
+    seed: int = 0
+
+
+class LoggedRequest(NamedTuple):
+    """One entry of :attr:`DemoServer.request_log`; status 0 means the connection was dropped."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    #: Runs once the body is built (before it is written): used to grow a campaign right after
+    #: a page of it was produced, so that the page reflects the state before the growth.
+    after: Callable[[], None] | None = None
+
+
+def _error_body(status: int, message: str) -> bytes:
+    return _dumps({"error": HTTPStatus(status).phrase, "message": message, "code": status})
+
+
+def _error_reply(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> _Reply:
+    return _Reply(status, _error_body(status, message), headers or [])
+
+
+def _ok(data: Any, pagination: JSONDict | None = None) -> _Reply:
+    body: JSONDict = {"success": True, "data": data}
+    if pagination is not None:
+        body["pagination"] = pagination
+    return _Reply(200, _dumps(body))
+
+
+class _LeadIndex:
+    """Pre-serialised leads of one campaign, plus cached status-filtered views.
+
+    Views are tuples of lists that are never mutated after creation: a growing campaign gets new
+    lists, so a request that already holds a view keeps a consistent snapshot.
+    """
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.statuses: list[str] = []
+        self.blobs: list[bytes] = []
+        self.views: dict[frozenset[str] | None, tuple[list[str], list[bytes]]] = {}
+
+    def sync(self, items: Sequence[JSONDict]) -> None:
+        n = len(items)
+        if n == len(self.ids):
+            return
+        tail = items[len(self.ids) : n]
+        self.ids = self.ids + [x["_id"] for x in tail]
+        self.statuses = self.statuses + [x["status"] for x in tail]
+        self.blobs = self.blobs + [_dumps(x) for x in tail]
+        self.views = {}
+
+    def view(self, statuses: frozenset[str] | None) -> tuple[list[str], list[bytes]]:
+        found = self.views.get(statuses)
+        if found is None:
+            if statuses is None:
+                found = (self.ids, self.blobs)
+            else:
+                keep = [i for i, s in enumerate(self.statuses) if s in statuses]
+                found = ([self.ids[i] for i in keep], [self.blobs[i] for i in keep])
+            self.views[statuses] = found
+        return found
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    # Room for 16 concurrent clients opening connections in a burst (the default is 5).
+    request_queue_size = 128
+    daemon_threads = True
+    allow_reuse_address = True
+    demo: DemoServer
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can stall
+        # for seconds on machines without DNS; loopback needs none of it.
+        TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+
+class _HTTPServer6(_HTTPServer):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the client's connection pool is part of the test
+    timeout = 60  # idle keep-alive connections are closed after a minute
+    server_version = "SendKitDemo/1.0"
+
+    def setup(self) -> None:
+        super().setup()
+        # Responses go out in one write, but Nagle + delayed ACK could still add 40 ms stalls
+        # to small exchanges on some stacks; loopback latency must be the configured one.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._demo()._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self._demo()._track(self.connection, add=False)
+
+    def _demo(self) -> DemoServer:
+        return cast(_HTTPServer, self.server).demo
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default per-request stderr line; :attr:`DemoServer.request_log` has it."""
+
+    def do_GET(self) -> None:
+        self._demo()._handle(self, "GET")
+
+    def do_POST(self) -> None:
+        self._demo()._handle(self, "POST")
+
+    def do_PUT(self) -> None:
+        self._demo()._handle(self, "PUT")
+
+    def do_PATCH(self) -> None:
+        self._demo()._handle(self, "PATCH")
+
+    def do_DELETE(self) -> None:
+        self._demo()._handle(self, "DELETE")
+
+
+class DemoServer:
+    """A SendKit-compatible API on 127.0.0.1 serving a synthetic workspace.
+
+    ``with DemoServer() as srv:`` starts it in a daemon thread; ``srv.url`` is the base URL (the
+    client appends ``/v1/...``) and ``srv.api_key`` the demo workspace key. ``pagination``
+    chooses the docs generation: ``"page"`` (older: ``page`` param and page-style pagination
+    unless a ``cursor`` is sent) or ``"cursor"`` (newer: ``page`` is ignored, always cursor
+    style). ``latency`` seconds are slept before every response to simulate a network.
+
+    Tests steer it with :attr:`faults`, :meth:`fail_next`, :meth:`add_leads_during_paging`, and
+    read :attr:`request_log`; :meth:`reset` clears all of those.
+    """
+
+    def __init__(
+        self,
+        workspace: DemoWorkspace | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        pagination: Literal["page", "cursor"] = "page",
+        latency: float = 0.0,
+    ) -> None:
+        if host not in _ALLOWED_HOSTS:
+            raise ValueError(
+                f"DemoServer only binds loopback addresses (127.0.0.1, localhost, ::1), "
+                f"not {host!r}"
+            )
+        if pagination not in ("page", "cursor"):
+            raise ValueError(f"pagination must be 'page' or 'cursor', not {pagination!r}")
+        if latency < 0:
+            raise ValueError(f"latency must be >= 0 seconds, got {latency}")
+        self.workspace = workspace if workspace is not None else make_workspace()
+        self.host = _ALLOWED_HOSTS[host]
+        self.port = port
+        self.pagination: Literal["page", "cursor"] = pagination
+        self.latency = latency
+        self.api_key = DEMO_API_KEY
+        self.platform_key = DEMO_PLATFORM_KEY
+        self.workspace_id = self.workspace.workspace_id
+        self.faults = Faults()
+
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self._conn_lock = threading.Lock()
+        self._log_lock = threading.Lock()
+        self._log: list[LoggedRequest] = []
+        self._fault_lock = threading.Lock()
+        self._queued: deque[str] = deque()
+        self._rng = random.Random(0)
+        self._rng_owner: Faults | None = None
+        self._rng_seed: int | None = None
+        self._5xx_turn = 0
+        self._grow: dict[str, deque[int]] = {}
+        self._index_lock = threading.Lock()
+        self._indexes: dict[str, _LeadIndex] = {}
+        self._analytics_cache: dict[tuple[Any, ...], Any] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> DemoServer:
+        """Serialise every lead once, bind, and serve in a daemon thread. Returns self."""
+        if self._httpd is not None:
+            raise RuntimeError("DemoServer is already running")
+        # Serialising every lead allocates heavily; the cyclic GC would only slow that down.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for campaign_id in list(self.workspace.leads):
+                self._index(campaign_id)
+        finally:
+            if was_enabled:
+                gc.enable()
+        cls = _HTTPServer6 if self.host == "::1" else _HTTPServer
+        httpd = cls((self.host, self.port), _Handler)
+        httpd.demo = self
+        self.port = int(httpd.server_address[1])
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sendkit-demo-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection (idempotent)."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.server_close()
+        # Keep-alive connections would otherwise keep their handler threads blocked in a read.
+        with self._conn_lock:
+            conns = list(self._connections)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> DemoServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:8765`` (no trailing slash, no ``/v1``)."""
+        if self._httpd is None:
+            raise RuntimeError("DemoServer is not running; call start() or use it in a with")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """True between start() and stop()."""
+        return self._httpd is not None
+
+    def __repr__(self) -> str:
+        where = self.url if self._httpd is not None else "stopped"
+        return f"DemoServer({where}, pagination={self.pagination!r})"
+
+    # -- test controls -----------------------------------------------------------------------
+
+    @property
+    def request_log(self) -> list[LoggedRequest]:
+        """A snapshot of every request so far: ``(method, path, query, status)``."""
+        with self._log_lock:
+            return list(self._log)
+
+    def fail_next(self, kind: str, n: int = 1) -> None:
+        """Make the next ``n`` ``/v1/`` requests fail with ``kind`` (see :data:`FAULT_KINDS`),
+        before any random fault is drawn."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        with self._fault_lock:
+            self._queued.extend([kind] * n)
+
+    def add_leads_during_paging(self, campaign_id: str, n: int) -> None:
+        """Right after the next page of this campaign's leads is produced, append ``n`` leads.
+
+        Models a campaign that grows while it is being loaded. The page itself still shows the
+        state before the growth; every later request sees the new leads (higher ids, so a cursor
+        walk reaches them). Several calls queue up, one per page served. Only complete 200
+        pages count: a page cut short by a ``truncated`` fault does not trigger the growth.
+        """
+        if self.workspace.campaign(campaign_id) is None:
+            raise KeyError(f"no campaign {campaign_id!r} in the demo workspace")
+        with self._fault_lock:
+            self._grow.setdefault(campaign_id, deque()).append(n)
+
+    def reset(self) -> None:
+        """Clear faults, queued failures, pending growth and the request log."""
+        with self._fault_lock:
+            self.faults = Faults()
+            self._queued.clear()
+            self._grow.clear()
+            self._rng_owner = None
+            self._5xx_turn = 0
+        with self._log_lock:
+            self._log.clear()
+
+    # -- request handling --------------------------------------------------------------------
+
+    def _track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._conn_lock:
+            if add:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def _record(self, method: str, path: str, query: dict[str, str], status: int) -> None:
+        with self._log_lock:
+            self._log.append(LoggedRequest(method, path, query, status))
+
+    def _draw_fault(self) -> str | None:
+        with self._fault_lock:
+            if self._queued:
+                return self._queued.popleft()
+            f = self.faults
+            kinds = (
+                ("429", f.rate_limit),
+                ("5xx", f.server_error),
+                ("drop", f.drop),
+                ("slow", f.slow),
+                ("truncated", f.truncated),
+            )
+            if all(p <= 0 for _, p in kinds):
+                return None
+            if f is not self._rng_owner or f.seed != self._rng_seed:
+                # (Re)seed whenever the Faults object or its seed changes, so that a test that
+                # sets faults gets the same sequence of faults on every run.
+                self._rng = random.Random(f.seed)
+                self._rng_owner, self._rng_seed = f, f.seed
+            u = self._rng.random()
+            acc = 0.0
+            for kind, p in kinds:
+                acc += max(p, 0.0)
+                if u < acc:
+                    if kind == "5xx":
+                        kind = ("500", "502", "503")[self._5xx_turn % 3]
+                        self._5xx_turn += 1
+                    return kind
+            return None
+
+    def _handle(self, h: _Handler, method: str) -> None:
+        split = urlsplit(h.path)
+        path = split.path
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(split.query, keep_blank_values=True):
+            # Repeated status params mean "any of these"; other repeats: the last one wins.
+            if key == "status" and key in query:
+                query[key] = f"{query[key]},{value}"
+            else:
+                query[key] = value
+        self._drain(h)
+        fault = self._draw_fault() if path.startswith("/v1/") else None
+        if fault == "drop":
+            self._record(method, path, query, 0)
+            h.close_connection = True
+            with contextlib.suppress(OSError):
+                h.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if self.latency > 0:
+            time.sleep(self.latency)
+        if fault == "slow":
+            time.sleep(max(self.faults.slow_seconds, 0.0))
+        if fault == "429":
+            headers = []
+            retry_after = self.faults.retry_after
+            if retry_after is not None:
+                headers.append(("Retry-After", _format_seconds(retry_after)))
+            reply = _error_reply(429, "Too many requests, please slow down", headers)
+        elif fault in ("500", "502", "503"):
+            status = int(fault)
+            reply = _error_reply(status, f"Simulated upstream failure ({status})")
+        else:
+            try:
+                reply = self._route(method, path, query, h.headers)
+            except _ApiError as err:
+                reply = _error_reply(err.status, err.message)
+            except Exception:  # the demo must answer, not hang the client, whatever happens
+                _log.exception("demo server error on %s %s", method, path)
+                reply = _error_reply(500, "Internal error in the demo server")
+        body = reply.body
+        if fault == "truncated" and reply.status == 200:
+            body = body[: len(body) // 2]
+        elif reply.after is not None:
+            reply.after()
+        self._record(method, path, query, reply.status)
+        self._write(h, reply.status, body, reply.headers)
+
+    @staticmethod
+    def _drain(h: _Handler) -> None:
+        if h.headers.get("Transfer-Encoding"):
+            h.close_connection = True  # chunked bodies are not worth parsing here
+            return
+        try:
+            length = int(h.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        if length > _MAX_BODY:
+            h.close_connection = True
+        elif length > 0:
+            h.rfile.read(length)
+
+    @staticmethod
+    def _write(h: _Handler, status: int, body: bytes, headers: Iterable[tuple[str, str]]) -> None:
+        lines = [
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+            "Content-Type: application/json; charset=utf-8",
+            f"Content-Length: {len(body)}",
+        ]
+        lines.extend(f"{k}: {v}" for k, v in headers)
+        if h.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        try:
+            # one write: headers and body in the same segment(s), no Nagle interplay
+            h.wfile.write(head + body)
+        except OSError:
+            h.close_connection = True
+
+    # -- routing -----------------------------------------------------------------------------
+
+    def _route(
+        self, method: str, path: str, query: dict[str, str], headers: Message[str, str]
+    ) -> _Reply:
+        parts = [p for p in path.split("/") if p]
+        if not parts or parts[0] != "v1":
+            raise _ApiError(404, f"Route {path} not found")
+        rest = parts[1:]
+        handler: Callable[[], _Reply]
+        scoped = True
+        platform_only = False
+        if rest == ["campaigns"]:
+            handler = lambda: self._list_campaigns(query)  # noqa: E731
+        elif len(rest) == 2 and rest[0] == "campaigns":
+            handler = lambda: self._get_campaign(rest[1])  # noqa: E731
+        elif len(rest) == 3 and rest[0] == "campaigns" and rest[2] == "leads":
+            handler = lambda: self._list_leads(rest[1], query)  # noqa: E731
+        elif len(rest) == 3 and rest[0] == "campaigns" and rest[2] == "analytics":
+            handler = lambda: self._campaign_analytics(rest[1], query)  # noqa: E731
+        elif len(rest) == 4 and rest[:3] == ["analytics", "daily", "campaigns"]:
+            handler = lambda: self._daily(rest[3], query)  # noqa: E731
+        elif rest == ["workspaces"]:
+            handler, scoped = self._workspaces, False
+        elif rest == ["account"]:
+            handler, scoped, platform_only = self._account, False, True
+        else:
+            raise _ApiError(404, f"Route {path} not found")
+        if method != "GET":
+            raise _ApiError(405, f"{method} is not supported on {path} by the demo API")
+        self._authenticate(headers, scoped=scoped, platform_only=platform_only)
+        return handler()
+
+    def _authenticate(
+        self, headers: Message[str, str], *, scoped: bool, platform_only: bool
+    ) -> None:
+        key = headers.get("X-Api-Key")
+        if not key:
+            auth = headers.get("Authorization") or ""
+            scheme, _, token = auth.partition(" ")
+            key = token.strip() if scheme.lower() == "bearer" else None
+        # Error messages never echo the key: it is a secret even when it is wrong.
+        if key not in (DEMO_API_KEY, DEMO_PLATFORM_KEY):
+            raise _ApiError(
+                401,
+                "Invalid or missing API key: send it in the X-Api-Key header "
+                "or as Authorization: Bearer <key>",
+            )
+        workspace_header = headers.get("X-Workspace-Id")
+        if key == DEMO_API_KEY:
+            if workspace_header is not None:
+                raise _ApiError(
+                    400,
+                    "X-Workspace-Id must not be sent with a workspace API key "
+                    "(sk_...): the key is already bound to its workspace",
+                )
+            if platform_only:
+                raise _ApiError(403, "This endpoint requires a platform API key (sk_user_...)")
+            return
+        if scoped:
+            if not workspace_header:
+                raise _ApiError(
+                    400, "X-Workspace-Id header is required with a platform API key (sk_user_...)"
+                )
+            if workspace_header.strip().lower() != self.workspace_id:
+                raise _ApiError(
+                    403, "You don't have permission to access this workspace (X-Workspace-Id)"
+                )
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def _list_campaigns(self, query: dict[str, str]) -> _Reply:
+        statuses = _parse_statuses(query, CAMPAIGN_STATUSES)
+        limit, page, cursor = _parse_paging(query, self.pagination)
+        search = query.get("search", "").strip().lower()
+        with self.workspace.lock:
+            items = sorted(self.workspace.campaigns, key=lambda c: str(c["_id"]))
+            items = [
+                c
+                for c in items
+                if (statuses is None or c["status"] in statuses)
+                and (not search or search in str(c["name"]).lower())
+            ]
+            ids = [str(c["_id"]) for c in items]
+            start, end, pagination = _paginate(ids, limit, page, cursor, self.pagination)
+            # serialise under the lock: add_leads may be refreshing a campaign's counters
+            return _ok(items[start:end], pagination)
+
+    def _campaign(self, raw_id: str) -> tuple[str, JSONDict]:
+        if not _HEX24.fullmatch(raw_id):
+            raise _ApiError(
+                400, f"Invalid campaign id {raw_id[:40]!r}: expected 24 hexadecimal characters"
+            )
+        campaign_id = raw_id.lower()
+        campaign = self.workspace.campaign(campaign_id)
+        if campaign is None:
+            raise _ApiError(404, f"Campaign {campaign_id} not found")
+        return campaign_id, campaign
+
+    def _get_campaign(self, raw_id: str) -> _Reply:
+        _, campaign = self._campaign(raw_id)
+        with self.workspace.lock:
+            return _ok(campaign)
+
+    def _index(self, campaign_id: str) -> _LeadIndex:
+        with self._index_lock:
+            index = self._indexes.get(campaign_id)
+            if index is None:
+                index = self._indexes[campaign_id] = _LeadIndex()
+            index.sync(self.workspace.leads.get(campaign_id, []))
+            return index
+
+    def _list_leads(self, raw_id: str, query: dict[str, str]) -> _Reply:
+        campaign_id, _ = self._campaign(raw_id)
+        statuses = _parse_statuses(query, LEAD_FILTER_STATUSES)
+        limit, page, cursor = _parse_paging(query, self.pagination)
+        index = self._index(campaign_id)
+        with self._index_lock:
+            ids, blobs = index.view(statuses)
+        start, end, pagination = _paginate(ids, limit, page, cursor, self.pagination)
+        body = b"".join(
+            (
+                b'{"success":true,"data":[',
+                b",".join(blobs[start:end]),
+                b'],"pagination":',
+                _dumps(pagination),
+                b"}",
+            )
+        )
+        return _Reply(200, body, after=lambda: self._grow_after_page(campaign_id))
+
+    def _grow_after_page(self, campaign_id: str) -> None:
+        with self._fault_lock:
+            pending = self._grow.get(campaign_id)
+            n = pending.popleft() if pending else None
+            if pending is not None and not pending:
+                del self._grow[campaign_id]
+        if n:
+            self.workspace.add_leads(campaign_id, n)
+            self._index(campaign_id)
+
+    def _cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        # Leads are only ever appended, so (campaign, lead count, params) identifies a result.
+        found = self._analytics_cache.get(key)
+        if found is None:
+            found = compute()
+            if len(self._analytics_cache) > 256:
+                self._analytics_cache.clear()
+            self._analytics_cache[key] = found
+        return found
+
+    def _campaign_analytics(self, raw_id: str, query: dict[str, str]) -> _Reply:
+        campaign_id, campaign = self._campaign(raw_id)
+        since, until = _parse_range(query)
+        leads = self.workspace.leads.get(campaign_id, [])
+        key = ("analytics", campaign_id, len(leads), since, until)
+        data = self._cached(key, lambda: _analytics(campaign, leads[: key[2]], since, until))
+        return _ok(data)
+
+    def _daily(self, raw_id: str, query: dict[str, str]) -> _Reply:
+        campaign_id, _ = self._campaign(raw_id)
+        since, until = _parse_range(query)
+        # The docs default to the last 30 days; the demo world's clock is frozen in mid-2025, so
+        # a wall-clock default would always be empty. Deviation: no from/to means all days.
+        leads = self.workspace.leads.get(campaign_id, [])
+        key = ("daily", campaign_id, len(leads), since, until)
+        data = self._cached(key, lambda: _daily(leads[: key[2]], since, until))
+        return _ok(data)
+
+    def _workspaces(self) -> _Reply:
+        ws = self.workspace
+        with ws.lock:
+            mailboxes = {m for c in ws.campaigns for m in c.get("mailboxes", [])}
+            item = {
+                "id": ws.workspace_id,
+                "name": "SendKit demo workspace",
+                "ownerId": DEMO_USER_ID,
+                "memberCount": 3,
+                "usage": {
+                    "totalCampaigns": len(ws.campaigns),
+                    "totalLeads": sum(len(v) for v in ws.leads.values()),
+                    "totalMailboxes": len(mailboxes),
+                    "totalEmailsSent": sum(int(c["stats"]["sent"]) for c in ws.campaigns),
+                },
+                "createdAt": "2025-01-15T10:00:00.000Z",
+            }
+        return _ok([item])
+
+    def _account(self) -> _Reply:
+        return _ok(
+            {
+                "id": DEMO_USER_ID,
+                "name": "Demo User",
+                "email": "demo@example.com",
+                "image": None,
+                "tier": "starter",
+                "workspaces": [
+                    {
+                        "workspaceId": self.workspace_id,
+                        "role": "owner",
+                        "joinedAt": "2025-01-15T10:00:00.000Z",
+                    }
+                ],
+            }
+        )
+
+
+# -- parameter parsing -------------------------------------------------------------------------
+
+
+def _format_seconds(value: float) -> str:
+    """Retry-After is defined in whole seconds; fractions are kept so that tests can stay fast."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _int_param(query: dict[str, str], name: str, low: int, high: int | None) -> int | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    text = raw.strip()
+    bound = f"between {low} and {high}" if high is not None else f">= {low}"
+    if not _INT.fullmatch(text):
+        raise _ApiError(400, f"Invalid {name} {raw[:40]!r}: must be an integer {bound}")
+    value = int(text)
+    if value < low or (high is not None and value > high):
+        raise _ApiError(400, f"Invalid {name} {value}: must be {bound}")
+    return value
+
+
+def _parse_paging(
+    query: dict[str, str], generation: Literal["page", "cursor"]
+) -> tuple[int, int | None, str | None]:
+    limit = _int_param(query, "limit", 1, _MAX_LIMIT)
+    # The newer (cursor) generation has no page parameter: it is ignored there, not validated.
+    page = _int_param(query, "page", 1, None) if generation == "page" else None
+    cursor = query.get("cursor")
+    if cursor is not None:
+        if not _HEX24.fullmatch(cursor):
+            raise _ApiError(
+                400, f"Invalid cursor {cursor[:40]!r}: expected a 24-hex id (a nextCursor value)"
+            )
+        cursor = cursor.lower()
+    return (limit if limit is not None else _DEFAULT_LIMIT), page, cursor
+
+
+def _parse_statuses(query: dict[str, str], allowed: Sequence[str]) -> frozenset[str] | None:
+    raw = query.get("status")
+    if raw is None:
+        return None
+    values = [v.strip() for v in raw.split(",")]
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise _ApiError(
+            400, f"Invalid status {bad[0][:40]!r}: expected one of {', '.join(allowed)}"
+        )
+    return frozenset(values)
+
+
+def _parse_date(query: dict[str, str], name: str) -> str | None:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        if len(raw) == 10:
+            return date.fromisoformat(raw).isoformat()
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _ApiError(
+            400, f"Invalid {name} {raw[:40]!r}: expected a date like 2025-06-01"
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.date().isoformat()
+
+
+def _parse_range(query: dict[str, str]) -> tuple[str | None, str | None]:
+    """``from``/``to`` as inclusive UTC dates (``YYYY-MM-DD``), compared with ISO prefixes."""
+    since, until = _parse_date(query, "from"), _parse_date(query, "to")
+    if since is not None and until is not None and since > until:
+        raise _ApiError(400, f"Invalid range: from {since} is after to {until}")
+    return since, until
+
+
+def _paginate(
+    ids: Sequence[str],
+    limit: int,
+    page: int | None,
+    cursor: str | None,
+    generation: Literal["page", "cursor"],
+) -> tuple[int, int, JSONDict]:
+    """Slice bounds into ``ids`` (sorted) and the ``pagination`` object for them."""
+    total = len(ids)
+    if cursor is not None or generation == "cursor":
+        start = bisect_right(ids, cursor) if cursor is not None else 0
+        end = min(start + limit, total)
+        # As in the docs' example, nextCursor is the last item's id even on the final page.
+        return (
+            start,
+            end,
+            {
+                "limit": limit,
+                "total": total,
+                "hasMore": end < total,
+                "nextCursor": ids[end - 1] if end > start else None,
+            },
+        )
+    page = page or 1
+    start = min((page - 1) * limit, total)
+    end = min(start + limit, total)
+    return start, end, {"page": page, "limit": limit, "total": total, "pages": -(-total // limit)}
+
+
+# -- server-side aggregations ------------------------------------------------------------------
+
+
+def _in_range(stamp: str | None, since: str | None, until: str | None) -> bool:
+    if stamp is None:
+        return since is None and until is None
+    day = stamp[:10]
+    return (since is None or day >= since) and (until is None or day <= until)
+
+
+def _analytics(
+    campaign: JSONDict, leads: Sequence[JSONDict], since: str | None, until: str | None
+) -> JSONDict:
+    """``GET /v1/campaigns/{id}/analytics`` computed from the leads, so it agrees with them.
+
+    ``from``/``to`` filter emails by send day and replies by reply day (inclusive, UTC);
+    ``statusBreakdown`` is the current state and ignores them.
+    """
+    everything = since is None and until is None
+    steps: dict[tuple[int, str | None], list[int]] = {}
+    breakdown: dict[str, int] = {}
+    replied = unsubscribed = 0
+    for lead in leads:
+        status = lead["status"]
+        breakdown[status] = breakdown.get(status, 0) + 1
+        unsubscribed += status == "unsubscribed"
+        for email in lead["emailsSent"]:
+            if everything or _in_range(email["sentAt"], since, until):
+                key = (email["sequenceStep"], email["variant"])
+                counts = steps.get(key)
+                if counts is None:
+                    counts = steps[key] = [0, 0, 0, 0]
+                counts[0] += 1
+                counts[1] += email["opened"]
+                counts[2] += email["clicked"]
+                counts[3] += email["bounced"]
+        if lead["replied"] and (everything or _in_range(lead["repliedAt"], since, until)):
+            replied += 1
+    sent, opened, clicked, bounced = (sum(c[i] for c in steps.values()) for i in range(4))
+    # same keys and meaning as the campaign's own stats (see _data.campaign_stats)
+    stats = {
+        "sent": sent,
+        "delivered": sent - bounced,
+        "opened": opened,
+        "clicked": clicked,
+        "replied": replied,
+        "bounced": bounced,
+        "unsubscribed": unsubscribed,
+    }
+    step_rows = [
+        {
+            "_id": {"sequenceStep": step, "variant": variant},
+            "sent": c[0],
+            "opened": c[1],
+            "clicked": c[2],
+            "bounced": c[3],
+        }
+        for (step, variant), c in sorted(steps.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+    ]
+    return {
+        "campaign": {
+            "id": campaign["_id"],
+            "name": campaign["name"],
+            "status": campaign["status"],
+            "startedAt": campaign["startedAt"],
+        },
+        "stats": stats,
+        "stepAnalytics": step_rows,
+        "statusBreakdown": breakdown,
+        "totalReplied": replied,
+    }
+
+
+def _daily(leads: Sequence[JSONDict], since: str | None, until: str | None) -> list[JSONDict]:
+    """Per UTC day: sends (and their opens/clicks/bounces) by send day, replies by reply day.
+
+    Opens and clicks carry no timestamps in the API, so they are bucketed with their send.
+    Replies without ``repliedAt`` cannot be placed on a day and are left out.
+    """
+    days: dict[str, list[int]] = {}
+
+    def bucket(day: str) -> list[int]:
+        found = days.get(day)
+        if found is None:
+            found = days[day] = [0, 0, 0, 0, 0, 0]
+        return found
+
+    for lead in leads:
+        for email in lead["emailsSent"]:
+            day = email["sentAt"][:10]
+            if _in_range(day, since, until):
+                row = bucket(day)
+                row[0] += 1
+                row[1] += email["opened"]
+                row[2] += email["clicked"]
+                row[3] += email["bounced"]
+        replied_at = lead["repliedAt"]
+        if lead["replied"] and replied_at is not None:
+            day = replied_at[:10]
+            if _in_range(day, since, until):
+                row = bucket(day)
+                row[4] += 1
+                row[5] += lead["aiTag"] in POSITIVE_TAGS
+    keys = ("sent", "opened", "clicked", "bounced", "replied", "positiveReplied")
+    return [{"_id": day, **dict(zip(keys, days[day], strict=True))} for day in sorted(days)]
