@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sendkit_nb._client import RetryPolicy, SendKitClient
 from sendkit_nb._connect import connect
 from sendkit_nb._errors import (
@@ -36,8 +38,42 @@ from sendkit_nb._schema import (
     LEAD_STATUSES,
     LEADS_SCHEMA,
 )
+from sendkit_nb._workflows import reconcile
 
 __version__ = "0.1.0"
+
+
+# The notebook front ends import plotly, ipywidgets and IPython; these wrappers keep
+# `import sendkit_nb` light until one of them is used.
+
+
+def dashboard(client: SendKitClient | None = None, **options: Any) -> Any:
+    """The ipywidgets dashboard (see :func:`sendkit_nb.widgets.dashboard`)."""
+    from sendkit_nb.widgets import dashboard as _dashboard
+
+    return _dashboard(client, **options)
+
+
+def report(source: Any, campaigns: Any = None, path: Any = None, **options: Any) -> str:
+    """A self-contained offline HTML report (see :func:`sendkit_nb.report.report`)."""
+    from sendkit_nb.report import report as _report
+
+    return _report(source, campaigns, path, **options)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext sendkit_nb``: register the ``%sendkit`` magics."""
+    from sendkit_nb.magics import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext sendkit_nb``."""
+    from sendkit_nb.magics import unload_ipython_extension as _unload
+
+    _unload(ipython)
+
 
 __all__ = [
     "CAMPAIGNS_SCHEMA",
@@ -60,8 +96,13 @@ __all__ = [
     "ServerError",
     "__version__",
     "connect",
+    "dashboard",
     "emails",
     "leads_from_items",
     "load_campaigns",
+    "load_ipython_extension",
     "load_leads",
+    "reconcile",
+    "report",
+    "unload_ipython_extension",
 ]

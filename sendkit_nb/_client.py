@@ -273,6 +273,13 @@ class SendKitClient:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            # requests re-reads proxy and CA settings from the environment on every request,
+            # a cost comparable to parsing a page; read them once per session instead.
+            session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+            ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if ca_bundle:
+                session.verify = ca_bundle
+            session.trust_env = False
             adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.max_workers, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)

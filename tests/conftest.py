@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from sendkit_nb import RetryPolicy, SendKitClient
 from sendkit_nb.demo import DemoServer, make_workspace
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 class SleepRecorder:
@@ -67,3 +72,37 @@ def small_workspace_servers() -> Iterator[dict[str, DemoServer]]:
         ) as cursors,
     ):
         yield {"page": pages, "cursor": cursors}
+
+
+# -- a real headless browser (Debian's chromium, installed by scripts/install) ------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    # Without these, Chromium keeps dialling Google's hosts, which this network refuses.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TEST_OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium driven by Playwright (no browser download: the system one)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="session")
+def test_output() -> Path:
+    """Where tests leave screenshots and rendered files for people to look at."""
+    TEST_OUTPUT.mkdir(exist_ok=True)
+    return TEST_OUTPUT

@@ -1,0 +1,76 @@
+"""The public surface stays small and honest: everything in ``__all__`` exists, nothing public
+is left out, and top-level recipes work over real HTTP."""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import pytest
+
+import sendkit_nb as sk
+from tests.scripted_server import ScriptedServer, lead
+
+
+def test_all_names_exist_and_public_names_are_listed() -> None:
+    for name in sk.__all__:
+        assert hasattr(sk, name), name
+    public = {
+        name
+        for name, value in vars(sk).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name not in {"annotations", "Any"}
+    }
+    assert public <= set(sk.__all__), public - set(sk.__all__)
+
+
+def test_reconcile_finds_nothing_on_consistent_demo_data(
+    client: sk.SendKitClient, server: Any
+) -> None:
+    for campaign in server.workspace.campaigns:
+        differences = sk.reconcile(client, campaign["_id"], progress=False)
+        assert differences.height == 0, differences
+
+
+def test_reconcile_lists_a_disagreement() -> None:
+    campaign = "665a1b2c3d4e5f6a7b8c9d0e"
+    analytics = {
+        "campaign": {"id": campaign, "name": "x", "status": "active"},
+        "stepAnalytics": [
+            {
+                "_id": {"sequenceStep": 0, "variant": None},
+                "sent": 2,
+                "opened": 0,
+                "clicked": 0,
+                "bounced": 0,
+            }
+        ],
+        "statusBreakdown": {"active": 1},
+        "totalReplied": 0,
+    }
+
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path.endswith("/analytics"):
+            return 200, {"success": True, "data": analytics}
+        pagination = {"limit": 100, "total": 1, "hasMore": False, "nextCursor": None}
+        return 200, {"success": True, "data": [lead(1)], "pagination": pagination}
+
+    with (
+        ScriptedServer(script) as server,
+        sk.SendKitClient("sk_test", base_url=server.url) as client,
+    ):
+        differences = sk.reconcile(client, campaign, progress=False)
+    row = differences.filter(differences["what"] == "sent").row(0, named=True)
+    assert (row["step"], row["from_leads"], row["from_api"]) == (0, 1, 2)
+
+
+def test_connect_uses_demo_without_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SENDKIT_API_KEY", raising=False)
+    with sk.connect() as client:
+        assert client.is_demo
+        assert sk.load_campaigns(client).height > 0
+    assert "demo API" in capsys.readouterr().err
+    assert not client.is_demo, "closing the client stops its demo server"
