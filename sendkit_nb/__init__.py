@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sendkit_nb import metrics
 from sendkit_nb._client import RetryPolicy, SendKitClient
 from sendkit_nb._connect import connect
 from sendkit_nb._errors import (
@@ -39,6 +40,14 @@ from sendkit_nb._schema import (
     LEADS_SCHEMA,
 )
 from sendkit_nb._workflows import reconcile
+from sendkit_nb.metrics import (
+    daily_activity,
+    funnel,
+    headline,
+    quality,
+    reply_curve,
+    variant_funnel,
+)
 
 __version__ = "0.1.0"
 
@@ -95,14 +104,31 @@ __all__ = [
     "SendKitError",
     "ServerError",
     "__version__",
+    "charts",
     "connect",
+    "daily_activity",
     "dashboard",
     "emails",
+    "funnel",
+    "headline",
     "leads_from_items",
     "load_campaigns",
     "load_ipython_extension",
     "load_leads",
+    "metrics",
+    "quality",
     "reconcile",
+    "reply_curve",
     "report",
     "unload_ipython_extension",
+    "variant_funnel",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # `sk.charts` imports plotly (slow) only when first used.
+    if name == "charts":
+        import importlib
+
+        return importlib.import_module("sendkit_nb.charts")
+    raise AttributeError(f"module 'sendkit_nb' has no attribute {name!r}")

@@ -1,0 +1,127 @@
+"""The analytics contract, written once.
+
+:data:`DEFINITIONS` is the text that reports, charts and docstrings print; the code in
+``_funnel.py`` implements exactly it. Change one, change the other (the tests check the numbers
+against an independent computation of this text).
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+__all__ = [
+    "DEFINITIONS",
+    "DENOMINATORS",
+    "METRICS",
+    "MIN_EVENTS",
+    "MIN_SENDS",
+    "OPENS_CAVEAT",
+    "Denominator",
+    "FunnelBy",
+    "Metric",
+    "rate_denominators",
+]
+
+#: How :func:`~sendkit_nb.metrics.funnel` groups: per step, or per (step, variant).
+FunnelBy = Literal["step", "variant"]
+#: The count column the open / click / reply / positive rates are divided by.
+Denominator = Literal["delivered", "sent", "opened"]
+#: The events a rate, an interval or an A/B test can be about.
+Metric = Literal["open", "click", "reply", "positive"]
+
+DENOMINATORS: Final[tuple[str, ...]] = ("delivered", "sent", "opened")
+METRICS: Final[tuple[str, ...]] = ("open", "click", "reply", "positive")
+
+#: An A/B arm with fewer leads than this in the rate's denominator is too small to call.
+#: 100 is SendKit's own default for ``variantOptimization.minimumSendsPerVariant``.
+MIN_SENDS: Final = 100
+#: A step whose arms together have fewer events of the tested metric than this is too small to
+#: call, however many leads it reached: with a handful of replies one lucky lead decides it.
+MIN_EVENTS: Final = 10
+
+OPENS_CAVEAT: Final = (
+    "Opens are directional: image blocking undercounts them and privacy proxies (e.g. Apple Mail "
+    "Privacy Protection) and security scanners overcount them. Compare open rates between "
+    "variants of one campaign, not with other tools or as absolute truth."
+)
+
+DEFINITIONS: Final = f"""\
+Definitions (sendkit_nb metrics)
+
+For a selection of campaign leads (a campaign, optionally filtered by status):
+
+Per sequence step s (the `sequenceStep` of sent emails; counts are of leads, a lead is counted
+once per step even if it has two emails at that step):
+- sent = leads with an email at step s.
+- bounced = of those, leads whose step-s email bounced (every step-s email, if there are two).
+  delivered = sent - bounced.
+- opened, clicked = of the delivered, leads whose step-s email was opened / clicked. A flag on a
+  bounced email is ignored: a bounced email never reached the lead.
+- replied = leads whose reply is attributed to step s by last touch: the latest delivered email
+  with sentAt <= repliedAt. A replied lead with no repliedAt is attributed to its latest delivered
+  email. A reply with no delivered email before it (a reply before any email, or only bounced
+  emails) is counted as unattributed, never dropped.
+- positive = replied leads whose aiTag is in the positive set (default interested,
+  meeting_booked; configurable; compared case-insensitively).
+- Rates name their denominator (column `denominator`). Default: open, click, reply and positive
+  rates over delivered; bounce rate over sent. With denominator="sent" (per lead contacted at the
+  step) they are over sent; with denominator="opened" click, reply and positive rates are over
+  opened (open rate stays over delivered) and can exceed 1, because clicks and replies happen
+  without a tracked open. A zero denominator gives null, never NaN and never an error.
+
+Per (step, variant): the same counts and rates, with 95% Wilson score intervals for the open,
+click, reply and positive rates. Variants are compared only within a step; a null variant is the
+step's single arm. The leader of a step is the arm with the highest rate of the tested metric
+(default reply) among arms with at least {MIN_SENDS} leads in the denominator (among all arms if
+none has). Every other arm is tested against the leader: a two-sided two-proportion z-test
+(pooled), or Fisher's exact test when any expected cell count of the 2x2 table is below 5.
+p-values are Holm-adjusted within the step. An arm is too small to call when it has fewer than
+{MIN_SENDS} leads in the denominator or its step has fewer than {MIN_EVENTS} events of the tested
+metric in all arms together; a difference is significant only when the adjusted p-value is below
+0.05 and neither arm is too small.
+
+Campaign headline (per lead): leads; contacted = leads with at least one email; delivered =
+leads with at least one email that did not bounce; opened, clicked = leads with a delivered email
+opened / clicked; replied = leads that replied; positive = replied leads with a positive aiTag;
+unattributed = replied leads whose reply has no delivered email before it. Headline rate:
+positive replies per lead contacted (positive_rate); reply_rate and bounce_rate are per lead
+contacted too, open_rate and click_rate per lead delivered.
+
+Step labels come from the campaign's sequence: email steps are numbered 1, 2, ... in `order`,
+skipping wait steps ("Step 1 · Quick question"). A step the sequence no longer has is labelled by
+its raw order ("Step order 7").
+
+{OPENS_CAVEAT}
+"""
+
+_OVER: Final[dict[str, dict[str, str]]] = {
+    "delivered": {"open_rate": "delivered", "click_rate": "delivered", "reply_rate": "delivered"},
+    "sent": {"open_rate": "sent", "click_rate": "sent", "reply_rate": "sent"},
+    "opened": {"open_rate": "delivered", "click_rate": "opened", "reply_rate": "opened"},
+}
+
+
+def rate_denominators(denominator: str = "delivered") -> dict[str, str]:
+    """Map each funnel rate column to the count column it is divided by.
+
+    >>> rate_denominators("opened")["click_rate"]
+    'opened'
+    >>> rate_denominators()["bounce_rate"]
+    'sent'
+    """
+    if denominator not in _OVER:
+        # Imported here so this module stays importable on its own (reports print DEFINITIONS).
+        from sendkit_nb._errors import BadRequestError
+
+        raise BadRequestError(
+            f"unknown denominator {denominator!r}",
+            hint=f"Use one of {', '.join(DENOMINATORS)}.",
+        )
+    over = _OVER[denominator]
+    return {
+        "bounce_rate": "sent",
+        "open_rate": over["open_rate"],
+        "click_rate": over["click_rate"],
+        "reply_rate": over["reply_rate"],
+        "positive_rate": over["reply_rate"],
+    }
