@@ -1,0 +1,517 @@
+"""Whole-campaign charts: lead statuses, AI reply tags, and campaigns side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import plotly.graph_objects as go
+import polars as pl
+
+from sendkit_nb._errors import BadRequestError
+from sendkit_nb.metrics import wilson_interval
+
+from ._common import (
+    ATTRIBUTION,
+    EVENT_OF,
+    POSITIVE_NOTE,
+    RATE_TITLE,
+    check_frame,
+    diff,
+    esc,
+    finish,
+    fmt_int,
+    fmt_pct,
+    funnel_bases,
+    hover_template,
+    is_number,
+    names_for,
+    no_data,
+    num,
+    opens_footnote,
+    rate_sentence,
+    trace_uid,
+)
+from ._theme import COLORWAY, EVENT_COLORS, PALETTE, STATUS_COLORS
+
+__all__ = ["ai_tag_breakdown", "campaign_comparison", "status_breakdown"]
+
+_STATUS_HINT: Final = "Pass sendkit_nb.metrics.status_counts(leads)."
+_TAG_HINT: Final = "Pass sendkit_nb.metrics.ai_tag_counts(leads)."
+_COMPARE_HINT: Final = (
+    "Pass sendkit_nb.metrics.compare_campaigns(leads, campaigns) (by='campaign' or by='step')."
+)
+#: The headline's denominators (per lead): see sendkit_nb.metrics.headline.
+_HEADLINE_BASE: Final[dict[str, str]] = {
+    "positive": "contacted",
+    "reply": "contacted",
+    "bounce": "contacted",
+    "open": "delivered",
+    "click": "delivered",
+}
+NO_STATUS: Final = "(no status)"
+UNTAGGED: Final = "(untagged)"
+
+
+def _campaign_keys(frame: pl.DataFrame) -> list[Any]:
+    if "campaign_id" not in frame.columns:
+        return [None]
+    return frame["campaign_id"].unique(maintain_order=True).to_list()
+
+
+def _names_from_frame(frame: pl.DataFrame, names: Mapping[str, str] | None) -> dict[str, str]:
+    """Campaign display names: ``names`` first, then a ``campaign_name`` column."""
+    found: dict[str, str] = {}
+    if "campaign_name" in frame.columns and "campaign_id" in frame.columns:
+        for cid, name in frame.select("campaign_id", "campaign_name").unique().iter_rows():
+            if cid is not None and name is not None:
+                found[str(cid)] = str(name)
+    found.update({str(k): str(v) for k, v in (names or {}).items()})
+    return found
+
+
+def status_breakdown(
+    status_counts_frame: pl.DataFrame,
+    *,
+    names: Mapping[str, str] | None = None,
+    normalize: bool = False,
+) -> go.Figure:
+    """Leads per current lead status (pending, active, ..., replied, removed, failed).
+
+    Takes :func:`sendkit_nb.metrics.status_counts` output. One campaign: one bar per status,
+    coloured by status. Several campaigns: grouped bars, one trace per campaign (``names``
+    maps campaign ids to names); pass ``normalize=True`` to compare shares rather than counts.
+    The hover gives count / campaign total and the share.
+
+    Traces: one (uid ``"status_breakdown-leads"``) for a single campaign, else one per campaign
+    (uid ``"status_breakdown-<campaign_id>"``).
+
+    >>> import sendkit_nb as sk
+    >>> from sendkit_nb.demo import make_workspace
+    >>> from sendkit_nb.metrics import status_counts
+    >>> ws = make_workspace(sizes=[300]); campaign = ws.campaigns[0]
+    >>> leads = sk.leads_from_items(ws.leads[campaign["_id"]], campaign["_id"])
+    >>> fig = status_breakdown(status_counts(leads))
+    >>> list(fig.data[0].x)[:3]
+    ['pending', 'active', 'paused']
+    """
+    frame = check_frame(status_counts_frame, ["status", "leads"], "status_breakdown", _STATUS_HINT)
+    frame = frame.with_columns(pl.col("status").cast(pl.String).fill_null(NO_STATUS))
+    keys = _campaign_keys(frame)
+    statuses = frame["status"].unique(maintain_order=True).to_list()
+    labels = names_for(keys, _names_from_frame(frame, names)) if keys != [None] else ["Leads"]
+    fig = go.Figure()
+    single = len(keys) == 1
+    for i, (key, label) in enumerate(zip(keys, labels, strict=True)):
+        part = frame if key is None else frame.filter(pl.col("campaign_id") == key)
+        counts = dict(part.group_by("status").agg(pl.col("leads").sum()).iter_rows())
+        total = sum(v for v in counts.values() if is_number(v))
+        ys = [counts.get(s, 0) for s in statuses]
+        shares = [c / total if total else None for c in ys]
+        who = "" if single and key is None else f"<br><i>{esc(label)}</i>"
+        fig.add_trace(
+            go.Bar(
+                name=label,
+                uid=trace_uid("status_breakdown", "leads" if single else key),
+                x=statuses,
+                y=shares if normalize else ys,
+                text=[
+                    fmt_pct(s) if normalize else fmt_int(c) for c, s in zip(ys, shares, strict=True)
+                ],
+                textposition="outside",
+                textfont={"size": 11},
+                cliponaxis=False,
+                marker={
+                    "color": [STATUS_COLORS.get(s, PALETTE["grey"]) for s in statuses]
+                    if single
+                    else COLORWAY[i % len(COLORWAY)]
+                },
+                showlegend=not single,
+                hovertext=[
+                    f"<b>{esc(s)}</b><br>{fmt_int(c)} / {fmt_int(total)} leads ({fmt_pct(sh)})"
+                    + who
+                    for s, c, sh in zip(statuses, ys, shares, strict=True)
+                ],
+                hovertemplate=hover_template(),
+            )
+        )
+    fig.update_layout(barmode="group", uniformtext={"minsize": 9, "mode": "hide"})
+    fig.update_xaxes(type="category", title=None)
+    fig.update_yaxes(
+        title="Share of the campaign's leads" if normalize else "Leads",
+        tickformat=".0%" if normalize else ",",
+        rangemode="tozero",
+    )
+    grand = int(frame["leads"].sum() or 0)
+    if single:
+        subtitle = f"Current SendKit lead status · {fmt_int(grand)} leads"
+        if keys != [None] and labels[0] != str(keys[0]):
+            subtitle = f"{esc(labels[0])} · {subtitle}"
+    else:
+        subtitle = f"Current SendKit lead status · {len(keys)} campaigns, {fmt_int(grand)} leads"
+        if normalize:
+            subtitle += " · shares of each campaign's leads"
+    finish(
+        fig,
+        chart="status_breakdown",
+        title="Leads by status",
+        subtitle=subtitle,
+        notes=[
+            "A lead's status is SendKit's current state of the lead in the campaign, not a "
+            "funnel stage: a replied lead shows as replied whatever step it answered."
+        ],
+        plot=280,
+        bottom=40,
+        legend=[] if single else labels,
+    )
+    if grand == 0:
+        no_data(fig, "no leads in this selection.")
+    return fig
+
+
+def ai_tag_breakdown(
+    tag_counts_frame: pl.DataFrame, *, include_untagged: bool = False
+) -> go.Figure:
+    """Leads per AI reply tag, positive tags highlighted; most frequent at the top.
+
+    Takes :func:`sendkit_nb.metrics.ai_tag_counts` output (several campaigns are summed per
+    tag). Untagged leads (mostly leads that never replied) are left out unless
+    ``include_untagged``; the subtitle says how many. The hover gives the count over all leads
+    and how many of the tagged leads replied.
+
+    Traces (always two): ``"Positive tags"`` and ``"Other tags"`` (uids
+    ``"ai_tag_breakdown-positive"`` / ``"ai_tag_breakdown-other"``).
+
+    >>> import sendkit_nb as sk
+    >>> from sendkit_nb.demo import make_workspace
+    >>> from sendkit_nb.metrics import ai_tag_counts
+    >>> ws = make_workspace(sizes=[300]); campaign = ws.campaigns[0]
+    >>> leads = sk.leads_from_items(ws.leads[campaign["_id"]], campaign["_id"])
+    >>> fig = ai_tag_breakdown(ai_tag_counts(leads))
+    >>> sorted(fig.data[0].y)
+    ['interested', 'meeting_booked']
+    """
+    frame = check_frame(
+        tag_counts_frame, ["ai_tag", "leads", "is_positive"], "ai_tag_breakdown", _TAG_HINT
+    )
+    if "replied" not in frame.columns:
+        frame = frame.with_columns(replied=pl.lit(None, pl.Int64))
+    pooled = (
+        frame.group_by(pl.col("ai_tag").cast(pl.String))
+        .agg(
+            pl.col("leads").sum(),
+            pl.col("replied").sum() if frame["replied"].null_count() == 0 else pl.lit(None),
+            pl.col("is_positive").fill_null(False).any(),
+        )
+        .sort(["leads", "ai_tag"], descending=[True, False], nulls_last=True)
+    )
+    grand = int(pooled["leads"].sum() or 0)
+    untagged = int(pooled.filter(pl.col("ai_tag").is_null())["leads"].sum() or 0)
+    if include_untagged:
+        pooled = pooled.with_columns(pl.col("ai_tag").fill_null(UNTAGGED))
+    else:
+        pooled = pooled.filter(pl.col("ai_tag").is_not_null())
+    rows = pooled.to_dicts()
+    order = [r["ai_tag"] for r in rows]
+    fig = go.Figure()
+    for positive, name, color in (
+        (True, "Positive tags", EVENT_COLORS["positive"]),
+        (False, "Other tags", PALETTE["blue"]),
+    ):
+        part = [r for r in rows if bool(r["is_positive"]) is positive]
+        fig.add_trace(
+            go.Bar(
+                name=name,
+                uid=trace_uid("ai_tag_breakdown", "positive" if positive else "other"),
+                orientation="h",
+                y=[r["ai_tag"] for r in part],
+                x=[r["leads"] for r in part],
+                text=[fmt_int(r["leads"]) for r in part],
+                textposition="outside",
+                textfont={"size": 11},
+                cliponaxis=False,
+                marker={"color": color},
+                hovertext=[_tag_hover(r, grand, positive) for r in part],
+                hovertemplate=hover_template(),
+            )
+        )
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=order,
+        autorange="reversed",
+        title=None,
+    )
+    fig.update_xaxes(title="Leads", rangemode="tozero", tickformat=",")
+    subtitle = f"SendKit's AI reading of each reply · {fmt_int(grand)} leads"
+    if untagged and not include_untagged:
+        subtitle += f" · {fmt_int(untagged)} untagged not shown"
+    finish(
+        fig,
+        chart="ai_tag_breakdown",
+        title="AI reply tags",
+        subtitle=subtitle,
+        notes=[
+            f"Positive tags make a reply a positive reply ({POSITIVE_NOTE}). A tag can sit on "
+            "a lead whose replied flag is false (e.g. an auto-reply); the hover shows how many "
+            "tagged leads replied."
+        ],
+        plot=max(120, 30 * len(rows)),
+        bottom=56,
+        legend=[t.name for t in fig.data if t.y],
+    )
+    if not rows:
+        no_data(fig, "no AI-tagged leads in this selection.")
+    return fig
+
+
+def _tag_hover(row: dict[str, Any], grand: int, positive: bool) -> str:
+    kind = " (positive)" if positive else ""
+    text = (
+        f"<b>{esc(row['ai_tag'])}</b>{kind}<br>{fmt_int(row['leads'])} / {fmt_int(grand)} leads "
+        f"({fmt_pct(row['leads'] / grand if grand else None)})"
+    )
+    if is_number(row.get("replied")):
+        text += f"<br>{fmt_int(row['replied'])} of them replied"
+    return text
+
+
+def campaign_comparison(
+    compare_frame: pl.DataFrame,
+    metric: str = "positive",
+    *,
+    names: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Several campaigns side by side on one rate, with 95% Wilson intervals.
+
+    Takes :func:`sendkit_nb.metrics.compare_campaigns` output. ``by="campaign"`` (the default
+    there): one horizontal bar per campaign in the frame's order (best headline rate first),
+    rates per lead as in :func:`sendkit_nb.metrics.headline` (positive, reply and bounce over
+    contacted; open and click over delivered); ``metric`` is ``"positive"`` (the headline rate),
+    ``"reply"``, ``"open"``, ``"click"`` or ``"bounce"``. ``by="step"``: grouped bars per step
+    number ("Step 1", "Step 2", ...; each campaign's own subject in the hover), one trace per
+    campaign, rates over the frame's denominator. Campaign names come from ``campaign_name``,
+    or ``names`` (id -> name).
+
+    Traces: ``by="campaign"`` always two, ``"Campaigns"`` (bars, uid
+    ``"campaign_comparison-bars"``) and ``"Labels"`` (the rate and counts beside each bar);
+    ``by="step"`` one per campaign (uid ``"campaign_comparison-<campaign_id>"``).
+
+    >>> import polars as pl
+    >>> import sendkit_nb as sk
+    >>> from sendkit_nb.demo import make_workspace
+    >>> from sendkit_nb.metrics import compare_campaigns
+    >>> ws = make_workspace(sizes=[300, 200])
+    >>> leads = pl.concat([sk.leads_from_items(ws.leads[c["_id"]], c["_id"]) for c in ws.campaigns])
+    >>> fig = campaign_comparison(compare_campaigns(leads, ws.campaigns), "reply")
+    >>> len(fig.data[0].y)
+    2
+    """
+    frame = check_frame(compare_frame, ["campaign_id"], "campaign_comparison", _COMPARE_HINT)
+    if metric not in _HEADLINE_BASE:
+        raise BadRequestError(
+            f"unknown metric {metric!r}",
+            hint=f"Use one of {', '.join(map(repr, _HEADLINE_BASE))}.",
+        )
+    if "step" in frame.columns or "step_label" in frame.columns:
+        return _comparison_by_step(frame, metric, names)
+    event, base = EVENT_OF[metric], _HEADLINE_BASE[metric]
+    frame = check_frame(frame, ["campaign_id", event, base], "campaign_comparison", _COMPARE_HINT)
+    rows = frame.to_dicts()
+    keys = [r["campaign_id"] for r in rows]
+    labels = names_for(keys, _names_from_frame(frame, names))
+    rates: list[float | None] = []
+    lows: list[float | None] = []
+    highs: list[float | None] = []
+    for r in rows:
+        rate, low, high = _rate_and_interval(r[event], r[base])
+        rates.append(rate)
+        lows.append(low)
+        highs.append(high)
+    color = EVENT_COLORS[event]
+    bars = go.Bar(
+        name="Campaigns",
+        uid=trace_uid("campaign_comparison", "bars"),
+        orientation="h",
+        y=labels,
+        x=rates,
+        showlegend=False,
+        marker={"color": color},
+        error_x={
+            "type": "data",
+            "symmetric": False,
+            "array": [diff(h, v) for v, h in zip(rates, highs, strict=True)],
+            "arrayminus": [diff(v, lo) for v, lo in zip(rates, lows, strict=True)],
+            "color": "#333333",
+            "thickness": 1.5,
+            "width": 5,
+        },
+        hovertext=[
+            f"<b>{esc(label)}</b><br>"
+            + rate_sentence(metric, v, r[event], base, r[base], low=lo, high=hi)
+            for label, r, v, lo, hi in zip(labels, rows, rates, lows, highs, strict=True)
+        ],
+        hovertemplate=hover_template(),
+    )
+    # Each label sits right of its whisker (or of the bar, without an interval).
+    ends = [h if h is not None else (v or 0.0) for v, h in zip(rates, highs, strict=True)]
+    text = go.Scatter(
+        name="Labels",
+        uid=trace_uid("campaign_comparison", "labels"),
+        y=labels,
+        x=ends,
+        mode="text",
+        text=[
+            f"  {fmt_pct(v)}  ({fmt_int(r[event])} / {fmt_int(r[base])})"
+            if is_number(v)
+            else f"  no leads {base}"
+            for v, r in zip(rates, rows, strict=True)
+        ],
+        textposition="middle right",
+        textfont={"size": 11},
+        cliponaxis=False,
+        hoverinfo="skip",
+        showlegend=False,
+    )
+    fig = go.Figure([bars, text])
+    top = max(ends, default=0.0)
+    fig.update_xaxes(
+        title=f"{RATE_TITLE[metric]} ({EVENT_OF[metric]} / {base})",
+        tickformat=".1~%",
+        range=[0, max(top, 0.01) * 1.35],
+    )
+    fig.update_yaxes(
+        type="category", categoryorder="array", categoryarray=labels, autorange="reversed"
+    )
+    what = (
+        "positive replies per lead contacted (the headline rate)"
+        if metric == "positive"
+        else f"{EVENT_OF[metric]} / {base} leads"
+    )
+    finish(
+        fig,
+        chart="campaign_comparison",
+        title=f"{RATE_TITLE[metric]} by campaign",
+        subtitle=f"{what.capitalize()} · per lead, all steps · whiskers: 95% Wilson interval",
+        notes=_compare_notes(metric),
+        plot=max(120, 36 * len(rows)),
+        bottom=56,
+    )
+    if not rows:
+        no_data(fig, "no campaigns in this frame.")
+    return fig
+
+
+def _rate_and_interval(
+    events: object, base: object
+) -> tuple[float | None, float | None, float | None]:
+    """``events / base`` and its 95% Wilson interval; Nones for a zero or missing base."""
+    x, n = num(events), num(base)
+    if x is None or n is None or n <= 0:
+        return None, None, None
+    interval = wilson_interval(int(x), int(n))
+    low, high = interval if interval is not None else (None, None)
+    return x / n, low, high
+
+
+def _compare_notes(metric: str) -> list[str]:
+    notes = [
+        "Same definitions for every campaign: contacted = leads with at least one email, "
+        "delivered = with at least one email that did not bounce."
+    ]
+    if metric in ("reply", "positive"):
+        notes.append(f"Positive: {POSITIVE_NOTE}." if metric == "positive" else "")
+    if metric == "open":
+        notes.append(opens_footnote())
+    return [n for n in notes if n]
+
+
+def _comparison_by_step(
+    frame: pl.DataFrame, metric: str, names: Mapping[str, str] | None
+) -> go.Figure:
+    bases = funnel_bases(frame)
+    event, base = EVENT_OF[metric], bases[f"{metric}_rate"]
+    rate_col = f"{metric}_rate"
+    frame = check_frame(
+        frame,
+        ["campaign_id", "step_label", event, base],
+        "campaign_comparison",
+        _COMPARE_HINT,
+    )
+    # Steps are matched by their number in the sequence ("Step 1"), not by subject: campaigns
+    # have different subjects at the same position.
+    frame = frame.with_columns(
+        _pos=pl.col("step_label").cast(pl.String).str.split(" · ").list.first()
+    )
+    positions = (
+        frame.sort("step").get_column("_pos").unique(maintain_order=True).to_list()
+        if "step" in frame.columns
+        else frame["_pos"].unique(maintain_order=True).to_list()
+    )
+    keys = _campaign_keys(frame)
+    labels = names_for(keys, _names_from_frame(frame, names))
+    fig = go.Figure()
+    for i, (key, label) in enumerate(zip(keys, labels, strict=True)):
+        part = {r["_pos"]: r for r in frame.filter(pl.col("campaign_id") == key).to_dicts()}
+        rows = [part.get(p) for p in positions]
+        values: list[float | None] = []
+        lows: list[float | None] = []
+        highs: list[float | None] = []
+        for r in rows:
+            rate, low, high = (None, None, None)
+            if r is not None:
+                rate, low, high = _rate_and_interval(r[event], r[base])
+                if f"{rate_col}_low" in r and f"{rate_col}_high" in r:
+                    # The frame's own bounds win (they may be at another confidence level).
+                    low, high = num(r[f"{rate_col}_low"]), num(r[f"{rate_col}_high"])
+            values.append(rate)
+            lows.append(low)
+            highs.append(high)
+        fig.add_trace(
+            go.Bar(
+                name=label,
+                uid=trace_uid("campaign_comparison", key),
+                x=positions,
+                y=values,
+                marker={"color": COLORWAY[i % len(COLORWAY)]},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [diff(h, v) for v, h in zip(values, highs, strict=True)],
+                    "arrayminus": [diff(v, lo) for v, lo in zip(values, lows, strict=True)],
+                    "color": "#333333",
+                    "thickness": 1.2,
+                    "width": 4,
+                },
+                hovertext=[
+                    f"<b>{esc(label)}</b><br>{esc(r['step_label'])}<br>"
+                    + rate_sentence(metric, v, r[event], base, r[base], low=lo, high=hi)
+                    if r is not None
+                    else f"<b>{esc(label)}</b><br>{esc(p)}: not in this campaign's sequence"
+                    for p, r, v, lo, hi in zip(positions, rows, values, lows, highs, strict=True)
+                ],
+                hovertemplate=hover_template(),
+            )
+        )
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(type="category", title=None)
+    fig.update_yaxes(title=RATE_TITLE[metric], tickformat=".1~%", rangemode="tozero")
+    notes = ["Steps are matched by position in each campaign's sequence; subjects differ (hover)."]
+    if metric in ("reply", "positive"):
+        notes.append(f"Replies: {ATTRIBUTION}.")
+    if metric == "open":
+        notes.append(opens_footnote())
+    finish(
+        fig,
+        chart="campaign_comparison",
+        title=f"{RATE_TITLE[metric]} by step and campaign",
+        subtitle=f"{EVENT_OF[metric]} / {base} per step · whiskers: 95% Wilson interval",
+        notes=notes,
+        plot=300,
+        bottom=40,
+        legend=labels,
+    )
+    if frame.height == 0:
+        no_data(fig, "no campaigns in this frame.")
+    return fig

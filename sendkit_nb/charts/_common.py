@@ -1,0 +1,342 @@
+"""Shared pieces of the charts: input checks, number formats, wording, and the common frame
+(title, subtitle, footnotes, "no data" note) every figure gets.
+
+The wording of rates lives here once so that a hover, a subtitle and a footnote say the same
+thing about the same number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+import re
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import plotly.graph_objects as go
+import polars as pl
+
+from sendkit_nb._errors import BadRequestError
+from sendkit_nb.metrics import OPENS_CAVEAT, rate_denominators
+
+from ._theme import TEMPLATE
+
+__all__ = [
+    "ATTRIBUTION",
+    "EVENT_OF",
+    "NO_DATA",
+    "OPENS_SHORT",
+    "POSITIVE_NOTE",
+    "RATE_TITLE",
+    "check_frame",
+    "diff",
+    "esc",
+    "finish",
+    "fmt_int",
+    "fmt_pct",
+    "funnel_bases",
+    "hover_template",
+    "names_for",
+    "no_data",
+    "num",
+    "rate_note",
+    "rate_sentence",
+    "step_tick",
+    "trace_uid",
+    "unique_labels",
+    "wrap",
+]
+
+#: ``name`` of the annotation a figure gets when it has nothing to draw (tests and the
+#: dashboard look for it).
+NO_DATA: Final = "sendkit:no-data"
+#: ``name`` of the footnote annotation (denominators, attribution, the opens caveat).
+FOOTNOTE: Final = "sendkit:footnote"
+
+#: The count a rate counts, by rate name.
+EVENT_OF: Final[dict[str, str]] = {
+    "open": "opened",
+    "click": "clicked",
+    "reply": "replied",
+    "positive": "positive",
+    "bounce": "bounced",
+}
+RATE_TITLE: Final[dict[str, str]] = {
+    "open": "Open rate",
+    "click": "Click rate",
+    "reply": "Reply rate",
+    "positive": "Positive rate",
+    "bounce": "Bounce rate",
+}
+ATTRIBUTION: Final = (
+    "last-touch attribution (a reply counts for the latest email delivered before it)"
+)
+OPENS_SHORT: Final = (
+    "directional: image blocking undercounts opens, privacy proxies and scanners overcount them"
+)
+POSITIVE_NOTE: Final = "replied with a positive AI tag (default: interested, meeting_booked)"
+
+#: What a rate's hover adds after "Reply rate 3.7% = 120 replied / 3,239 delivered".
+_RATE_NOTE: Final[dict[str, str]] = {
+    "open": OPENS_SHORT,
+    "click": "tracked link clicks",
+    "reply": ATTRIBUTION,
+    "positive": f"{POSITIVE_NOTE}; {ATTRIBUTION}",
+    "bounce": "emails that bounced, over emails sent",
+}
+
+
+def check_frame(frame: object, required: Iterable[str], what: str, hint: str) -> pl.DataFrame:
+    """``frame`` if it is a polars DataFrame with the ``required`` columns, else a
+    :class:`~sendkit_nb.BadRequestError` that names every missing column."""
+    if not isinstance(frame, pl.DataFrame):
+        raise BadRequestError(
+            f"{what} needs a polars DataFrame, got {type(frame).__name__}", hint=hint
+        )
+    missing = [c for c in dict.fromkeys(required) if c not in frame.columns]
+    if missing:
+        raise BadRequestError(
+            f"{what}: the frame lacks the column(s) {', '.join(map(repr, missing))}", hint=hint
+        )
+    return frame
+
+
+def funnel_bases(frame: pl.DataFrame) -> dict[str, str]:
+    """The count each ``*_rate`` of a funnel frame is over, from its ``denominator`` column
+    (``delivered`` when the frame has none)."""
+    denominator = "delivered"
+    if "denominator" in frame.columns and frame.height:
+        first = frame["denominator"].drop_nulls()
+        if first.len():
+            denominator = str(first[0])
+    return rate_denominators(denominator)
+
+
+def is_number(value: object) -> bool:
+    """A finite int or float (not a bool, not None, not NaN)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def num(value: object) -> float | None:
+    """``value`` as a float when :func:`is_number`, else None."""
+    return float(value) if is_number(value) else None  # type: ignore[arg-type]
+
+
+def diff(a: object, b: object) -> float | None:
+    """``a - b``, None unless both are numbers (error bar lengths from bounds)."""
+    x, y = num(a), num(b)
+    return None if x is None or y is None else x - y
+
+
+def fmt_int(value: object) -> str:
+    """``3239`` -> ``"3,239"``; ``None`` -> ``"–"``."""
+    return f"{int(value):,}" if is_number(value) else "–"  # type: ignore[call-overload]
+
+
+def fmt_pct(value: object) -> str:
+    """A share as a percentage: one decimal, two below 1% (where one decimal hides the
+    differences that matter for replies); ``None`` -> ``"n/a"``."""
+    if not is_number(value):
+        return "n/a"
+    pct = float(value) * 100  # type: ignore[arg-type]
+    return f"{pct:.2f}%" if 0 < abs(pct) < 1 else f"{pct:.1f}%"
+
+
+def esc(text: object) -> str:
+    """Data text made safe for plotly's HTML-like labels (a subject line may hold ``<`` or
+    ``&``)."""
+    return html.escape("" if text is None else str(text), quote=False)
+
+
+def wrap(text: str, width: int = 100) -> str:
+    """Plain ``text`` wrapped into ``<br>``-separated lines of at most ``width`` characters."""
+    return "<br>".join(textwrap.wrap(text, width)) if text else ""
+
+
+def step_tick(label: str, width: int) -> str:
+    """A step label as a two-line tick: ``"Step 1"`` over its (shortened) subject, so ten
+    steps fit side by side without overlapping."""
+    head, sep, rest = label.partition(" · ")
+    if not sep:
+        return esc(label if len(label) <= width else label[: width - 1] + "…")
+    if len(rest) > width:
+        rest = rest[: max(1, width - 1)].rstrip() + "…"
+    return f"{esc(head)}<br>{esc(rest)}"
+
+
+def tick_width(count: int) -> int:
+    """Characters per tick line for ``count`` categories across a ~900 px plot."""
+    return max(8, min(34, 110 // max(1, count)))
+
+
+def rate_sentence(
+    rate: str,
+    value: object,
+    events: object,
+    base_name: str,
+    base: object,
+    *,
+    low: object = None,
+    high: object = None,
+    note: bool = True,
+) -> str:
+    """``"Reply rate 3.7% = 120 replied / 3,239 delivered"`` (plus the Wilson interval and the
+    rate's definition note), the one way every chart states a rate."""
+    text = (
+        f"{RATE_TITLE[rate]} {fmt_pct(value)} = {fmt_int(events)} {EVENT_OF[rate]} / "
+        f"{fmt_int(base)} {base_name}"
+    )
+    if not is_number(value):
+        text = (
+            f"{RATE_TITLE[rate]} n/a: {fmt_int(base)} {base_name} "
+            f"({fmt_int(events)} {EVENT_OF[rate]})"
+        )
+    if is_number(low) and is_number(high):
+        text += f"<br>95% interval {fmt_pct(low)} – {fmt_pct(high)} (Wilson)"
+    if note:
+        text += f"<br><i>{rate_note(rate)}</i>"
+    return text
+
+
+def rate_note(rate: str) -> str:
+    """The short definition a rate's hover ends with."""
+    return _RATE_NOTE[rate]
+
+
+def trace_uid(chart: str, *parts: object) -> str:
+    """A stable trace uid such as ``"step_funnel-opened"``.
+
+    plotly.js builds CSS selectors from uids, so anything but letters, digits, ``_`` and ``-``
+    (a ``:`` or a space in a variant name) would break the rendering; such parts are replaced
+    by a digest of themselves, which keeps the uid stable and distinct.
+    """
+    out = [chart]
+    for part in parts:
+        text = "none" if part is None else str(part)
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+            text = "x" + hashlib.sha1(text.encode()).hexdigest()[:12]
+        out.append(text)
+    return "-".join(out)
+
+
+def hover_template() -> str:
+    """Hover shows the precomputed ``hovertext`` only (no trace-name box)."""
+    return "%{hovertext}<extra></extra>"
+
+
+def _legend_rows(names: Sequence[str], width: int = 860) -> int:
+    """How many rows a horizontal legend of ``names`` takes across ~``width`` px."""
+    rows, used = (1 if names else 0), 0
+    for name in names:
+        item = 45 + 7 * len(name)
+        if used and used + item > width:
+            rows, used = rows + 1, 0
+        used += item
+    return rows
+
+
+def finish(
+    fig: go.Figure,
+    *,
+    chart: str,
+    title: str,
+    subtitle: str,
+    notes: Sequence[str] = (),
+    plot: int = 300,
+    bottom: int = 60,
+    legend: Sequence[str] = (),
+    panel_titles: bool = False,
+) -> go.Figure:
+    """Theme, title and subtitle, the legend under them, footnotes below the x axis, and a
+    ``uirevision`` so that a FigureWidget keeps the analyst's legend toggles and zoom across
+    data refreshes.
+
+    Sizes are in pixels, so the pieces never overlap whatever the figure's height: ``plot`` is
+    the plotting area, ``bottom`` the room the x tick labels and axis title need below it (the
+    footnotes start there), ``legend`` the names shown in the legend (to reserve its rows),
+    ``panel_titles`` whether subplot titles sit above the first panel.
+    """
+    note_text = "<br>".join(wrap(n, 140) for n in notes if n)
+    note_lines = note_text.count("<br>") + 1 if note_text else 0
+    sub_text = wrap(subtitle, 135) if "<" not in subtitle else subtitle
+    sub_lines = sub_text.count("<br>") + 1 if sub_text else 0
+    legend_top = 50 + 17 * sub_lines
+    rows = _legend_rows(legend)
+    top = legend_top + 22 * rows + (24 if panel_titles else 0) + 12
+    foot = bottom + (16 * note_lines + 12 if note_lines else 0)
+    height = top + plot + foot
+    fig.update_layout(
+        template=TEMPLATE,
+        title={
+            "text": f"<b>{esc(title)}</b>",
+            "subtitle": {"text": sub_text},
+            "yref": "container",
+            "y": 1 - 12 / height,
+            "yanchor": "top",
+        },
+        legend={"yref": "container", "y": 1 - legend_top / height, "yanchor": "top"},
+        showlegend=bool(legend),
+        height=height,
+        margin={"t": top, "l": 70, "r": 30, "b": foot},
+        uirevision=chart,
+        meta={"sendkit_chart": chart},
+    )
+    if note_text:
+        fig.add_annotation(
+            name=FOOTNOTE,
+            text=f"<span style='font-size:11px;color:#555'>{note_text}</span>",
+            xref="paper",
+            yref="paper",
+            x=0.0,
+            y=0.0,
+            xanchor="left",
+            yanchor="top",
+            yshift=-bottom,
+            align="left",
+            showarrow=False,
+        )
+    return fig
+
+
+def no_data(fig: go.Figure, message: str) -> go.Figure:
+    """Mark an empty figure: a centred note instead of blank axes."""
+    fig.add_annotation(
+        name=NO_DATA,
+        text=f"<b>No data</b><br>{esc(message)}",
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font={"size": 14, "color": "#555555"},
+    )
+    fig.update_xaxes(showticklabels=False, showgrid=False, ticks="")
+    fig.update_yaxes(showticklabels=False, showgrid=False, ticks="")
+    return fig
+
+
+def opens_footnote() -> str:
+    """The full opens caveat, for charts that show open numbers."""
+    return str(OPENS_CAVEAT)
+
+
+def unique_labels(labels: Sequence[str], keys: Sequence[Any]) -> list[str]:
+    """``labels`` made unique by appending the tail of the key where two share a label (two
+    campaigns may have the same name)."""
+    seen: dict[str, int] = {}
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+    return [
+        f"{label} ({str(key)[-6:]})" if seen[label] > 1 and key is not None else label
+        for label, key in zip(labels, keys, strict=True)
+    ]
+
+
+def names_for(keys: Sequence[Any], names: Mapping[str, str] | None) -> list[str]:
+    """Display names for group keys (campaign ids -> campaign names via ``names``), unique."""
+    shown = [
+        "(none)" if k is None else str(names.get(str(k), k)) if names else str(k) for k in keys
+    ]
+    return unique_labels(shown, keys)

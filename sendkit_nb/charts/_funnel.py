@@ -1,0 +1,616 @@
+"""The step charts: the funnel by sequence step, rates by step, and variants within a step.
+
+Each draws one of the metrics frames as it is (one row per step, or per step and variant):
+a handful of points however many leads are behind them. Trace counts do not depend on the
+data (one trace per stage, per rate, or one for all arms), so the dashboard can refresh a
+FigureWidget in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from sendkit_nb._errors import BadRequestError
+from sendkit_nb.metrics import MIN_EVENTS, MIN_SENDS
+
+from ._common import (
+    ATTRIBUTION,
+    EVENT_OF,
+    POSITIVE_NOTE,
+    RATE_TITLE,
+    check_frame,
+    diff,
+    esc,
+    finish,
+    fmt_int,
+    fmt_pct,
+    funnel_bases,
+    hover_template,
+    is_number,
+    no_data,
+    num,
+    opens_footnote,
+    rate_note,
+    rate_sentence,
+    step_tick,
+    tick_width,
+    trace_uid,
+)
+from ._theme import EVENT_COLORS, OPENS_PATTERN, PALETTE
+
+__all__ = ["STAGES", "step_funnel", "step_rates", "variant_comparison"]
+
+#: The funnel stages :func:`step_funnel` draws, in order (one trace each).
+STAGES: Final[tuple[str, ...]] = ("sent", "delivered", "opened", "clicked", "replied", "positive")
+_STAGE_NAME: Final[dict[str, str]] = {
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "opened": "Opened (directional)",
+    "clicked": "Clicked",
+    "replied": "Replied",
+    "positive": "Positive",
+}
+_RATE_OF_STAGE: Final[dict[str, str]] = {
+    "opened": "open",
+    "clicked": "click",
+    "replied": "reply",
+    "positive": "positive",
+}
+_RATES: Final[tuple[str, ...]] = ("open", "click", "reply", "positive", "bounce")
+_FUNNEL_HINT: Final = "Pass sendkit_nb.metrics.funnel(leads) (one row per sequence step)."
+_VARIANT_HINT: Final = (
+    "Pass sendkit_nb.metrics.variant_funnel(leads) (one row per step and variant)."
+)
+#: Columns that split a funnel into several rows per step (segments, variants).
+_SPLITS: Final[tuple[str, ...]] = ("variant", "campaign_id", "status", "ai_tag")
+NO_VARIANT_LABEL: Final = "(no variant)"
+#: Up to this many steps, step_funnel prints the count on each bar.
+_LABELLED_STEPS: Final = 4
+
+
+def _ratio(events: object, base: object) -> float | None:
+    if not (is_number(events) and is_number(base)) or not base:
+        return None
+    return float(events) / float(base)  # type: ignore[arg-type]
+
+
+def _labelled(frame: pl.DataFrame) -> pl.DataFrame:
+    """``step_label`` never null: a hand-made frame may lack labels for some steps."""
+    fallback = (
+        pl.format("Step order {}", pl.col("step"))
+        if "step" in frame.columns
+        else pl.lit("(unlabelled step)")
+    )
+    return frame.with_columns(pl.col("step_label").cast(pl.String).fill_null(fallback))
+
+
+def _one_row_per(frame: pl.DataFrame, keys: Sequence[str], what: str, hint: str) -> None:
+    """Refuse a frame with several rows per step (a segmented or per-variant funnel): drawing
+    them as one would silently mix segments."""
+    if frame.height == 0 or not frame.select(keys).is_duplicated().any():
+        return
+    splits = [c for c in frame.columns if c in _SPLITS or c.startswith("tag:")]
+    by = f" (split by {', '.join(map(repr, splits))})" if splits else ""
+    raise BadRequestError(
+        f"{what} draws one row per {' and '.join(keys)}, but the frame has several{by}",
+        hint=hint,
+    )
+
+
+def _bases_phrase(bases: dict[str, str], rates: Sequence[str]) -> str:
+    """The rates' bases in words: "over delivered", or "over delivered (open) and opened
+    (click, reply)" when they differ."""
+    groups: dict[str, list[str]] = {}
+    for r in rates:
+        groups.setdefault(bases[f"{r}_rate"], []).append(r)
+    if len(groups) == 1:
+        return f"over {next(iter(groups))}"
+    return "over " + " and ".join(f"{b} ({', '.join(rs)})" for b, rs in groups.items())
+
+
+def step_funnel(funnel_frame: pl.DataFrame) -> go.Figure:
+    """The funnel by sequence step: sent → delivered → opened → clicked → replied → positive.
+
+    One grouped bar per stage and step (x = the step labels of the campaign's sequence), the
+    lead count printed on each bar when it fits; the hover states each rate as numerator /
+    denominator with its definition. Opens are hatched and marked directional. Takes
+    :func:`sendkit_nb.metrics.funnel` output (one row per step; a segmented or per-variant
+    frame is refused: filter it to one segment first).
+
+    Traces: one per stage, named ``"Sent"``, ``"Delivered"``, ``"Opened (directional)"``,
+    ``"Clicked"``, ``"Replied"``, ``"Positive"`` (uids ``"step_funnel-<stage>"``), whatever the
+    data.
+
+    >>> import sendkit_nb as sk
+    >>> from sendkit_nb.demo import make_workspace
+    >>> from sendkit_nb.metrics import funnel
+    >>> ws = make_workspace(sizes=[300]); campaign = ws.campaigns[0]
+    >>> leads = sk.leads_from_items(ws.leads[campaign["_id"]], campaign["_id"])
+    >>> fig = step_funnel(funnel(leads, sequence=campaign))
+    >>> [trace.name for trace in fig.data]
+    ['Sent', 'Delivered', 'Opened (directional)', 'Clicked', 'Replied', 'Positive']
+    >>> fig.data[0].x[0]
+    'Step 1 · Scaling {{companyName}} in Q3'
+    """
+    frame = check_frame(funnel_frame, ["step_label", *STAGES], "step_funnel", _FUNNEL_HINT)
+    frame = _labelled(frame)
+    _one_row_per(
+        frame,
+        ["step" if "step" in frame.columns else "step_label"],
+        "step_funnel",
+        (
+            "Filter the frame to one segment, or call funnel(leads) without segment=; for "
+            "variants use variant_comparison(variant_funnel(leads))."
+        ),
+    )
+    bases = funnel_bases(frame)
+    if "bounced" not in frame.columns:
+        frame = frame.with_columns(bounced=pl.col("sent") - pl.col("delivered"))
+    rows = frame.select("step_label", *STAGES, "bounced").to_dicts()
+    labels = [r["step_label"] for r in rows]
+    width = tick_width(len(labels))
+
+    fig = go.Figure()
+    for stage in STAGES:
+        fig.add_trace(
+            go.Bar(
+                name=_STAGE_NAME[stage],
+                uid=trace_uid("step_funnel", stage),
+                x=labels,
+                y=[r[stage] for r in rows],
+                # Counts on the bars only while every label fits; with more steps some
+                # would be hidden and others not, which reads as missing data.
+                text=[fmt_int(r[stage]) for r in rows] if len(rows) <= _LABELLED_STEPS else None,
+                textposition="outside",
+                textangle=0,
+                textfont={"size": 11},
+                cliponaxis=False,
+                hovertext=[_stage_hover(stage, r, bases) for r in rows],
+                hovertemplate=hover_template(),
+                marker={
+                    "color": EVENT_COLORS[stage],
+                    "pattern": {
+                        "shape": OPENS_PATTERN if stage == "opened" else "",
+                        "fgcolor": "white",
+                        "solidity": 0.25,
+                    },
+                },
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        bargroupgap=0.06,
+        uniformtext={"minsize": 9, "mode": "hide"},
+    )
+    fig.update_xaxes(
+        type="category",
+        tickmode="array",
+        tickvals=labels,
+        ticktext=[step_tick(label, width) for label in labels],
+        title=None,
+    )
+    fig.update_yaxes(title="Leads", rangemode="tozero", tickformat=",")
+    rates_over = _bases_phrase(bases, ("open", "click", "reply", "positive"))
+    finish(
+        fig,
+        chart="step_funnel",
+        title="Funnel by sequence step",
+        subtitle=(
+            f"Leads per step · hover for the rates, {rates_over} · replies by last touch · "
+            "opens hatched: directional"
+        ),
+        notes=[
+            "Each lead counts once per step. Delivered = sent − bounced. Replied: "
+            f"{ATTRIBUTION}; replies with no email before them are unattributed and not shown. "
+            f"Positive: {POSITIVE_NOTE}.",
+            opens_footnote(),
+        ],
+        plot=320,
+        bottom=62,
+        legend=[_STAGE_NAME[s] for s in STAGES] if rows else [],
+    )
+    if not rows:
+        no_data(fig, "no emails were sent in this selection.")
+    return fig
+
+
+def _stage_hover(stage: str, row: dict[str, Any], bases: dict[str, str]) -> str:
+    head = f"<b>{esc(row['step_label'])}</b><br>"
+    sent, delivered, bounced = row["sent"], row["delivered"], row["bounced"]
+    if stage == "sent":
+        return head + f"Sent: {fmt_int(sent)} leads emailed at this step"
+    if stage == "delivered":
+        return head + (
+            f"Delivered: {fmt_int(delivered)} = {fmt_int(sent)} sent − {fmt_int(bounced)} "
+            "bounced<br>"
+            + rate_sentence("bounce", _ratio(bounced, sent), bounced, "sent", sent, note=False)
+        )
+    rate = _RATE_OF_STAGE[stage]
+    base_name = bases[f"{rate}_rate"]
+    sentence = rate_sentence(
+        rate, _ratio(row[stage], row[base_name]), row[stage], base_name, row[base_name]
+    )
+    return head + f"{_STAGE_NAME[stage]}: {fmt_int(row[stage])} leads<br>{sentence}"
+
+
+def _check_rates(rates: object) -> list[str]:
+    chosen = [rates] if isinstance(rates, str) else rates
+    if not isinstance(chosen, Sequence) or not chosen:
+        raise BadRequestError(
+            f"rates must be a non-empty list of rate names, got {rates!r}",
+            hint=f"Use some of {', '.join(map(repr, _RATES))}.",
+        )
+    bad = [r for r in chosen if r not in _RATES]
+    if bad:
+        raise BadRequestError(
+            f"unknown rate(s) {', '.join(map(repr, bad))}",
+            hint=f"Use some of {', '.join(map(repr, _RATES))}.",
+        )
+    return list(dict.fromkeys(chosen))
+
+
+def step_rates(
+    funnel_frame: pl.DataFrame,
+    rates: Sequence[str] = ("open", "click", "reply", "positive"),
+) -> go.Figure:
+    """Rates by sequence step, one panel per rate, with 95% Wilson error bars.
+
+    ``rates``: any of ``"open"``, ``"click"``, ``"reply"``, ``"positive"``, ``"bounce"``. Each
+    panel has its own y scale (open rates are ten times reply rates; one shared axis would
+    flatten the replies). Error bars are drawn when the frame has ``<rate>_rate_low`` and
+    ``<rate>_rate_high`` columns and left out otherwise. The hover gives numerator,
+    denominator (from the frame's ``denominator``) and definition.
+
+    Traces: one bar trace per rate, in ``rates`` order, uids ``"step_rates-<rate>"``.
+
+    >>> import sendkit_nb as sk
+    >>> from sendkit_nb.demo import make_workspace
+    >>> from sendkit_nb.metrics import funnel
+    >>> ws = make_workspace(sizes=[300]); campaign = ws.campaigns[0]
+    >>> leads = sk.leads_from_items(ws.leads[campaign["_id"]], campaign["_id"])
+    >>> fig = step_rates(funnel(leads, sequence=campaign), rates=("open", "reply"))
+    >>> [trace.name for trace in fig.data]
+    ['Open rate (directional)', 'Reply rate']
+    """
+    chosen = _check_rates(rates)
+    frame = check_frame(funnel_frame, ["step_label"], "step_rates", _FUNNEL_HINT)
+    bases = funnel_bases(frame)
+    needed = ["step_label"]
+    for r in chosen:
+        needed += [f"{r}_rate", EVENT_OF[r], bases[f"{r}_rate"]]
+    frame = _labelled(check_frame(frame, needed, "step_rates", _FUNNEL_HINT))
+    _one_row_per(
+        frame,
+        ["step" if "step" in frame.columns else "step_label"],
+        "step_rates",
+        "Filter the frame to one segment, or call funnel(leads) without segment=.",
+    )
+    rows = frame.to_dicts()
+    labels = [r["step_label"] for r in rows]
+    width = tick_width(len(labels))
+    n = len(chosen)
+    titles = []
+    for r in chosen:
+        directional = " (directional)" if r == "open" else ""
+        titles.append(f"<b>{RATE_TITLE[r]}{directional}</b> · {EVENT_OF[r]} / {bases[f'{r}_rate']}")
+    fig = make_subplots(
+        rows=n,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=min(0.12, 0.35 / n),
+        subplot_titles=titles,
+    )
+    has_intervals = False
+    for i, r in enumerate(chosen, start=1):
+        event, base = EVENT_OF[r], bases[f"{r}_rate"]
+        low_col, high_col = f"{r}_rate_low", f"{r}_rate_high"
+        with_ci = low_col in frame.columns and high_col in frame.columns
+        has_intervals = has_intervals or with_ci
+        values = [row[f"{r}_rate"] for row in rows]
+        lows = [row[low_col] if with_ci else None for row in rows]
+        highs = [row[high_col] if with_ci else None for row in rows]
+        error_y: dict[str, Any] = {"visible": False}
+        if with_ci:
+            error_y = {
+                "type": "data",
+                "symmetric": False,
+                "array": [diff(h, v) for v, h in zip(values, highs, strict=True)],
+                "arrayminus": [diff(v, lo) for v, lo in zip(values, lows, strict=True)],
+                "color": "#333333",
+                "thickness": 1.5,
+                "width": 6,
+                "visible": True,
+            }
+        color = EVENT_COLORS[EVENT_OF[r]]
+        fig.add_trace(
+            go.Bar(
+                name=RATE_TITLE[r] + (" (directional)" if r == "open" else ""),
+                uid=trace_uid("step_rates", r),
+                x=labels,
+                y=values,
+                error_y=error_y,
+                showlegend=False,
+                marker={
+                    "color": color,
+                    "pattern": {
+                        "shape": OPENS_PATTERN if r == "open" else "",
+                        "fgcolor": "white",
+                        "solidity": 0.25,
+                    },
+                },
+                hovertext=[
+                    f"<b>{esc(row['step_label'])}</b><br>"
+                    + rate_sentence(r, v, row[event], base, row[base], low=lo, high=hi)
+                    for row, v, lo, hi in zip(rows, values, lows, highs, strict=True)
+                ],
+                hovertemplate=hover_template(),
+            ),
+            row=i,
+            col=1,
+        )
+        fig.update_yaxes(tickformat=".1~%", rangemode="tozero", row=i, col=1)
+    fig.update_xaxes(
+        type="category",
+        tickmode="array",
+        tickvals=labels,
+        ticktext=[step_tick(label, width) for label in labels],
+    )
+    fig.update_layout(bargap=0.45)
+    # Subplot titles are annotations centred over each panel; left-aligned they read as
+    # panel headings and do not collide with the legend-free top margin.
+    fig.update_annotations(x=0.0, xanchor="left", font={"size": 12})
+    whiskers = (
+        "whiskers: 95% Wilson interval"
+        if has_intervals
+        else "no intervals in this frame (no *_rate_low/_high columns)"
+    )
+    notes = [
+        "Rates per lead at the step; each lead counts once per step. "
+        + (f"Replies: {ATTRIBUTION}. " if {"reply", "positive"} & set(chosen) else "")
+        + (f"Positive: {POSITIVE_NOTE}." if "positive" in chosen else "")
+    ]
+    if "open" in chosen:
+        notes.append(opens_footnote())
+    finish(
+        fig,
+        chart="step_rates",
+        title="Rates by sequence step",
+        subtitle=f"Each panel: rate {_bases_phrase(bases, chosen)} per step · {whiskers}",
+        notes=notes,
+        plot=165 * n,
+        bottom=62,
+        panel_titles=True,
+    )
+    if not rows:
+        no_data(fig, "no emails were sent in this selection.")
+    return fig
+
+
+def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -> go.Figure:
+    """A/B variants side by side within each step, with 95% Wilson intervals and the test.
+
+    Takes :func:`sendkit_nb.metrics.variant_funnel` output. One bar per (step, variant) on a
+    two-level axis (step, then variant) so arms are only ever next to arms of the same step.
+    The leader of each step is outlined; above each bar: the rate and the test against the
+    leader (Holm-adjusted p-value, "n.s." when not significant). Arms that are too small to
+    call are hatched and faded, labelled "too small", and counted in the subtitle.
+
+    ``metric``: ``"open"``, ``"click"``, ``"reply"`` or ``"positive"``; by default the metric
+    the frame was tested on (its ``test_metric``). Asking for another metric than the frame's
+    test is refused, since the leader, p-values and too-small flags belong to the tested one:
+    call ``variant_funnel(leads, metric=...)`` instead.
+
+    Traces (always two): ``"Variants"`` (bars, uid ``"variant_comparison-bars"``) and
+    ``"Labels"`` (text, uid ``"variant_comparison-labels"``).
+
+    >>> import sendkit_nb as sk
+    >>> from sendkit_nb.demo import make_workspace
+    >>> from sendkit_nb.metrics import variant_funnel
+    >>> ws = make_workspace(sizes=[300]); campaign = ws.campaigns[0]
+    >>> leads = sk.leads_from_items(ws.leads[campaign["_id"]], campaign["_id"])
+    >>> fig = variant_comparison(variant_funnel(leads, sequence=campaign))
+    >>> list(fig.data[0].x[1])
+    ['A', 'B', '(no variant)', '(no variant)']
+    >>> "too small" in fig.layout.title.subtitle.text
+    True
+    """
+    frame = check_frame(variant_frame, [], "variant_comparison", _VARIANT_HINT)
+    tested = None
+    if "test_metric" in frame.columns and frame.height:
+        found = frame["test_metric"].drop_nulls()
+        tested = str(found[0]) if found.len() else None
+    if metric is None:
+        metric = tested or "reply"
+    if metric not in ("open", "click", "reply", "positive"):
+        raise BadRequestError(
+            f"unknown metric {metric!r}", hint="Use 'open', 'click', 'reply' or 'positive'."
+        )
+    if tested is not None and metric != tested:
+        raise BadRequestError(
+            f"variant_comparison: the frame's A/B test is on {tested!r}, not {metric!r}",
+            hint=f"Call variant_funnel(leads, metric={metric!r}) and chart that frame.",
+        )
+    bases = funnel_bases(frame)
+    event, base = EVENT_OF[metric], bases[f"{metric}_rate"]
+    rate_col = f"{metric}_rate"
+    frame = _labelled(
+        check_frame(
+            frame,
+            [
+                "step_label",
+                "variant",
+                event,
+                base,
+                rate_col,
+                f"{rate_col}_low",
+                f"{rate_col}_high",
+                "too_small",
+                "is_leader",
+            ],
+            "variant_comparison",
+            _VARIANT_HINT,
+        )
+    )
+    step_key = "step" if "step" in frame.columns else "step_label"
+    _one_row_per(
+        frame,
+        [step_key, "variant"],
+        "variant_comparison",
+        "Filter the frame to one segment, or call variant_funnel(leads) without segment=.",
+    )
+    if "arms" not in frame.columns:
+        frame = frame.with_columns(arms=pl.len().over(step_key).cast(pl.Int64))
+    rows = frame.with_columns(_arms_here=pl.len().over(step_key)).to_dicts()
+    # The outer tick spans its step's arms, so it may be as wide as those arms together.
+    outer = [
+        step_tick(r["step_label"], max(8, min(40, tick_width(len(rows)) * int(r["_arms_here"]))))
+        for r in rows
+    ]
+    inner = [esc(r["variant"]) if r["variant"] is not None else NO_VARIANT_LABEL for r in rows]
+    x = [outer, inner]
+    small = [bool(r["too_small"]) for r in rows]
+    leader = [bool(r["is_leader"]) and (r["arms"] or 0) > 1 for r in rows]
+    color = EVENT_COLORS[event]
+    values = [r[rate_col] for r in rows]
+    lows = [r[f"{rate_col}_low"] for r in rows]
+    highs = [r[f"{rate_col}_high"] for r in rows]
+
+    bars = go.Bar(
+        name="Variants",
+        uid=trace_uid("variant_comparison", "bars"),
+        x=x,
+        y=values,
+        showlegend=False,
+        marker={
+            "color": color,
+            "opacity": [0.45 if s else 1.0 for s in small],
+            "line": {
+                "color": PALETTE["black"],
+                "width": [2.5 if lead else 0 for lead in leader],
+            },
+            "pattern": {
+                "shape": ["x" if s else "" for s in small],
+                "fgcolor": "white",
+                "solidity": 0.35,
+            },
+        },
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": [diff(h, v) for v, h in zip(values, highs, strict=True)],
+            "arrayminus": [diff(v, lo) for v, lo in zip(values, lows, strict=True)],
+            "color": "#333333",
+            "thickness": 1.5,
+            "width": 6,
+        },
+        hovertext=[_arm_hover(r, metric, event, base, rate_col) for r in rows],
+        hovertemplate=hover_template(),
+    )
+    labels = go.Scatter(
+        name="Labels",
+        uid=trace_uid("variant_comparison", "labels"),
+        x=x,
+        y=[h if is_number(h) else v for v, h in zip(values, highs, strict=True)],
+        mode="text",
+        text=[_arm_label(r, rate_col) for r in rows],
+        textposition="top center",
+        textfont={"size": 11},
+        cliponaxis=False,
+        hoverinfo="skip",
+        showlegend=False,
+    )
+    fig = go.Figure([bars, labels])
+    fig.update_xaxes(type="multicategory", title=None)
+    fig.update_yaxes(title=RATE_TITLE[metric], tickformat=".1~%", rangemode="tozero")
+    if rows:
+        top = max((h for h in highs + values if is_number(h)), default=0.0)
+        # Headroom for the two-line labels above the highest whisker.
+        fig.update_yaxes(range=[0, (float(top) or 0.01) * 1.25])
+
+    n_small = sum(small)
+    compared = any((r["arms"] or 0) > 1 for r in rows)
+    flags = []
+    if n_small:
+        flags.append(f"⚠ {n_small} of {len(rows)} arms too small to call (hatched, faded)")
+    if rows and not compared:
+        flags.append("one arm per step: nothing to compare")
+    subtitle = (
+        f"{RATE_TITLE[metric]} = {event} / {base} per arm · whiskers: 95% Wilson interval · "
+        "leader outlined" + "".join(f" · {f}" for f in flags)
+    )
+    notes = [
+        "Compare variants only within a step. Each arm is tested against its step's leader "
+        "(two-proportion z-test, Fisher's exact test for small counts; p-values Holm-adjusted "
+        "within the step; n.s. = not significant at 5%). Too small to call: fewer than "
+        f"{MIN_SENDS} leads in the denominator, or fewer than {MIN_EVENTS} {event} across the "
+        "step's arms (variant_funnel's defaults).",
+    ]
+    if metric in ("reply", "positive"):
+        notes.append(f"Replies: {ATTRIBUTION}.")
+    if metric == "open":
+        notes.append(opens_footnote())
+    finish(
+        fig,
+        chart="variant_comparison",
+        title=f"{RATE_TITLE[metric]} by variant, within each step",
+        subtitle=subtitle,
+        notes=notes,
+        plot=300,
+        bottom=80,
+    )
+    if not rows:
+        no_data(fig, "no emails were sent in this selection.")
+    return fig
+
+
+def _arm_label(row: dict[str, Any], rate_col: str) -> str:
+    head = fmt_pct(row[rate_col])
+    arms = row["arms"] or 0
+    if row["too_small"]:
+        return f"{head}<br>too small"
+    if arms <= 1:
+        return head
+    if row["is_leader"]:
+        return f"{head}<br>leader"
+    p = num(row.get("p_value_adj"))
+    if p is not None:
+        verdict = "✓" if row.get("significant") else "n.s."
+        return f"{head}<br>p={p:.2g} {verdict}"
+    return head
+
+
+def _arm_hover(row: dict[str, Any], metric: str, event: str, base: str, rate_col: str) -> str:
+    variant = row["variant"] if row["variant"] is not None else NO_VARIANT_LABEL
+    text = f"<b>{esc(row['step_label'])}</b> · variant {esc(variant)}<br>" + rate_sentence(
+        metric,
+        row[rate_col],
+        row[event],
+        base,
+        row[base],
+        low=row[f"{rate_col}_low"],
+        high=row[f"{rate_col}_high"],
+        note=False,
+    )
+    arms = row["arms"] or 0
+    if arms > 1 and row["is_leader"]:
+        text += "<br>Leader of this step (highest rate among arms big enough to lead)"
+    elif arms > 1 and (p := num(row.get("p_value_adj"))) is not None:
+        gap = num(row.get("diff_vs_leader"))
+        vs = f"{gap * 100:+.1f} points vs the leader, " if gap is not None else ""
+        test = {"z": "z-test", "fisher": "Fisher's exact test"}.get(str(row.get("test")), "test")
+        verdict = "significant" if row.get("significant") else "not significant"
+        text += f"<br>{vs}p = {p:.3g} (Holm-adjusted, {test}): {verdict}"
+    elif arms <= 1:
+        text += "<br>Only arm of this step: nothing to compare"
+    if row["too_small"]:
+        text += (
+            f"<br><b>Too small to call</b>: under {MIN_SENDS} leads in the denominator or under "
+            f"{MIN_EVENTS} {event} across the step"
+        )
+    # The definition last, in italics, as in every other rate hover.
+    return text + f"<br><i>{rate_note(metric)}</i>"

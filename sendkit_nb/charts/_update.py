@@ -1,0 +1,85 @@
+"""Refreshing a displayed figure in place, for the dashboard's FigureWidgets.
+
+Replacing a FigureWidget's figure re-renders it from scratch (a visible flicker, and the
+analyst's zoom and legend toggles are lost); assigning new values to the existing traces and
+layout inside one ``batch_update()`` sends a single update message that plotly.js applies in
+one go.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from plotly.basedatatypes import BaseFigure
+
+from sendkit_nb._errors import BadRequestError
+
+__all__ = ["update_figure"]
+
+#: Layout keys never copied: the template is the same for every chart and large.
+_KEEP: Final = frozenset({"template"})
+
+
+def _same_trace(a: Any, b: Any) -> bool:
+    # A trace is updated in place only when it is the same kind of trace for the same thing
+    # (a stage, a group). The charts' uids say which thing, but a FigureWidget replaces every
+    # uid with a random one of its own (it maps front-end events back to traces by uid), so
+    # the trace name, which the charts keep unique per figure, is the fallback.
+    return bool(a.type == b.type and (a.uid == b.uid or a.name == b.name))
+
+
+def update_figure(target: Any, source: Any) -> Any:
+    """Copy a freshly built figure's data and layout into ``target`` (a ``go.Figure`` or a
+    ``go.FigureWidget`` already on screen), in place, and return ``target``.
+
+    Traces that match by position, type and ``uid`` (or ``name``: a plain FigureWidget assigns
+    its own uids) are updated property by property, the uid excepted (a property the new trace
+    lacks is reset); traces are removed or added only where the two figures differ (e.g. a
+    reply curve with another number of groups). The layout is copied key by key, titles and
+    annotations included, except the template. Property updates happen in one
+    ``batch_update()``, so a FigureWidget redraws once.
+
+    >>> import plotly.graph_objects as go
+    >>> import polars as pl
+    >>> import sendkit_nb.charts as charts
+    >>> def counts(leads):
+    ...     return pl.DataFrame({"status": ["active", "replied"], "leads": [leads - 1, 1]})
+    >>> shown = go.Figure(charts.status_breakdown(counts(10)))
+    >>> before = shown.data[0]
+    >>> _ = update_figure(shown, charts.status_breakdown(counts(25)))
+    >>> shown.data[0] is before, sum(shown.data[0].y)
+    (True, 25)
+    """
+    if not isinstance(target, BaseFigure) or not isinstance(source, BaseFigure):
+        raise BadRequestError(
+            "update_figure needs two plotly figures, got "
+            f"{type(target).__name__} and {type(source).__name__}",
+            hint="Pass the displayed go.Figure/FigureWidget and a figure from sendkit_nb.charts.",
+        )
+    new = list(source.data)
+    # Structural changes first, outside the batch: batched edits are keyed by trace index,
+    # which adding or removing traces would shift.
+    keep = 0
+    while keep < min(len(target.data), len(new)) and _same_trace(target.data[keep], new[keep]):
+        keep += 1
+    if keep < len(target.data):
+        target.data = target.data[:keep]
+    if keep < len(new):
+        target.add_traces([trace.to_plotly_json() for trace in new[keep:]])
+
+    with target.batch_update():
+        for old, fresh in zip(target.data[:keep], new[:keep], strict=True):
+            values = fresh.to_plotly_json()
+            # Never the uid: a FigureWidget's own uid is how it finds the trace on screen.
+            values.pop("type", None)
+            values.pop("uid", None)
+            stale = set(old.to_plotly_json()) - set(values) - {"type", "uid"}
+            for key in stale:
+                old[key] = None
+            old.update(values, overwrite=True)
+        layout = source.layout.to_plotly_json()
+        current = target.layout.to_plotly_json()
+        for key in set(current) - set(layout) - _KEEP:
+            target.layout[key] = None
+        target.layout.update({k: v for k, v in layout.items() if k not in _KEEP}, overwrite=True)
+    return target

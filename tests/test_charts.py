@@ -1,0 +1,695 @@
+"""The charts against the metrics frames and against plain-Python counts over the raw API JSON.
+
+The demo workspace's lead dicts are exactly what the API serves (``emailsSent``, ``repliedAt``,
+``aiTag`` ...). The funnel's numbers are recounted here from those dicts following the text of
+the analytics contract, never through polars, and compared with what the figures draw.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+import polars as pl
+import pytest
+
+import sendkit_nb.metrics as m
+from sendkit_nb import BadRequestError, charts, leads_from_items
+from sendkit_nb.charts._common import FOOTNOTE
+from sendkit_nb.demo import make_workspace
+
+Raw = dict[str, Any]
+POSITIVE = {"interested", "meeting_booked"}
+OKABE_ITO = {"#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+STAGE_NAMES = ["Sent", "Delivered", "Opened (directional)", "Clicked", "Replied", "Positive"]
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def ws() -> Any:
+    return make_workspace()
+
+
+@pytest.fixture(scope="module")
+def campaign(ws: Any) -> Raw:
+    """The active 3-email campaign with an A/B test on its first step."""
+    return dict(ws.campaigns[0])
+
+
+@pytest.fixture(scope="module")
+def raw(ws: Any, campaign: Raw) -> list[Raw]:
+    return list(ws.leads[campaign["_id"]])
+
+
+@pytest.fixture(scope="module")
+def leads(raw: list[Raw], campaign: Raw) -> pl.DataFrame:
+    return leads_from_items(raw, campaign["_id"])
+
+
+@pytest.fixture(scope="module")
+def all_leads(ws: Any) -> pl.DataFrame:
+    return pl.concat([leads_from_items(ws.leads[c["_id"]], c["_id"]) for c in ws.campaigns])
+
+
+@pytest.fixture(scope="module")
+def funnel_frame(leads: pl.DataFrame, campaign: Raw) -> pl.DataFrame:
+    return m.funnel(leads, sequence=campaign)
+
+
+# ------------------------------------------------------------ the independent computation
+
+
+def _ts(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def step_labels(campaign: Raw) -> dict[int, str]:
+    """``order -> "Step k · subject"``: email steps numbered 1, 2, ... skipping waits."""
+    out: dict[int, str] = {}
+    for item in sorted(campaign["sequence"], key=lambda s: s["order"]):
+        if item.get("type") == "email":
+            out[item["order"]] = f"Step {len(out) + 1} · {item['subject']}"
+    return out
+
+
+def plain_funnel(items: Sequence[Raw]) -> dict[int, dict[str, int]]:
+    """Per step: sent, bounced, delivered, opened, clicked, replied, positive, from the text of
+    the contract (leads once per step; last-touch attribution over delivered emails)."""
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for item in items:
+        emails = item.get("emailsSent") or []
+        by_step: dict[int, list[Raw]] = defaultdict(list)
+        for e in emails:
+            by_step[e["sequenceStep"]].append(e)
+        for step, es in by_step.items():
+            c = counts[step]
+            c["sent"] += 1
+            delivered = [e for e in es if not e.get("bounced")]
+            if not delivered:
+                c["bounced"] += 1
+                continue
+            c["delivered"] += 1
+            c["opened"] += any(e.get("opened") for e in delivered)
+            c["clicked"] += any(e.get("clicked") for e in delivered)
+        if not item.get("replied"):
+            continue
+        at = _ts(item.get("repliedAt"))
+        candidates = []
+        for pos, e in enumerate(emails):
+            sent = _ts(e.get("sentAt"))
+            if e.get("bounced"):
+                continue
+            if at is not None and (sent is None or sent > at):
+                continue
+            # Latest by send time (an undated email before any dated one), then step, then
+            # place in the list.
+            candidates.append((sent is not None, sent or EPOCH, e["sequenceStep"], pos))
+        if not candidates:
+            continue  # unattributed: no delivered email at or before the reply
+        step = max(candidates)[2]
+        counts[step]["replied"] += 1
+        counts[step]["positive"] += (item.get("aiTag") or "").lower() in POSITIVE
+    return {s: dict(c) for s, c in counts.items()}
+
+
+def texts(fig: go.Figure) -> str:
+    """Every annotation's text, with line breaks undone (footnotes are wrapped)."""
+    return " ".join((a.text or "").replace("<br>", " ") for a in fig.layout.annotations)
+
+
+def no_data_shown(fig: go.Figure) -> bool:
+    return any(a.name == charts.NO_DATA for a in fig.layout.annotations)
+
+
+def trace(fig: go.Figure, name: str) -> Any:
+    found = [t for t in fig.data if t.name == name]
+    assert len(found) == 1, [t.name for t in fig.data]
+    return found[0]
+
+
+# ------------------------------------------------------------------------- step funnel
+
+
+def test_step_funnel_draws_the_independent_counts(
+    funnel_frame: pl.DataFrame, raw: list[Raw], campaign: Raw
+) -> None:
+    fig = charts.step_funnel(funnel_frame)
+    expected = plain_funnel(raw)
+    labels = step_labels(campaign)
+    steps = sorted(expected)
+
+    assert [t.name for t in fig.data] == STAGE_NAMES
+    assert [t.uid for t in fig.data] == [f"step_funnel-{s}" for s in charts.STAGES]
+    assert all(t.type == "bar" for t in fig.data)
+    for stage, name in zip(charts.STAGES, STAGE_NAMES, strict=True):
+        t = trace(fig, name)
+        # The step axis reads the campaign's own sequence, email steps only, in order.
+        assert list(t.x) == [labels[s] for s in steps]
+        assert list(t.y) == [expected[s].get(stage, 0) for s in steps]
+        assert list(t.y) == funnel_frame[stage].to_list()
+    # The printed values on the bars are the counts, with thousands separators.
+    assert trace(fig, "Sent").text[0] == f"{expected[steps[0]]['sent']:,}"
+    assert list(fig.layout.xaxis.tickvals) == [labels[s] for s in steps]
+    assert fig.layout.xaxis.ticktext[0].startswith("Step 1<br>Scaling")
+    assert not no_data_shown(fig)
+
+
+def test_step_funnel_hover_states_numerator_denominator_and_definition(
+    funnel_frame: pl.DataFrame, raw: list[Raw]
+) -> None:
+    fig = charts.step_funnel(funnel_frame)
+    first = plain_funnel(raw)[min(plain_funnel(raw))]
+    replied, delivered = first["replied"], first["delivered"]
+    hover = trace(fig, "Replied").hovertext[0]
+    rate = f"{replied / delivered * 100:.1f}%"
+    assert f"Reply rate {rate} = {replied:,} replied / {delivered:,} delivered" in hover
+    assert "last-touch" in hover
+    positive = trace(fig, "Positive").hovertext[0]
+    assert f"= {first['positive']:,} positive / {delivered:,} delivered" in positive
+    bounced = trace(fig, "Delivered").hovertext[0]
+    assert f"{first['bounced']:,} bounced / {first['sent']:,} sent" in bounced
+    assert all(t.hovertemplate == "%{hovertext}<extra></extra>" for t in fig.data)
+
+
+def test_opens_are_marked_directional_wherever_shown(
+    funnel_frame: pl.DataFrame, leads: pl.DataFrame, campaign: Raw
+) -> None:
+    caveat = m.OPENS_CAVEAT
+    funnel_fig = charts.step_funnel(funnel_frame)
+    opened = trace(funnel_fig, "Opened (directional)")
+    assert opened.marker.pattern.shape == "/"
+    assert all("directional" in h for h in opened.hovertext)
+    assert caveat in texts(funnel_fig)
+    assert "directional" in funnel_fig.layout.title.subtitle.text
+
+    rates_fig = charts.step_rates(funnel_frame)
+    assert trace(rates_fig, "Open rate (directional)").marker.pattern.shape == "/"
+    assert caveat in texts(rates_fig)
+    # No open numbers, no caveat.
+    assert caveat not in texts(charts.step_rates(funnel_frame, rates=("reply",)))
+
+    daily = charts.daily_activity(m.daily_activity(leads))
+    assert all("directional" in h for h in trace(daily, "Opened (directional)").hovertext)
+    assert caveat in texts(daily)
+
+    variants = charts.variant_comparison(m.variant_funnel(leads, metric="open", sequence=campaign))
+    assert caveat in texts(variants)
+
+
+# ------------------------------------------------------------------------- step rates
+
+
+def _without_intervals(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.drop(c for c in frame.columns if c.endswith(("_rate_low", "_rate_high")))
+
+
+def _with_wilson(frame: pl.DataFrame) -> pl.DataFrame:
+    """Wilson bounds per rate over delivered, computed here with the metrics' scalar function
+    row by row (the funnel has them too; these are the independent ones)."""
+    events = {"open": "opened", "click": "clicked", "reply": "replied", "positive": "positive"}
+    out = frame
+    for rate, event in events.items():
+        bounds = [m.wilson_interval(x, n) for x, n in frame.select(event, "delivered").iter_rows()]
+        out = out.with_columns(
+            pl.Series(f"{rate}_rate_low", [b[0] if b else None for b in bounds]),
+            pl.Series(f"{rate}_rate_high", [b[1] if b else None for b in bounds]),
+        )
+    return out
+
+
+def test_step_rates_error_bars_when_the_frame_has_intervals(funnel_frame: pl.DataFrame) -> None:
+    framed = _with_wilson(funnel_frame)
+    fig = charts.step_rates(framed)
+    assert [t.uid for t in fig.data] == [
+        f"step_rates-{r}" for r in ("open", "click", "reply", "positive")
+    ]
+    reply = trace(fig, "Reply rate")
+    assert list(reply.y) == framed["reply_rate"].to_list()
+    assert reply.error_y.visible is True
+    expected_up = (framed["reply_rate_high"] - framed["reply_rate"]).to_list()
+    expected_down = (framed["reply_rate"] - framed["reply_rate_low"]).to_list()
+    assert list(reply.error_y.array) == pytest.approx(expected_up)
+    assert list(reply.error_y.arrayminus) == pytest.approx(expected_down)
+    low, high = (
+        framed.row(0, named=True)["reply_rate_low"],
+        framed.row(0, named=True)["reply_rate_high"],
+    )
+    assert f"{low * 100:.1f}% – {high * 100:.1f}% (Wilson)" in reply.hovertext[0]
+    assert "95% Wilson interval" in fig.layout.title.subtitle.text
+
+    bare = charts.step_rates(_without_intervals(funnel_frame))
+    assert trace(bare, "Reply rate").error_y.visible is False
+    assert "no intervals" in bare.layout.title.subtitle.text
+    # One panel per rate, each with its own axis; the step labels on the shared x axis.
+    assert {t.yaxis for t in bare.data} == {"y", "y2", "y3", "y4"}
+    assert list(bare.data[0].x) == funnel_frame["step_label"].to_list()
+
+
+def test_step_rates_rejects_unknown_rates(funnel_frame: pl.DataFrame) -> None:
+    with pytest.raises(BadRequestError, match="'ctr'"):
+        charts.step_rates(funnel_frame, rates=("reply", "ctr"))
+    assert [t.name for t in charts.step_rates(funnel_frame, rates="bounce").data] == ["Bounce rate"]
+
+
+# ------------------------------------------------------------------- variant comparison
+
+
+def test_variant_comparison_within_steps_with_intervals_and_too_small_flag(
+    leads: pl.DataFrame, campaign: Raw
+) -> None:
+    # Arm A of step 1 has 1,645 delivered, B 1,594: with 1,600 as the bar, B is too small.
+    frame = m.variant_funnel(leads, sequence=campaign, min_sends=1600)
+    fig = charts.variant_comparison(frame)
+    bars, labels = fig.data
+    assert (bars.name, labels.name) == ("Variants", "Labels")
+    assert (bars.uid, labels.uid) == ("variant_comparison-bars", "variant_comparison-labels")
+    outer, inner = (list(level) for level in bars.x)
+    assert inner == ["A", "B", "(no variant)", "(no variant)"]
+    assert outer[0] == outer[1] and outer[0].startswith("Step 1<br>")
+    assert fig.layout.xaxis.type == "multicategory"
+    assert list(bars.y) == frame["reply_rate"].to_list()
+    assert list(bars.error_y.array) == pytest.approx(
+        (frame["reply_rate_high"] - frame["reply_rate"]).to_list()
+    )
+
+    small = frame["too_small"].to_list()
+    assert small == [False, True, False, False]
+    # Too small: hatched, faded, labelled, and counted in the subtitle.
+    assert list(bars.marker.pattern.shape) == ["x" if s else "" for s in small]
+    assert list(bars.marker.opacity) == [0.45 if s else 1.0 for s in small]
+    assert "too small" in labels.text[1] and "too small" not in labels.text[0]
+    assert "Too small to call" in bars.hovertext[1]
+    assert "1 of 4 arms too small to call" in fig.layout.title.subtitle.text
+    assert "only within a step" in texts(fig)
+    # The leader is outlined; a tested arm shows its adjusted p-value.
+    leader = frame["is_leader"].to_list().index(True)
+    assert bars.marker.line.width[leader] > 0
+    a = frame.row(0, named=True)
+    assert f"{a['replied']:,} replied / {a['delivered']:,} delivered" in bars.hovertext[0]
+
+
+def test_variant_comparison_metric_must_match_the_test(leads: pl.DataFrame) -> None:
+    frame = m.variant_funnel(leads)  # tested on reply
+    assert charts.variant_comparison(frame, "reply").layout.yaxis.title.text == "Reply rate"
+    with pytest.raises(BadRequestError, match="'reply', not 'open'"):
+        charts.variant_comparison(frame, "open")
+    with pytest.raises(BadRequestError, match="unknown metric"):
+        charts.variant_comparison(frame, "ctr")
+
+
+def test_variant_comparison_single_arm_steps_say_nothing_to_compare(
+    all_leads: pl.DataFrame, ws: Any
+) -> None:
+    agency = ws.campaigns[1]
+    frame = m.variant_funnel(all_leads.filter(pl.col("campaign_id") == agency["_id"]))
+    fig = charts.variant_comparison(frame)
+    assert "nothing to compare" in fig.layout.title.subtitle.text
+    assert all(w == 0 for w in fig.data[0].marker.line.width)
+
+
+# ------------------------------------------------------------------------- reply curve
+
+
+def test_reply_curve_lines_bands_and_hover(leads: pl.DataFrame) -> None:
+    curve = m.reply_curve(leads, by="variant")
+    fig = charts.reply_curve(curve, names={"A": "Variant A"})
+    groups = curve["group"].unique(maintain_order=True).to_list()
+    assert groups == ["A", "B"]
+    assert [t.name for t in fig.data] == ["Variant A band", "Variant A", "B band", "B"]
+    assert [t.uid for t in fig.data][:2] == ["reply_curve-band-A", "reply_curve-line-A"]
+    for group, band, line in zip(groups, fig.data[0::2], fig.data[1::2], strict=True):
+        part = curve.filter(pl.col("group") == group)
+        assert list(line.x) == part["day"].to_list()
+        assert list(line.y) == part["cumulative_share"].to_list()
+        assert line.line.shape == "hv"
+        assert band.fill == "toself" and band.showlegend is False
+        assert min(band.y) == pytest.approx(part["ci_low"].min())
+        assert max(band.y) == pytest.approx(part["ci_high"].max())
+        last = part.row(-1, named=True)
+        replies = int(part["replied_events"].sum())
+        on_curve = int(part["at_risk"][0])
+        assert f"{replies:,} replies so far / {on_curve:,} leads on the curve" in line.hovertext[-1]
+        assert f"{last['at_risk']:,} leads still at risk" in line.hovertext[-1]
+    assert "Kaplan–Meier" in fig.layout.title.subtitle.text
+
+
+def test_reply_curve_by_campaign_uses_names(all_leads: pl.DataFrame, ws: Any) -> None:
+    curve = m.reply_curve(all_leads, by="campaign")
+    names = {c["_id"]: c["name"] for c in ws.campaigns}
+    fig = charts.reply_curve(curve, names=names)
+    shown = [t.name for t in fig.data[1::2]]
+    assert shown == [names[g] for g in curve["group"].unique(maintain_order=True).to_list()]
+    assert len(fig.data) == 2 * curve["group"].n_unique()
+
+
+# ----------------------------------------------------------------------- daily activity
+
+
+def test_daily_activity_matches_frame_and_raw_totals(
+    leads: pl.DataFrame, raw: list[Raw], all_leads: pl.DataFrame
+) -> None:
+    daily = m.daily_activity(leads)
+    fig = charts.daily_activity(daily)
+    names = ["Sent", "Opened (directional)", "Clicked", "Bounced", "Replied", "Positive"]
+    assert [t.name for t in fig.data] == names
+    for name, col in zip(
+        names, ["sent", "opened", "clicked", "bounced", "replied", "positive"], strict=True
+    ):
+        assert list(trace(fig, name).y) == daily[col].to_list()
+    assert list(fig.data[0].x) == daily["date"].to_list()
+    # Independent totals: emails with a send time; replied leads with a reply time.
+    sent = sum(1 for item in raw for e in item.get("emailsSent") or [] if e.get("sentAt"))
+    replied = sum(1 for item in raw if item.get("replied") and item.get("repliedAt"))
+    assert sum(fig.data[0].y) == sent
+    assert sum(trace(fig, "Replied").y) == replied
+    day = daily.filter(pl.col("sent") > 0).row(0, named=True)
+    i = daily["date"].to_list().index(day["date"])
+    assert f"{day['opened']:,} / {day['sent']:,} emails sent that day" in fig.data[1].hovertext[i]
+    # Replies sit on a second panel with their own axis.
+    assert trace(fig, "Replied").yaxis == "y2"
+
+    pooled = charts.daily_activity(m.daily_activity(all_leads, by_campaign=True))
+    assert sum(pooled.data[0].y) == m.daily_activity(all_leads)["sent"].sum()
+    assert "campaigns summed" in pooled.layout.title.subtitle.text
+
+
+# --------------------------------------------------------------- statuses and AI tags
+
+
+def test_status_breakdown_counts(
+    leads: pl.DataFrame, raw: list[Raw], all_leads: pl.DataFrame, ws: Any
+) -> None:
+    fig = charts.status_breakdown(m.status_counts(leads))
+    assert len(fig.data) == 1 and fig.data[0].uid == "status_breakdown-leads"
+    bar = fig.data[0]
+    counts = Counter(item["status"] for item in raw)
+    assert list(bar.x)[:3] == ["pending", "active", "paused"]
+    assert dict(zip(bar.x, bar.y, strict=True)) == {s: counts.get(s, 0) for s in bar.x}
+    i = list(bar.x).index("completed")
+    assert f"{counts['completed']:,} / {len(raw):,} leads" in bar.hovertext[i]
+
+    names = {c["_id"]: c["name"] for c in ws.campaigns}
+    multi = charts.status_breakdown(m.status_counts(all_leads), names=names, normalize=True)
+    assert [t.name for t in multi.data] == [
+        names[c] for c in m.status_counts(all_leads)["campaign_id"].unique(maintain_order=True)
+    ]
+    assert sum(multi.data[0].y) == pytest.approx(1.0)
+
+
+def test_ai_tag_breakdown(leads: pl.DataFrame, raw: list[Raw]) -> None:
+    frame = m.ai_tag_counts(leads)
+    fig = charts.ai_tag_breakdown(frame)
+    positive, other = fig.data
+    assert (positive.name, other.name) == ("Positive tags", "Other tags")
+    tags = Counter(item.get("aiTag") for item in raw)
+    assert set(positive.y) == POSITIVE
+    drawn = dict(zip(positive.y, positive.x, strict=True)) | dict(
+        zip(other.y, other.x, strict=True)
+    )
+    assert drawn == {t: n for t, n in tags.items() if t is not None}
+    assert f"{tags[None]:,} untagged not shown" in fig.layout.title.subtitle.text
+    # Most frequent first (at the top).
+    order = list(fig.layout.yaxis.categoryarray)
+    assert order == sorted(order, key=lambda t: -drawn[t])
+    with_untagged = charts.ai_tag_breakdown(frame, include_untagged=True)
+    assert "(untagged)" in with_untagged.data[1].y
+
+
+# ------------------------------------------------------------------ campaign comparison
+
+
+def test_campaign_comparison_headline(all_leads: pl.DataFrame, ws: Any) -> None:
+    frame = m.compare_campaigns(all_leads, ws.campaigns)
+    fig = charts.campaign_comparison(frame)
+    bars, labels = fig.data
+    assert list(bars.y) == frame["campaign_name"].to_list()
+    assert list(bars.x) == pytest.approx(frame["positive_rate"].to_list(), nan_ok=True)
+    best = frame.row(0, named=True)
+    assert f"{best['positive']} positive / {best['contacted']:,} contacted" in bars.hovertext[0]
+    assert bars.error_x.array[0] > 0
+    # The draft campaign has nobody contacted: no bar, and a label that says so.
+    draft = frame["contacted"].to_list().index(0)
+    assert bars.x[draft] is None and "no leads contacted" in labels.text[draft]
+    assert fig.layout.yaxis.autorange == "reversed"
+
+    opens = charts.campaign_comparison(frame, "open")
+    assert "/ " + f"{best['delivered']:,} delivered" in opens.data[0].hovertext[0]
+    assert m.OPENS_CAVEAT in texts(opens)
+    with pytest.raises(BadRequestError, match="unknown metric"):
+        charts.campaign_comparison(frame, "ctr")
+
+
+def test_campaign_comparison_by_step(all_leads: pl.DataFrame, ws: Any) -> None:
+    frame = m.compare_campaigns(all_leads, ws.campaigns, by="step")
+    fig = charts.campaign_comparison(frame, "reply")
+    assert len(fig.data) == frame["campaign_id"].n_unique()
+    assert list(fig.data[0].x) == ["Step 1", "Step 2", "Step 3"]
+    first = frame.row(0, named=True)
+    assert fig.data[0].y[0] == pytest.approx(first["reply_rate"])
+    assert (
+        f"{first['replied']} replied / {first['delivered']:,} delivered" in fig.data[0].hovertext[0]
+    )
+
+
+# ---------------------------------------------------------------- empty and single-step
+
+
+def _empty_figures(leads: pl.DataFrame) -> dict[str, go.Figure]:
+    none = leads.head(0)
+    return {
+        "step_funnel": charts.step_funnel(m.funnel(none)),
+        "step_rates": charts.step_rates(m.funnel(none)),
+        "variant_comparison": charts.variant_comparison(m.variant_funnel(none)),
+        "reply_curve": charts.reply_curve(m.reply_curve(none)),
+        "daily_activity": charts.daily_activity(m.daily_activity(none)),
+        "status_breakdown": charts.status_breakdown(m.status_counts(none)),
+        "ai_tag_breakdown": charts.ai_tag_breakdown(m.ai_tag_counts(none)),
+        "campaign_comparison": charts.campaign_comparison(m.compare_campaigns(none)),
+    }
+
+
+def test_empty_frames_give_a_no_data_figure(leads: pl.DataFrame) -> None:
+    figures = _empty_figures(leads)
+    assert set(figures) == {name for name in charts.__all__ if name[0].islower()} - {
+        "update_figure"
+    }
+    for name, fig in figures.items():
+        assert no_data_shown(fig), name
+        assert "No data" in texts(fig)
+        assert fig.to_html(include_plotlyjs=False)
+    # Trace counts do not depend on the data: the empty funnel has the same six traces.
+    assert [t.name for t in figures["step_funnel"].data] == STAGE_NAMES
+    assert [len(t.x) for t in figures["step_funnel"].data] == [0] * 6
+
+
+def test_single_step_inputs(funnel_frame: pl.DataFrame, leads: pl.DataFrame) -> None:
+    one = funnel_frame.head(1)
+    fig = charts.step_funnel(one)
+    assert [list(t.x) for t in fig.data] == [one["step_label"].to_list()] * 6
+    assert not no_data_shown(fig)
+    rates = charts.step_rates(_with_wilson(one))
+    assert all(len(t.y) == 1 for t in rates.data)
+    single = leads.with_columns(
+        pl.col("emails").list.eval(pl.element().filter(pl.element().struct.field("step") == 0))
+    )
+    variants = charts.variant_comparison(m.variant_funnel(single))
+    assert len(variants.data[0].y) == 2
+
+
+# ------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("function", "needs"),
+    [
+        (charts.step_funnel, "'opened', 'clicked'"),
+        (charts.step_rates, "'opened', 'clicked'"),
+    ],
+)
+def test_missing_columns_are_named(
+    funnel_frame: pl.DataFrame, function: Callable[[pl.DataFrame], go.Figure], needs: str
+) -> None:
+    with pytest.raises(BadRequestError, match=needs):
+        function(funnel_frame.drop("opened", "clicked"))
+
+
+def test_bad_input_is_a_clear_error(funnel_frame: pl.DataFrame, leads: pl.DataFrame) -> None:
+    every = [
+        charts.step_funnel,
+        charts.step_rates,
+        charts.variant_comparison,
+        charts.reply_curve,
+        charts.daily_activity,
+        charts.status_breakdown,
+        charts.ai_tag_breakdown,
+        charts.campaign_comparison,
+    ]
+    for function in every:
+        with pytest.raises(BadRequestError, match="needs a polars DataFrame, got dict"):
+            function({"step": [1]})  # type: ignore[operator]
+        with pytest.raises(BadRequestError, match="lacks the column"):
+            function(pl.DataFrame({"unrelated": [1]}))  # type: ignore[operator]
+    with pytest.raises(BadRequestError, match="'day', 'cumulative_share'"):
+        charts.reply_curve(pl.DataFrame({"group": ["a"], "ci_low": [0.0], "ci_high": [0.1]}))
+    # A segmented funnel has several rows per step: drawing it as one would mix segments.
+    with pytest.raises(BadRequestError, match="split by 'status'"):
+        charts.step_funnel(m.funnel(leads, segment="status"))
+    with pytest.raises(BadRequestError, match="split by 'variant'"):
+        charts.step_funnel(m.funnel(leads, by="variant"))
+
+
+def test_data_text_is_escaped(funnel_frame: pl.DataFrame) -> None:
+    hostile = funnel_frame.with_columns(
+        step_label=pl.format("Step {} · <b>Hi</b> & {}", pl.col("step"), pl.lit("bye"))
+    )
+    fig = charts.step_funnel(hostile)
+    assert "&lt;b&gt;Hi&lt;/b&gt; &amp; bye" in fig.layout.xaxis.ticktext[0]
+    assert "<b>Hi</b>" not in fig.data[0].hovertext[0]
+    assert list(fig.data[0].x) == hostile["step_label"].to_list()  # data stays as is
+
+
+def test_figure_size_depends_on_steps_not_leads(leads: pl.DataFrame, campaign: Raw) -> None:
+    doubled = pl.concat([leads, leads])
+    small = charts.step_funnel(m.funnel(leads, sequence=campaign))
+    big = charts.step_funnel(m.funnel(doubled, sequence=campaign))
+    assert [len(t.x) for t in big.data] == [len(t.x) for t in small.data]
+    assert list(big.data[0].y) == [2 * y for y in small.data[0].y]
+
+
+# ------------------------------------------------------------------- theme and export
+
+
+def _all_figures(leads: pl.DataFrame, all_leads: pl.DataFrame, ws: Any) -> dict[str, go.Figure]:
+    campaign = ws.campaigns[0]
+    funnel = _with_wilson(m.funnel(leads, sequence=campaign))
+    return {
+        "step_funnel": charts.step_funnel(funnel),
+        "step_rates": charts.step_rates(funnel),
+        "variant_comparison": charts.variant_comparison(m.variant_funnel(leads, sequence=campaign)),
+        "reply_curve": charts.reply_curve(m.reply_curve(leads, by="variant")),
+        "daily_activity": charts.daily_activity(m.daily_activity(leads)),
+        "status_breakdown": charts.status_breakdown(m.status_counts(leads)),
+        "ai_tag_breakdown": charts.ai_tag_breakdown(m.ai_tag_counts(leads)),
+        "campaign_comparison": charts.campaign_comparison(
+            m.compare_campaigns(all_leads, ws.campaigns)
+        ),
+    }
+
+
+def test_every_figure_themed_hovered_and_exportable(
+    leads: pl.DataFrame, all_leads: pl.DataFrame, ws: Any
+) -> None:
+    assert pio.templates[charts.THEME].to_plotly_json() == charts.TEMPLATE.to_plotly_json()
+    assert set(charts.COLORWAY) == OKABE_ITO
+    for name, fig in _all_figures(leads, all_leads, ws).items():
+        assert fig.layout.template.layout.colorway == charts.COLORWAY, name
+        assert fig.layout.meta["sendkit_chart"] == name
+        assert fig.layout.uirevision == name
+        assert fig.layout.title.text and fig.layout.title.subtitle.text, name
+        assert any(a.name == FOOTNOTE for a in fig.layout.annotations), name
+        uids = [t.uid for t in fig.data]
+        assert len(set(uids)) == len(uids) and all(re.fullmatch(r"[\w-]+", u) for u in uids)
+        # Names are unique too: update_figure matches a FigureWidget's traces by name.
+        assert len({t.name for t in fig.data}) == len(fig.data), name
+        hovered = [t for t in fig.data if t.hoverinfo != "skip"]
+        assert hovered, name
+        for t in hovered:
+            assert t.hovertext is not None and all(t.hovertext), (name, t.name)
+        html = fig.to_html(include_plotlyjs=False, full_html=False)
+        assert "Plotly.newPlot" in html and "cdn.plot.ly" not in html
+        for colour in (t.marker.color for t in fig.data if t.type == "bar"):
+            colours = [colour] if isinstance(colour, str) else list(colour or [])
+            assert all(c.upper() in OKABE_ITO | {"#999999", "#CCCCCC"} for c in colours), name
+
+
+def test_rate_hovers_name_numerator_and_denominator(
+    leads: pl.DataFrame, all_leads: pl.DataFrame, ws: Any
+) -> None:
+    pattern = re.compile(r"rate (\d+\.\d+%|n/a) = [\d,]+ \w+ / [\d,]+ (delivered|sent|contacted)")
+    figures = _all_figures(leads, all_leads, ws)
+    for name in ("step_funnel", "step_rates", "variant_comparison", "campaign_comparison"):
+        hovers = [h for t in figures[name].data if t.hovertext for h in t.hovertext]
+        assert any(pattern.search(h) for h in hovers), name
+
+
+# ------------------------------------------------------------------------ update_figure
+
+
+def _bar_uids(fig: go.Figure) -> list[str]:
+    return [t.uid for t in fig.data]
+
+
+@pytest.mark.parametrize("kind", ["figure", "widget"])
+def test_update_figure_in_place(kind: str, all_leads: pl.DataFrame, ws: Any) -> None:
+    a, b = ws.campaigns[0], ws.campaigns[2]
+    leads_a = all_leads.filter(pl.col("campaign_id") == a["_id"])
+    leads_b = all_leads.filter(pl.col("campaign_id") == b["_id"])
+    first = charts.step_funnel(m.funnel(leads_a, sequence=a))
+    target = go.FigureWidget(first) if kind == "widget" else first
+    kept = list(target.data)
+    fresh = charts.step_funnel(m.funnel(leads_b, sequence=b))
+    assert charts.update_figure(target, fresh) is target
+    # The same trace objects, now holding campaign b's numbers and labels.
+    assert all(old is new for old, new in zip(kept, target.data, strict=True))
+    for old, new in zip(target.data, fresh.data, strict=True):
+        assert list(old.x) == list(new.x) and list(old.y) == list(new.y)
+        assert list(old.hovertext) == list(new.hovertext)
+    assert list(target.layout.xaxis.ticktext) == list(fresh.layout.xaxis.ticktext)
+    assert target.layout.title.text == fresh.layout.title.text
+
+    # An empty selection: same traces, emptied, and the no-data note appears.
+    charts.update_figure(target, charts.step_funnel(m.funnel(leads_a.head(0))))
+    assert all(old is new for old, new in zip(kept, target.data, strict=True))
+    assert all(len(t.x) == 0 for t in target.data) and no_data_shown(target)
+    # And back: the note goes away again.
+    charts.update_figure(target, fresh)
+    assert not no_data_shown(target)
+
+
+def test_update_figure_adds_removes_and_resets(leads: pl.DataFrame, campaign: Raw) -> None:
+    by_variant = charts.reply_curve(m.reply_curve(leads, by="variant"))
+    pooled = charts.reply_curve(m.reply_curve(leads))
+    target = go.Figure(by_variant)
+    charts.update_figure(target, pooled)
+    assert _bar_uids(target) == _bar_uids(pooled) and len(target.data) == 2
+    charts.update_figure(target, by_variant)
+    assert _bar_uids(target) == _bar_uids(by_variant) and len(target.data) == 4
+    assert list(target.data[1].y) == list(by_variant.data[1].y)
+
+    # A property the new figure lacks is reset, not left behind (error bars switched off).
+    funnel = m.funnel(leads, sequence=campaign)
+    shown = go.Figure(charts.step_rates(_with_wilson(funnel)))
+    assert shown.data[0].error_y.visible is True
+    charts.update_figure(shown, charts.step_rates(_without_intervals(funnel)))
+    assert shown.data[0].error_y.visible is False and shown.data[0].error_y.array is None
+    assert "no intervals" in shown.layout.title.subtitle.text
+
+    with pytest.raises(BadRequestError, match="two plotly figures"):
+        charts.update_figure(shown, {"data": []})
+
+
+def test_hovers_follow_the_frames_denominator(leads: pl.DataFrame, campaign: Raw) -> None:
+    over_opened = m.funnel(leads, denominator="opened", sequence=campaign)
+    first = over_opened.row(0, named=True)
+    fig = charts.step_funnel(over_opened)
+    assert f"{first['replied']} replied / {first['opened']:,} opened" in fig.data[4].hovertext[0]
+    # The open rate stays over delivered; the subtitle names both bases.
+    assert f"/ {first['delivered']:,} delivered" in fig.data[2].hovertext[0]
+    assert "delivered (open) and opened (click, reply, positive)" in (
+        fig.layout.title.subtitle.text.replace("<br>", " ")
+    )
+    rates = charts.step_rates(over_opened)
+    assert "replied / opened" in texts(rates)
+    over_sent = m.variant_funnel(leads, denominator="sent", sequence=campaign)
+    arm = over_sent.row(0, named=True)
+    hover = charts.variant_comparison(over_sent).data[0].hovertext[0]
+    assert f"{arm['replied']} replied / {arm['sent']:,} sent" in hover
+    assert hover.endswith("</i>")  # the definition comes last
