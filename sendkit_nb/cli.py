@@ -1,7 +1,8 @@
-"""The ``sendkit-nb`` command line: a thin front end over the loader and the metrics.
+"""The ``sendkit-nb`` command line: a thin front end over the loader, the metrics and the report.
 
 The API key comes from ``SENDKIT_API_KEY`` only (a flag would land in shell history);
-``--demo`` runs on the embedded demo API. Errors end in a one-line message and exit code 1.
+``--demo`` runs on the embedded demo API. Every error ends in a one-line message on stderr and
+exit status 1 (2 for a malformed command line), never a traceback.
 """
 
 from __future__ import annotations
@@ -11,16 +12,21 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import polars as pl
 
-from sendkit_nb._client import SendKitClient
+from sendkit_nb._client import SendKitClient, check_object_id
 from sendkit_nb._connect import connect
 from sendkit_nb._errors import BadRequestError, SendKitError
-from sendkit_nb._frames import load_campaigns, load_leads
+from sendkit_nb._frames import _check_statuses, load_campaigns, load_leads
 from sendkit_nb._schema import LEAD_STATUSES
 
 __all__ = ["main"]
+
+_STATUS_HELP = (
+    f"only leads with this status (repeatable, or comma-separated): {', '.join(LEAD_STATUSES)}"
+)
 
 
 def _client(args: argparse.Namespace) -> SendKitClient:
@@ -66,20 +72,45 @@ def _write(frame: pl.DataFrame, path: Path) -> None:
         )
 
 
+def _statuses(args: argparse.Namespace) -> list[str] | None:
+    """``--status a --status b,c`` as a checked list (None: every status)."""
+    if not args.status:
+        return None
+    wanted = [s.strip() for value in args.status for s in value.split(",") if s.strip()]
+    return _check_statuses(wanted)
+
+
+def _campaign_ids(args: argparse.Namespace) -> list[str] | None:
+    """The campaign ids named on the command line (None with ``--all``), checked before any
+    request so that a typo fails fast."""
+    if args.all and args.campaigns:
+        raise BadRequestError("name campaign ids or --all, not both")
+    if args.all:
+        return None
+    if not args.campaigns:
+        raise BadRequestError(
+            "name at least one campaign id, or --all",
+            hint="`sendkit-nb campaigns` lists the ids.",
+        )
+    return [check_object_id(c) for c in dict.fromkeys(args.campaigns)]
+
+
 def _cmd_leads(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix not in (".parquet", ".csv"):
         _write(pl.DataFrame(), output)  # raises the clear error before any request
+    wanted = _campaign_ids(args)
+    statuses = _statuses(args)
     from sendkit_nb.metrics import headline
 
     with _client(args) as client:
         campaigns = load_campaigns(client)
         names = dict(zip(campaigns["campaign_id"], campaigns["name"], strict=True))
-        ids = list(names) if args.all else args.campaigns
+        ids = list(names) if wanted is None else wanted
         if not ids:
-            raise BadRequestError("name at least one campaign id, or --all")
+            raise BadRequestError("nothing to write: the workspace has no campaigns")
         frames = [
-            load_leads(client, campaign_id, args.status, progress=not args.no_progress)
+            load_leads(client, campaign_id, statuses, progress=not args.no_progress)
             for campaign_id in ids
         ]
     leads = pl.concat(frames) if frames else pl.DataFrame()
@@ -92,24 +123,60 @@ def _cmd_leads(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    # Everything that can be checked without the network is checked first.
+    from sendkit_nb.report import _require, check_report_path
+
+    output = check_report_path(args.output)
+    ids = _campaign_ids(args)
+    statuses = _statuses(args)
+    _require("plotly", "jinja2")
+    from sendkit_nb.report import report
+
+    with _client(args) as client:
+        html = report(
+            client,
+            ids,
+            output,
+            status=statuses,
+            title=args.title,
+            metric=args.metric,
+            denominator=args.denominator,
+            progress=not args.no_progress,
+        )
+    size = len(html.encode("utf-8"))
+    print(f"wrote {output.resolve()} ({size / 1e6:.1f} MB; open it in any browser, offline)")
+    return 0
+
+
 def _cmd_demo_server(args: argparse.Namespace) -> int:
     from sendkit_nb.demo.__main__ import main as demo_main
 
-    return demo_main(args.demo_args)
+    # Every command takes --demo; for the demo server it is what it does anyway (main() drops
+    # it from the arguments).
+    code: int = demo_main(args.demo_args)
+    return code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage block), so every failure reads the same."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--demo", action="store_true", help="use the embedded demo API (synthetic data, no key)"
     )
     common.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sendkit-nb",
         description="SendKit campaign analytics. The API key is read from SENDKIT_API_KEY "
         "(SENDKIT_BASE_URL and SENDKIT_WORKSPACE_ID optional).",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     campaigns = sub.add_parser("campaigns", parents=[common], help="list campaigns")
     campaigns.add_argument("--status", help="draft, active, paused, completed or archived")
@@ -119,11 +186,35 @@ def _parser() -> argparse.ArgumentParser:
     leads = sub.add_parser("leads", parents=[common], help="write campaign leads to a file")
     leads.add_argument("campaigns", nargs="*", metavar="CAMPAIGN", help="campaign ids")
     leads.add_argument("--all", action="store_true", help="every campaign of the workspace")
-    leads.add_argument(
-        "--status", action="append", choices=LEAD_STATUSES, help="lead status (repeatable)"
-    )
+    leads.add_argument("--status", action="append", help=_STATUS_HELP)
     leads.add_argument("-o", "--output", required=True, help="file ending in .parquet or .csv")
     leads.set_defaults(run=_cmd_leads)
+
+    report = sub.add_parser(
+        "report",
+        parents=[common],
+        help="write one offline HTML report (KPIs, funnels, A/B tests, charts)",
+        description="Write a single self-contained HTML report: no network or kernel needed "
+        "to open it, and never the API key.",
+    )
+    report.add_argument("campaigns", nargs="*", metavar="CAMPAIGN", help="campaign ids")
+    report.add_argument("--all", action="store_true", help="every campaign of the workspace")
+    report.add_argument("--status", action="append", help=_STATUS_HELP)
+    report.add_argument("-o", "--output", required=True, help="file ending in .html")
+    report.add_argument("--title", help="the report's title")
+    report.add_argument(
+        "--metric",
+        default="reply",
+        choices=["open", "click", "reply", "positive"],
+        help="the rate the A/B test compares (default: reply)",
+    )
+    report.add_argument(
+        "--denominator",
+        default="delivered",
+        choices=["delivered", "sent", "opened"],
+        help="what the open/click/reply/positive rates are over (default: delivered)",
+    )
+    report.set_defaults(run=_cmd_report)
 
     demo = sub.add_parser(
         "demo-server",
@@ -135,16 +226,41 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["demo-server"]:
+        # Everything after the command belongs to the demo server's own parser: argparse's
+        # REMAINDER does not pass on options such as --port when they come first.
+        rest = [a for a in args_list[1:] if a != "--demo"]
+        args = argparse.Namespace(run=_cmd_demo_server, demo_args=rest)
+    else:
+        args = _parser().parse_args(args_list)
     try:
         code: int = args.run(args)
     except SendKitError as exc:
-        print(f"sendkit-nb: error: {exc}", file=sys.stderr)
+        print(f"sendkit-nb: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # A file that cannot be written (permissions, a folder in the way, a full disk).
+        print(f"sendkit-nb: error: {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("sendkit-nb: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A bug, not a usage problem: still one line, with a way to see the details.
+        if os.environ.get("SENDKIT_NB_DEBUG"):
+            raise
+        print(
+            f"sendkit-nb: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+            "(set SENDKIT_NB_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
     return code
 
 

@@ -1,0 +1,238 @@
+"""What a report is about: the leads, the campaigns chosen, their catalog, and where the data
+came from. Loading goes through the loader (``load_campaigns``, ``load_leads``); nothing here
+talks HTTP itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+
+from sendkit_nb._client import SendKitClient, check_object_id
+from sendkit_nb._errors import BadRequestError
+from sendkit_nb._frames import _check_statuses, campaigns_frame, load_campaigns, load_leads
+from sendkit_nb._schema import CAMPAIGNS_SCHEMA, LEADS_SCHEMA
+
+__all__ = ["CampaignChoice", "Selection", "normalize_campaigns", "select"]
+
+#: ``campaigns=``: one id, several ids, a Series of ids or a campaigns frame (``campaign_id``).
+CampaignChoice = str | Iterable[str] | pl.Series | pl.DataFrame | None
+
+#: Lead columns the report reads (the metrics and the data checks).
+REPORT_COLUMNS: tuple[str, ...] = (
+    "campaign_id",
+    "id",
+    "email",
+    "status",
+    "current_step",
+    "replied",
+    "replied_at",
+    "ai_tag",
+    "emails",
+)
+_LEADS_HINT = (
+    "Pass a SendKitClient, or the frame from sk.load_leads(client, campaign_id) (several "
+    "campaigns: pl.concat of their frames)."
+)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The data of one report."""
+
+    leads: pl.DataFrame
+    campaign_ids: tuple[str, ...]
+    catalog: pl.DataFrame | None
+    #: Where the leads came from, for the report header (never holds the key).
+    source: str
+    #: When the leads were loaded; None when a frame was passed in.
+    pulled_at: datetime | None
+    statuses: tuple[str, ...] | None
+    #: True when every campaign of the source is in the report (``campaigns=None``).
+    all_campaigns: bool
+    demo: bool
+
+
+def normalize_campaigns(campaigns: CampaignChoice) -> list[str] | None:
+    """``campaigns=`` as a de-duplicated list of ids in the given order (None: all).
+
+    >>> normalize_campaigns("683b61000000000000000001")
+    ['683b61000000000000000001']
+    >>> normalize_campaigns(None) is None
+    True
+    """
+    if campaigns is None:
+        return None
+    if isinstance(campaigns, pl.DataFrame):
+        if "campaign_id" not in campaigns.columns:
+            raise BadRequestError(
+                "campaigns= got a frame without a 'campaign_id' column",
+                hint="Pass campaign ids, or a frame from sk.load_campaigns(client).",
+            )
+        values: list[object] = campaigns["campaign_id"].to_list()
+    elif isinstance(campaigns, pl.Series):
+        values = campaigns.to_list()
+    elif isinstance(campaigns, str):
+        values = [campaigns]
+    elif isinstance(campaigns, Iterable):
+        values = list(campaigns)
+    else:
+        raise BadRequestError(
+            f"campaigns= must be a campaign id or a list of them, got {type(campaigns).__name__}"
+        )
+    bad = [v for v in values if not isinstance(v, str)]
+    if bad:
+        raise BadRequestError(f"campaign ids are strings, got {bad[0]!r}")
+    ids = list(dict.fromkeys(str(v) for v in values))
+    if not ids:
+        raise BadRequestError(
+            "campaigns= is empty: name at least one campaign",
+            hint="campaigns=None reports on every campaign of the source.",
+        )
+    return ids
+
+
+def _check_catalog(catalog: object) -> pl.DataFrame:
+    if not isinstance(catalog, pl.DataFrame) or not {"campaign_id", "name"} <= set(catalog.columns):
+        raise BadRequestError(
+            "catalog= must be a campaigns frame with 'campaign_id' and 'name' columns",
+            hint="Pass sk.load_campaigns(client).",
+        )
+    return catalog
+
+
+def _check_leads(leads: pl.DataFrame) -> None:
+    missing = [c for c in REPORT_COLUMNS if c not in leads.columns]
+    if missing:
+        raise BadRequestError(
+            f"report: the leads frame lacks the column(s) {', '.join(map(repr, missing))}",
+            hint=_LEADS_HINT,
+        )
+
+
+def _empty_leads() -> pl.DataFrame:
+    return pl.DataFrame(schema=LEADS_SCHEMA)
+
+
+def select(
+    source: object,
+    campaigns: CampaignChoice,
+    *,
+    status: str | Sequence[str] | None,
+    catalog: pl.DataFrame | None,
+    progress: bool,
+    pulled_at: datetime | None,
+) -> Selection:
+    """Validate the arguments (before any request), then gather the report's data."""
+    statuses = _check_statuses(status)
+    ids = normalize_campaigns(campaigns)
+    if catalog is not None:
+        catalog = _check_catalog(catalog)
+    if isinstance(source, SendKitClient):
+        return _from_client(source, ids, statuses, catalog, progress, pulled_at)
+    if isinstance(source, pl.DataFrame):
+        return _from_frame(source, ids, statuses, catalog, pulled_at)
+    raise BadRequestError(
+        f"report() needs a SendKitClient or a leads frame, got {type(source).__name__}",
+        hint=_LEADS_HINT,
+    )
+
+
+def _from_client(
+    client: SendKitClient,
+    ids: list[str] | None,
+    statuses: list[str] | None,
+    catalog: pl.DataFrame | None,
+    progress: bool,
+    pulled_at: datetime | None,
+) -> Selection:
+    for campaign_id in ids or ():
+        check_object_id(campaign_id)
+    started = pulled_at or datetime.now(UTC)
+    if catalog is None:
+        catalog = load_campaigns(client)
+    known = set(catalog["campaign_id"].to_list())
+    if ids is None:
+        ids = list(dict.fromkeys(catalog["campaign_id"].drop_nulls().to_list()))
+        if not ids:
+            raise BadRequestError(
+                "nothing to report: this workspace has no campaigns",
+                hint="Create a campaign in SendKit, or try the demo API: sk.connect(demo=True).",
+            )
+    missing = [i for i in ids if i not in known]
+    if missing:
+        # Not in the catalog given (or a campaign created since): ask for it by id, which
+        # also turns a wrong id into the API's clear 404 before any lead is loaded.
+        extra = campaigns_frame([client.campaign(i) for i in missing])
+        catalog = pl.concat(
+            [catalog.select(CAMPAIGNS_SCHEMA.names()), extra], how="vertical_relaxed"
+        )
+    frames = [load_leads(client, i, statuses, progress=progress) for i in ids]
+    leads = pl.concat(frames, how="vertical") if frames else _empty_leads()
+    if client.is_demo:
+        source = "the embedded demo API (synthetic data)"
+    else:
+        source = f"the SendKit API at {client.base_url}"
+    return Selection(
+        leads=leads,
+        campaign_ids=tuple(ids),
+        catalog=catalog,
+        source=source,
+        pulled_at=started,
+        statuses=tuple(statuses) if statuses else None,
+        all_campaigns=campaigns_all(ids, catalog),
+        demo=client.is_demo,
+    )
+
+
+def campaigns_all(ids: Sequence[str], catalog: pl.DataFrame | None) -> bool:
+    if catalog is None:
+        return False
+    return set(ids) >= set(catalog["campaign_id"].drop_nulls().to_list())
+
+
+def _from_frame(
+    leads: pl.DataFrame,
+    ids: list[str] | None,
+    statuses: list[str] | None,
+    catalog: pl.DataFrame | None,
+    pulled_at: datetime | None,
+) -> Selection:
+    _check_leads(leads)
+    present = list(dict.fromkeys(leads["campaign_id"].cast(pl.String).drop_nulls().to_list()))
+    if ids is None:
+        if not present:
+            raise BadRequestError(
+                "nothing to report: the leads frame has no rows",
+                hint="Name the campaigns (and pass catalog=) to report on empty campaigns.",
+            )
+        ids = present
+        all_campaigns = True
+    else:
+        listed = set(catalog["campaign_id"].to_list()) if catalog is not None else set()
+        unknown = [i for i in ids if i not in present and i not in listed]
+        if unknown:
+            shown = ", ".join(present[:5]) + (" ..." if len(present) > 5 else "")
+            raise BadRequestError(
+                f"campaign {unknown[0]} is not in the leads frame"
+                + (" nor in the catalog" if catalog is not None else ""),
+                hint=f"The frame holds {len(present)} campaign(s): {shown or 'none'}.",
+            )
+        all_campaigns = set(ids) >= set(present)
+    chosen = leads.with_columns(pl.col("campaign_id").cast(pl.String)).filter(
+        pl.col("campaign_id").is_in(ids)
+    )
+    if statuses:
+        chosen = chosen.filter(pl.col("status").cast(pl.String).is_in(statuses))
+    return Selection(
+        leads=chosen,
+        campaign_ids=tuple(ids),
+        catalog=catalog,
+        source="a leads frame passed to report()",
+        pulled_at=pulled_at,
+        statuses=tuple(statuses) if statuses else None,
+        all_campaigns=all_campaigns,
+        demo=False,
+    )

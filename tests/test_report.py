@@ -1,0 +1,496 @@
+"""The offline HTML report: its structure (snapshot-style checks on the HTML), what it must never
+contain, its numbers against the metrics, its errors, and the page itself in a real headless
+Chromium with the network switched off."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pytest
+
+import sendkit_nb as sk
+from sendkit_nb import metrics
+from sendkit_nb.demo import DemoServer
+from sendkit_nb.demo._server import DEMO_API_KEY, DEMO_PLATFORM_KEY
+from sendkit_nb.report import as_html, check_report_path, write_report
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+class Elements(HTMLParser):
+    """Every start tag with its attributes, in document order (enough for structure checks)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str]]:
+        return [
+            a
+            for t, a in self.tags
+            if t == tag and all(a.get(k.replace("_", "-")) == v for k, v in attrs.items())
+        ]
+
+    def with_class(self, name: str) -> list[tuple[str, dict[str, str]]]:
+        return [(t, a) for t, a in self.tags if name in a.get("class", "").split()]
+
+
+def section_text(page: str, section_id: str) -> str:
+    """The visible text of ``<section id=...>`` (sections are not nested in the report)."""
+    match = re.search(rf'<section id="{section_id}"[^>]*>(.*?)</section>', page, re.S)
+    assert match, f"no section {section_id}"
+    return " ".join(htmllib.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).split())
+
+
+def meta(page: str) -> dict[str, str]:
+    """The report header's "where the data comes from" list, label -> value."""
+    found = re.search(r'<dl class="sk-meta" id="sk-meta">(.*?)</dl>', page, re.S)
+    assert found
+    return {
+        k: " ".join(v.split())
+        for k, v in re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", htmllib.unescape(found.group(1)))
+    }
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    js: str = get_plotlyjs()
+    return js
+
+
+@pytest.fixture(scope="module")
+def catalog(demo_server: DemoServer) -> pl.DataFrame:
+    with sk.SendKitClient(demo_server.api_key, base_url=demo_server.url) as client:
+        return sk.load_campaigns(client)
+
+
+@pytest.fixture(scope="module")
+def all_leads(demo_server: DemoServer, catalog: pl.DataFrame) -> pl.DataFrame:
+    with sk.SendKitClient(demo_server.api_key, base_url=demo_server.url) as client:
+        return pl.concat(
+            [sk.load_leads(client, cid, progress=False) for cid in catalog["campaign_id"]]
+        )
+
+
+@pytest.fixture(scope="module")
+def full_report(demo_server: DemoServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of every demo campaign, built from a client (the main job's report)."""
+    path = tmp_path_factory.mktemp("report") / "all.html"
+    with sk.SendKitClient(demo_server.api_key, base_url=demo_server.url) as client:
+        returned = sk.report(client, path=path, progress=False)
+    assert path.read_text("utf-8") == returned
+    return path
+
+
+@pytest.fixture(scope="module")
+def full_html(full_report: Path) -> str:
+    return full_report.read_text("utf-8")
+
+
+# -- structure ----------------------------------------------------------------------------------
+
+
+def test_every_campaign_has_a_section_a_tab_and_an_overview_row(
+    full_html: str, catalog: pl.DataFrame
+) -> None:
+    doc = Elements(full_html)
+    ids = catalog["campaign_id"].to_list()
+    sections = [a["data-campaign-id"] for t, a in doc.with_class("sk-campaign")]
+    assert sections == ids
+    tabs = [a["aria-controls"] for t, a in doc.with_class("sk-tab")]
+    assert tabs == [f"c-{cid}" for cid in ids]
+    # Exactly one campaign is shown before any script runs (the first); the rest are switched to.
+    assert [a["id"] for t, a in doc.with_class("is-active")] == [f"c-{ids[0]}"]
+    overview = section_text(full_html, "overview")
+    for name in catalog["name"]:
+        assert name in overview
+    assert len(doc.find("table", data_table="overview")) == 1
+
+
+def test_each_campaign_with_emails_gets_every_chart_and_table(
+    full_html: str, catalog: pl.DataFrame, all_leads: pl.DataFrame
+) -> None:
+    articles = re.findall(
+        r'<article class="sk-campaign[^"]*" id="c-(\w+)".*?</article>', full_html, re.S
+    )
+    assert len(articles) == catalog.height
+    for cid in catalog["campaign_id"]:
+        body = re.search(rf'<article [^>]*id="c-{cid}".*?</article>', full_html, re.S)
+        assert body
+        text = body.group(0)
+        leads = all_leads.filter(pl.col("campaign_id") == cid)
+        charts_in = re.findall(r'data-chart="(\w+)"', text)
+        drawn = re.findall(r'class="sk-chart"[^>]*data-figure="(sk-fig-\d+)"', text)
+        if leads.height == 0:
+            assert charts_in == [] and "no leads" in text
+            continue
+        contacted = leads.filter(pl.col("emails").list.len() > 0).height
+        if contacted == 0:
+            assert charts_in == ["status_breakdown", "ai_tag_breakdown"]
+            assert "No email has been sent" in text
+            continue
+        assert charts_in == [
+            "step_funnel",
+            "step_rates",
+            "variant_comparison",
+            "reply_curve",
+            "daily_activity",
+            "status_breakdown",
+            "ai_tag_breakdown",
+        ]
+        has_ab = metrics.variant_funnel(leads).filter(pl.col("arms") > 1).height > 0
+        assert len(drawn) == 7 if has_ab else 6
+        assert ('data-table="variants"' in text) == has_ab
+        assert 'data-table="funnel"' in text
+        # Every figure referenced is embedded exactly once as a JSON block.
+        for fig in drawn:
+            assert full_html.count(f'<script type="application/json" id="{fig}">') == 1
+
+
+def test_plotly_js_is_inlined_exactly_once_and_nothing_is_fetched(full_html: str) -> None:
+    assert full_html.count(plotly_js()) == 1
+    doc = Elements(full_html)
+    scripts = doc.find("script")
+    executable = [s for s in scripts if s.get("type") != "application/json"]
+    # the "js" class switch in <head>, plotly.js, and the report's own script
+    assert len(executable) == 3
+    assert doc.find("link") == []
+    for tag, attrs in doc.tags:
+        for name in ("src", "href", "data", "poster", "srcset", "action"):
+            value = attrs.get(name, "")
+            assert not re.match(r"\s*(https?:)?//", value), (tag, name, value)
+    for css in re.findall(r"<style>(.*?)</style>", full_html, re.S):
+        assert "@import" not in css and "url(" not in css
+
+
+def test_the_definitions_appendix_is_the_analytics_contract(full_html: str) -> None:
+    appendix = section_text(full_html, "definitions")
+    # The contract's words, with its bullet markers turned into list items.
+    contract = words(re.sub(r"^- ", "", metrics.DEFINITIONS, flags=re.M))
+    assert contract in appendix
+    assert "Reply curve" in appendix and "Kaplan–Meier" in appendix
+
+
+def test_the_header_says_when_and_with_which_filters(
+    full_html: str, demo_server: DemoServer
+) -> None:
+    pairs = meta(full_html)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", pairs["Data pulled"])
+    assert pairs["Lead status filter"] == "none (every status)"
+    assert pairs["Campaigns"].startswith("7 campaigns (all in the source)")
+    assert pairs["Positive AI tags"] == "interested, meeting_booked"
+    assert pairs["Source"] == f"the SendKit API at {demo_server.url}"
+
+
+def test_the_api_key_is_never_in_the_report(demo_server: DemoServer, full_html: str) -> None:
+    assert DEMO_API_KEY not in full_html
+    # A second, different key: the platform key with its workspace header.
+    with sk.SendKitClient(
+        DEMO_PLATFORM_KEY, base_url=demo_server.url, workspace_id=demo_server.workspace_id
+    ) as client:
+        page = sk.report(client, demo_server.workspace.campaigns[4]["_id"], progress=False)
+    assert DEMO_PLATFORM_KEY not in page and DEMO_API_KEY not in page
+    assert "sk_user_" not in page
+
+
+def test_size_is_plotly_js_plus_a_small_share_per_campaign(
+    all_leads: pl.DataFrame, catalog: pl.DataFrame
+) -> None:
+    ids = catalog["campaign_id"].to_list()
+    js = len(plotly_js().encode())
+    one = len(as_html(all_leads, ids[:1], catalog=catalog, progress=False).encode())
+    two = len(as_html(all_leads, ids[:2], catalog=catalog, progress=False).encode())
+    every = len(as_html(all_leads, catalog=catalog, progress=False).encode())
+    # Measured on the demo: plotly.js 4.8 MB; the rest ~130 kB for the first campaign (page,
+    # styles, shared chart template, overview) and 60-120 kB for each further campaign with
+    # emails (daily activity and reply curves grow with the days covered).
+    assert one - js < 200_000
+    assert 0 < two - one < 150_000
+    assert every - js < 150_000 * len(ids)
+
+
+# -- numbers and selection ----------------------------------------------------------------------
+
+
+def test_a_frame_and_a_client_give_the_same_campaigns_and_numbers(
+    client: sk.SendKitClient, all_leads: pl.DataFrame, catalog: pl.DataFrame
+) -> None:
+    ids = catalog["campaign_id"].to_list()[:2]
+    from_client = sk.report(client, ids, progress=False)
+    from_frame = sk.report(all_leads, ids, catalog=catalog, progress=False)
+
+    def tables(page: str) -> list[str]:
+        return re.findall(r"<table .*?</table>", page, re.S)
+
+    assert tables(from_client) == tables(from_frame)
+    assert meta(from_frame)["Data pulled"].startswith("not recorded")
+    assert meta(from_client)["Data pulled"].endswith("UTC")
+
+
+def test_the_overview_table_matches_the_headline(
+    full_html: str, all_leads: pl.DataFrame, catalog: pl.DataFrame
+) -> None:
+    table = re.search(
+        r'<table class="sk-table" data-table="overview">(.*?)</table>', full_html, re.S
+    )
+    assert table
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)[1:]
+    cells = [
+        [htmllib.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", r)]
+        for r in rows
+    ]
+    names = dict(zip(catalog["name"], catalog["campaign_id"], strict=True))
+    head = {r["campaign_id"]: r for r in metrics.headline(all_leads).iter_rows(named=True)}
+    assert len(cells) == catalog.height
+    for row in cells:
+        cid = names[row[0]]
+        expected = head.get(cid, {"leads": 0, "contacted": 0, "replied": 0, "positive": 0})
+        assert row[2:6] == [
+            f"{expected[k]:,}" for k in ("leads", "contacted", "replied", "positive")
+        ]
+
+
+def test_status_filter_keeps_only_those_leads_and_says_so(
+    client: sk.SendKitClient, server: DemoServer
+) -> None:
+    cid = server.workspace.campaigns[0]["_id"]
+    page = sk.report(client, [cid], status=["replied", "completed"], progress=False)
+    replied = sk.load_leads(client, cid, ["replied", "completed"], progress=False)
+    assert f"{replied.height:,} leads with status replied, completed" in page
+    assert "Only leads with status replied, completed are included" in page
+    assert meta(page)["Lead status filter"] == "replied, completed"
+    # Every lead request carried the status filter.
+    lead_requests = [r for r in server.request_log if r.path.endswith("/leads")]
+    assert lead_requests and all(
+        r.query.get("status") in {"replied", "completed"} for r in lead_requests
+    )
+
+
+def test_campaign_names_are_escaped(all_leads: pl.DataFrame, catalog: pl.DataFrame) -> None:
+    evil = "</script><script>alert(1)</script> & <b>"
+    renamed = catalog.with_columns(
+        name=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(evil)).otherwise(pl.col("name"))
+    )
+    page = sk.report(all_leads, renamed["campaign_id"][:1], catalog=renamed, progress=False)
+    assert evil not in page
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;" in page
+    assert (
+        len([s for s in Elements(page).find("script") if s.get("type") != "application/json"]) == 3
+    )
+
+
+def test_empty_and_unsent_campaigns_are_reported_not_dropped(
+    client: sk.SendKitClient, catalog: pl.DataFrame, all_leads: pl.DataFrame
+) -> None:
+    counts = all_leads.group_by("campaign_id").len()
+    empty = [c for c in catalog["campaign_id"] if c not in counts["campaign_id"].to_list()]
+    assert empty, "the demo has a campaign without leads"
+    page = sk.report(client, empty, progress=False)
+    assert f'data-campaign-id="{empty[0]}"' in page
+    assert "This campaign has no leads" in page
+    assert "None of the chosen campaigns has leads" in page
+
+
+def test_write_report_is_atomic_and_creates_folders(tmp_path: Path) -> None:
+    target = write_report("<!DOCTYPE html><p>x</p>", tmp_path / "a" / "b" / "r.html")
+    assert target.read_text("utf-8") == "<!DOCTYPE html><p>x</p>"
+    assert [p.name for p in target.parent.iterdir()] == ["r.html"]
+    # A report is for sharing: the umask's usual permissions, not a temp file's private 0600.
+    plain = tmp_path / "plain.html"
+    plain.write_text("x")
+    assert target.stat().st_mode == plain.stat().st_mode
+
+
+def test_sk_report_stays_callable_after_the_package_is_imported(
+    all_leads: pl.DataFrame, catalog: pl.DataFrame
+) -> None:
+    import sendkit_nb.report as module
+
+    assert callable(sk.report) and callable(module)
+    page = sk.report(all_leads, catalog["campaign_id"][:1], catalog=catalog, progress=False)
+    assert page.startswith("<!DOCTYPE html>")
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("campaigns", "options", "message"),
+    [
+        ("683b61000000000000000001", {"path": "report.pdf"}, "must end in .html"),
+        ("not-an-id", {}, "campaign id"),
+        ("683b61000000000000000001", {"status": "sleeping"}, "unknown lead status"),
+        ("683b61000000000000000001", {"metric": "revenue"}, "unknown metric"),
+        ("683b61000000000000000001", {"denominator": "leads"}, "unknown denominator"),
+        ([], {}, "campaigns= is empty"),
+        ("683b61000000000000000001", {"positive_tags": []}, "positive_tags"),
+    ],
+)
+def test_bad_arguments_fail_before_any_request(
+    client: sk.SendKitClient,
+    server: DemoServer,
+    campaigns: Any,
+    options: dict[str, Any],
+    message: str,
+) -> None:
+    path = options.pop("path", None)
+    with pytest.raises(sk.BadRequestError, match=message):
+        sk.report(client, campaigns, path, progress=False, **options)
+    assert server.request_log == []
+
+
+def test_an_unknown_campaign_is_a_not_found_error(client: sk.SendKitClient) -> None:
+    with pytest.raises(sk.NotFoundError):
+        sk.report(client, "0123456789abcdef01234567", progress=False)
+
+
+def test_bad_sources_and_frames_are_named(all_leads: pl.DataFrame) -> None:
+    with pytest.raises(sk.BadRequestError, match="SendKitClient or a leads frame"):
+        sk.report("leads.parquet")
+    with pytest.raises(sk.BadRequestError, match="lacks the column"):
+        sk.report(all_leads.drop("emails"))
+    with pytest.raises(sk.BadRequestError, match="is not in the leads frame"):
+        sk.report(all_leads, "0123456789abcdef01234567")
+    with pytest.raises(sk.BadRequestError, match="has no rows"):
+        sk.report(all_leads.clear())
+    assert check_report_path("x/Report.HTML").suffix == ".HTML"
+
+
+# -- in a real browser, offline -----------------------------------------------------------------
+
+
+class OfflinePage:
+    """A page in a fresh offline context that aborts and records every non-file request and
+    collects console errors and uncaught exceptions."""
+
+    def __init__(self, browser: Browser, width: int = 1280) -> None:
+        self.context: BrowserContext = browser.new_context(
+            offline=True, viewport={"width": width, "height": 900}
+        )
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page: Page = self.context.new_page()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+
+    def _route(self, route: Any) -> None:
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            self.requests.append(route.request.url)
+            route.abort()
+
+    def open(self, path: Path, fragment: str = "") -> Page:
+        self.page.goto(path.as_uri() + fragment)
+        self.page.wait_for_selector("html[data-sk-ready]")
+        return self.page
+
+
+@pytest.fixture()
+def offline(browser: Browser) -> Iterator[OfflinePage]:
+    page = OfflinePage(browser)
+    yield page
+    page.context.close()
+
+
+def _plots(page: Page, selector: str) -> list[dict[str, float]]:
+    """Size of every drawn plotly chart under ``selector`` and of the box it sits in."""
+    result: list[dict[str, float]] = page.evaluate(
+        """(sel) => Array.from(document.querySelectorAll(sel + ' .js-plotly-plot')).map(el => ({
+            width: el.querySelector('.main-svg').getBoundingClientRect().width,
+            box: el.getBoundingClientRect().width,
+            svgs: el.querySelectorAll('.main-svg').length,
+        }))""",
+        selector,
+    )
+    return result
+
+
+def test_offline_every_chart_renders_and_switching_campaigns_works(
+    offline: OfflinePage, full_report: Path, full_html: str, test_output: Path
+) -> None:
+    page = offline.open(full_report)
+    expected = len(re.findall(r'class="sk-chart"[^>]*data-figure=', full_html))
+    overview = _plots(page, "#overview")
+    assert len(overview) == 1 and overview[0]["svgs"] >= 1
+    page.screenshot(path=str(test_output / "report.png"))
+
+    tabs = page.locator(".sk-tab")
+    drawn = len(overview)
+    for i in range(tabs.count()):
+        tabs.nth(i).click()
+        active = page.locator(".sk-campaign.is-active")
+        panel_id = active.get_attribute("id")
+        assert panel_id == tabs.nth(i).get_attribute("aria-controls")
+        assert tabs.nth(i).get_attribute("aria-selected") == "true"
+        assert page.locator(".sk-campaign:visible").count() == 1
+        slots = active.locator(".sk-chart[data-figure]").count()
+        page.wait_for_function(
+            "([id, n]) => document.querySelectorAll('#' + id + ' .js-plotly-plot .main-svg')"
+            ".length >= n",
+            arg=[panel_id, slots],
+        )
+        plots = _plots(page, f"#{panel_id}")
+        assert len(plots) == slots
+        for plot in plots:
+            # Drawn at the width of its (now visible) box, not plotly's 700 px default for a
+            # hidden one.
+            assert plot["box"] > 900 and abs(plot["width"] - plot["box"]) < 2, plot
+        drawn += len(plots)
+        if i == 0:
+            page.screenshot(path=str(test_output / "report-campaign.png"), full_page=True)
+    assert drawn == expected
+    assert page.locator(".main-svg").count() >= expected
+    assert offline.errors == []
+    assert offline.requests == []
+
+
+def test_offline_deep_link_keyboard_and_resize_while_hidden(
+    offline: OfflinePage, full_report: Path, catalog: pl.DataFrame
+) -> None:
+    second = f"c-{catalog['campaign_id'][1]}"
+    page = offline.open(full_report, f"#{second}")
+    assert page.locator(".sk-campaign.is-active").get_attribute("id") == second
+    # Hidden campaigns are not drawn until shown (so they never get a zero-width layout).
+    assert page.locator(".sk-campaign:not(.is-active) .js-plotly-plot").count() == 0
+    wide = _plots(page, f"#{second}")[0]["width"]
+
+    first_tab = page.locator(f'.sk-tab[aria-controls="{second}"]')
+    first_tab.focus()
+    page.keyboard.press("ArrowRight")
+    third = f"c-{catalog['campaign_id'][2]}"
+    assert page.locator(".sk-campaign.is-active").get_attribute("id") == third
+    assert page.evaluate("location.hash") == f"#{third}"
+
+    # Narrow the window while the second campaign is hidden, then go back to it: its charts
+    # are resized to the new width when shown.
+    page.set_viewport_size({"width": 1000, "height": 900})
+    page.wait_for_timeout(300)
+    page.keyboard.press("ArrowLeft")
+    assert page.locator(".sk-campaign.is-active").get_attribute("id") == second
+    page.wait_for_timeout(500)
+    plots = _plots(page, f"#{second}")
+    for plot in plots:
+        assert plot["width"] < wide and abs(plot["width"] - plot["box"]) < 2, (plot, wide)
+    assert offline.errors == []
+    assert offline.requests == []
