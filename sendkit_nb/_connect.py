@@ -19,8 +19,9 @@ def connect(*, demo: bool | None = None, **options: Any) -> SendKitClient:
     """
     use_demo = demo if demo is not None else not os.environ.get("SENDKIT_API_KEY")
     if use_demo:
+        why = "demo requested" if demo else "no SENDKIT_API_KEY set"
         print(
-            "sendkit_nb: no SENDKIT_API_KEY set, using the embedded demo API (synthetic data).",
+            f"sendkit_nb: {why}, using the embedded demo API (synthetic data).",
             file=sys.stderr,
         )
         return SendKitClient.demo(**options)

@@ -1,0 +1,282 @@
+"""The IPython extension: ``%load_ext sendkit_nb`` registers the ``%sendkit`` line magic.
+
+::
+
+    %sendkit campaigns [--status STATUS] [--search TEXT] [--demo]
+    %sendkit leads CAMPAIGN [--status STATUS ...] [--quiet] [--demo]
+    %sendkit dashboard [CAMPAIGN] [--status STATUS ...] [--demo]
+    %sendkit --help            (or %sendkit SUBCOMMAND --help)
+
+Loading also switches plotly's default renderer to ``plotly_mimetype+notebook``: JupyterLab
+draws figures from the plotly mimetype, and the ``text/html`` copy (with plotly.js embedded
+once, no CDN) is what ``jupyter nbconvert --to html`` keeps, so exported notebooks show their
+charts offline. ``%unload_ext sendkit_nb`` restores the previous renderer and removes the magic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+
+from sendkit_nb._connect import connect
+from sendkit_nb._errors import SendKitError
+from sendkit_nb._schema import CAMPAIGN_STATUSES, LEAD_STATUSES
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from sendkit_nb._client import SendKitClient
+    from sendkit_nb.widgets import Dashboard
+
+__all__ = ["RENDERER", "SendKitMagics", "load_ipython_extension", "unload_ipython_extension"]
+
+#: plotly renderer while the extension is loaded: the plotly mimetype for JupyterLab, plus a
+#: text/html copy with plotly.js embedded (not from a CDN) for nbconvert and offline viewing.
+RENDERER = "plotly_mimetype+notebook"
+
+_OBJECT_ID_LENGTH = 24
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as an IPython ``UsageError`` (one clean line
+    in the notebook) instead of exiting the kernel process's argparse way."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}\n{self.format_usage().strip()}")
+
+
+class _HelpShown(Exception):
+    """``--help`` was printed; the magic returns nothing."""
+
+
+class _HelpAction(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show this help and return")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        parser.print_help()
+        raise _HelpShown
+
+
+def _statuses(values: list[str] | None) -> list[str] | None:
+    """``--status a b`` and ``--status a,b`` both work."""
+    if not values:
+        return None
+    return [part for value in values for part in value.split(",") if part]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``%sendkit`` command line (also used to print ``--help``)."""
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the embedded demo API (synthetic data) even when SENDKIT_API_KEY is set",
+    )
+    parser = _Parser(
+        prog="%sendkit",
+        description="SendKit campaigns in the notebook. Without SENDKIT_API_KEY every command "
+        "runs on the embedded demo API. One client per IPython session.",
+        add_help=False,
+    )
+    parser.add_argument("-h", "--help", action=_HelpAction)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    campaigns = sub.add_parser(
+        "campaigns",
+        parents=[common],
+        add_help=False,
+        help="the campaigns list as a polars DataFrame",
+        description="Return every campaign of the workspace (one row each, with its sequence).",
+    )
+    campaigns.add_argument("-h", "--help", action=_HelpAction)
+    campaigns.add_argument("--status", choices=CAMPAIGN_STATUSES, help="only this status")
+    campaigns.add_argument("--search", metavar="TEXT", help="only names containing TEXT")
+
+    leads = sub.add_parser(
+        "leads",
+        parents=[common],
+        add_help=False,
+        help="every lead of a campaign as a polars DataFrame",
+        description="Return every lead of CAMPAIGN (its 24-character id, or its exact name).",
+    )
+    leads.add_argument("-h", "--help", action=_HelpAction)
+    leads.add_argument("campaign", metavar="CAMPAIGN", help="campaign id or exact name")
+    leads.add_argument(
+        "--status",
+        nargs="+",
+        metavar="STATUS",
+        help=f"only leads with these statuses ({', '.join(LEAD_STATUSES)}); "
+        "space- or comma-separated",
+    )
+    leads.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    dash = sub.add_parser(
+        "dashboard",
+        parents=[common],
+        add_help=False,
+        help="the interactive dashboard",
+        description="Open the campaign dashboard (pickers, KPIs, charts, lead table, export).",
+    )
+    dash.add_argument("-h", "--help", action=_HelpAction)
+    dash.add_argument("campaign", nargs="?", metavar="CAMPAIGN", help="campaign to open first")
+    dash.add_argument("--status", nargs="+", metavar="STATUS", help="initial status filter")
+
+    helper = sub.add_parser("help", add_help=False, help="show this help")
+    helper.add_argument("-h", "--help", action=_HelpAction)
+    return parser
+
+
+@magics_class
+class SendKitMagics(Magics):
+    """The ``%sendkit`` magic and the session's clients."""
+
+    def __init__(self, shell: Any, previous_renderer: str | None = None) -> None:
+        super().__init__(shell)
+        self._clients: dict[bool, SendKitClient] = {}
+        self.previous_renderer = previous_renderer
+        self.parser = build_parser()
+
+    # The docstring is what `%sendkit?` shows.
+    @line_magic
+    def sendkit(self, line: str) -> Any:
+        """SendKit campaigns in the notebook.
+
+        %sendkit campaigns [--status STATUS] [--search TEXT] [--demo]
+            The campaigns list (polars DataFrame).
+        %sendkit leads CAMPAIGN [--status STATUS ...] [--quiet] [--demo]
+            Every lead of CAMPAIGN (id or exact name) as a polars DataFrame.
+        %sendkit dashboard [CAMPAIGN] [--status STATUS ...] [--demo]
+            The interactive dashboard.
+        %sendkit --help, %sendkit COMMAND --help
+            Usage.
+
+        Without SENDKIT_API_KEY (or with --demo) the embedded demo API is used.
+        """
+        try:
+            args = self.parser.parse_args(shlex.split(line))
+        except _HelpShown:
+            return None
+        except ValueError as exc:  # shlex: unbalanced quotes
+            raise UsageError(f"%sendkit: {exc}") from None
+        if args.command in (None, "help"):
+            self.parser.print_help()
+            return None
+        try:
+            if args.command == "campaigns":
+                return self.campaigns(args.status, args.search, demo=args.demo)
+            if args.command == "leads":
+                return self.leads(
+                    args.campaign, _statuses(args.status), demo=args.demo, progress=not args.quiet
+                )
+            return self.dashboard(args.campaign, _statuses(args.status), demo=args.demo)
+        except SendKitError as exc:
+            # The API's message and hint, without a traceback through the HTTP layer.
+            raise UsageError(str(exc)) from None
+
+    # -- the commands (plain methods, so they can be called and tested directly) ----------------
+
+    def client(self, *, demo: bool = False) -> SendKitClient:
+        """The session's client: made by ``connect()`` on first use and kept for the session;
+        ``demo=True`` gives the embedded demo API's client."""
+        if demo and False in self._clients and self._clients[False].is_demo:
+            return self._clients[False]
+        if demo not in self._clients:
+            self._clients[demo] = connect(demo=True) if demo else connect()
+        return self._clients[demo]
+
+    def campaigns(
+        self, status: str | None = None, search: str | None = None, *, demo: bool = False
+    ) -> pl.DataFrame:
+        from sendkit_nb._frames import load_campaigns
+
+        return load_campaigns(self.client(demo=demo), status=status, search=search)
+
+    def resolve(self, campaign: str, *, demo: bool = False) -> str:
+        """A campaign id from an id or an exact (case-insensitive) campaign name."""
+        text = campaign.strip()
+        if len(text) == _OBJECT_ID_LENGTH and all(c in "0123456789abcdefABCDEF" for c in text):
+            return text.lower()
+        import polars as pl
+
+        found = self.campaigns(demo=demo).filter(pl.col("name").str.to_lowercase() == text.lower())
+        if found.height == 1:
+            return str(found["campaign_id"][0])
+        if found.height > 1:
+            raise UsageError(
+                f"{found.height} campaigns are named {campaign!r}; pass the id instead "
+                f"({', '.join(found['campaign_id'].to_list())})"
+            )
+        raise UsageError(
+            f"no campaign with id or name {campaign!r}; `%sendkit campaigns` lists them"
+        )
+
+    def leads(
+        self,
+        campaign: str,
+        status: list[str] | None = None,
+        *,
+        demo: bool = False,
+        progress: bool = True,
+    ) -> pl.DataFrame:
+        from sendkit_nb._frames import load_leads
+
+        campaign_id = self.resolve(campaign, demo=demo)
+        return load_leads(self.client(demo=demo), campaign_id, status, progress=progress)
+
+    def dashboard(
+        self, campaign: str | None = None, status: list[str] | None = None, *, demo: bool = False
+    ) -> Dashboard:
+        from sendkit_nb.widgets import Dashboard
+
+        campaign_id = self.resolve(campaign, demo=demo) if campaign else None
+        return Dashboard(self.client(demo=demo), campaign=campaign_id, statuses=status or ())
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+
+def _registered(ipython: Any) -> SendKitMagics | None:
+    found = ipython.magics_manager.registry.get(SendKitMagics.__name__)
+    return found if isinstance(found, SendKitMagics) else None
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register ``%sendkit`` and set plotly's renderer (see the module docstring)."""
+    import plotly.io as pio
+
+    previous = _registered(ipython)
+    if previous is not None:
+        # %reload_ext: keep the renderer that was in place before the first load.
+        saved = previous.previous_renderer
+        _remove(ipython, previous)
+    else:
+        saved = pio.renderers.default
+    ipython.register_magics(SendKitMagics(ipython, previous_renderer=saved))
+    pio.renderers.default = RENDERER
+
+
+def _remove(ipython: Any, magics: SendKitMagics) -> None:
+    manager = ipython.magics_manager
+    for kind, names in magics.magics.items():
+        for name in names:
+            manager.magics[kind].pop(name, None)
+    manager.registry.pop(SendKitMagics.__name__, None)
+    magics.close()
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove ``%sendkit``, close the session's clients and restore plotly's renderer."""
+    import plotly.io as pio
+
+    magics = _registered(ipython)
+    if magics is None:
+        return
+    _remove(ipython, magics)
+    pio.renderers.default = magics.previous_renderer or ""

@@ -1,0 +1,725 @@
+"""The ipywidgets dashboard: pickers, KPI cards, live charts, a lead table, refresh and export.
+
+A thin front end. Data comes from :class:`~sendkit_nb.widgets._state.CampaignStore` (which
+calls ``load_campaigns`` / ``load_leads``), numbers from :mod:`sendkit_nb.metrics` (through
+:func:`~sendkit_nb.widgets._state.compute_view`) and figures from :mod:`sendkit_nb.charts`.
+The figures are ``FigureWidget`` s created once; every later change goes through
+``charts.update_figure``, which edits them in place inside ``batch_update()`` so the browser
+restyles the existing plots instead of tearing them down (no flicker).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+import polars as pl
+
+from sendkit_nb import charts, metrics
+from sendkit_nb._connect import connect
+from sendkit_nb._errors import SendKitError
+from sendkit_nb._schema import LEAD_STATUSES
+from sendkit_nb.metrics._definitions import DENOMINATORS, METRICS
+from sendkit_nb.widgets._html import KPIS, Level, kpi_card, message_html, table_html
+from sendkit_nb.widgets._state import (
+    SORT_KEYS,
+    CampaignStore,
+    LoadedCampaign,
+    Selection,
+    View,
+    check_statuses,
+    compute_view,
+    sort_table,
+)
+
+if TYPE_CHECKING:
+    from sendkit_nb._client import SendKitClient
+
+__all__ = ["FIGURES", "Dashboard", "LiveFigure", "dashboard"]
+
+log = logging.getLogger("sendkit_nb.widgets")
+
+#: The dashboard's charts, in display order: key -> title of its panel.
+FIGURES: dict[str, str] = {
+    "funnel": "Step funnel",
+    "rates": "Rates per step",
+    "variants": "A/B variants",
+    "reply_curve": "Time to reply",
+    "daily": "Daily activity",
+    "status": "Lead status (whole campaign)",
+    "ai_tags": "AI tags",
+    "campaigns": "Loaded campaigns",
+}
+
+_STAGES = ("campaigns", "leads", "metrics", "charts", "done")
+
+
+class LiveFigure(go.FigureWidget):  # type: ignore[misc]
+    """A ``FigureWidget`` that keeps the uids the charts give their traces.
+
+    A plain ``FigureWidget`` replaces every trace uid with a random one, so
+    ``charts.update_figure`` (which matches traces by type and uid) would never recognise a
+    trace and would delete and re-add all of them on every update. The widget's JavaScript
+    addresses traces by index, not uid, so keeping the charts' uids is safe.
+    """
+
+    _set_trace_uid = False
+
+
+_FIGURE_HEIGHT = 340
+#: Default plot width (px). The charts are laid out for about this width (footnotes wrap to
+#: it), and a FigureWidget cannot size itself to its output area: it is drawn before it is
+#: attached to the page, so plotly.js falls back to 700 px.
+FIGURE_WIDTH = 940
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guarded(
+    method: Callable[Concatenate[Dashboard, _P], _R],
+) -> Callable[Concatenate[Dashboard, _P], _R | None]:
+    """Run a dashboard action so that no exception escapes into the notebook.
+
+    Widget callbacks that raise print a traceback into the kernel log or a stray output area;
+    an analyst needs the API's message and what to do next, shown inside the dashboard.
+    """
+
+    def run(self: Dashboard, /, *args: _P.args, **kwargs: _P.kwargs) -> _R | None:
+        if self._busy:
+            # A change made by the dashboard itself (e.g. refilling a picker) re-enters here
+            # through the widget observers; the outer action already takes care of it.
+            return None
+        self._busy = True
+        try:
+            return method(self, *args, **kwargs)
+        except SendKitError as exc:
+            self.last_error = exc
+            self._fail(str(exc))
+        except Exception as exc:  # the dashboard must survive anything a callback hits
+            # The traceback stays reachable (dashboard.last_error, debug log) without being
+            # printed into the notebook.
+            self.last_error = exc
+            log.debug("dashboard action %s failed", method.__name__, exc_info=True)
+            self._fail(
+                f"Unexpected error ({type(exc).__name__}): {exc}. "
+                "The details are in dashboard.last_error."
+            )
+        finally:
+            self._busy = False
+        return None
+
+    functools.update_wrapper(run, method)
+    return run
+
+
+class Dashboard:
+    """A campaign dashboard for notebooks (``sendkit_nb.dashboard(client)``).
+
+    Widgets (all public, so the state can be driven and checked without a browser):
+
+    * ``campaign_search`` (name filter) and ``campaign_picker`` (name · status, from the
+      campaigns list); ``refresh_button`` reloads the list and the current campaign.
+    * ``status_picker``: lead statuses, several at once (none selected = every lead), each
+      with its count in the current campaign.
+    * ``denominator_picker`` (what the step rates are over), ``metric_picker`` (the A/B test's
+      metric) and ``variant_toggle`` (split the reply curve by variant, show the A/B chart).
+    * ``kpis``: one HTML card per headline number (:data:`~sendkit_nb.widgets._html.KPIS`).
+    * ``figures``: plotly ``FigureWidget`` s by key (:data:`FIGURES`), updated in place.
+    * ``table`` (first ``table_rows`` leads of the selection) with ``sort_picker`` and
+      ``descending_toggle``.
+    * ``export_path`` and ``export_button``: write ``sendkit_nb.report(...)`` for the selection.
+    * ``message`` (errors and notices), ``progress`` and ``progress_text`` (loading stages),
+      ``banner`` (says when the demo API is in use).
+
+    Options: ``campaign`` (the id to open first; default the first in the list),
+    ``statuses`` (the initial status filter), ``table_rows`` (lead table length),
+    ``positive_tags`` (AI tags counted as positive; default the metrics' set), ``autoload``
+    (False: build the widgets and load nothing until :meth:`select_campaign`) and
+    ``figure_width`` (plot width in px; None lets plotly pick).
+
+    ``widget`` is the root container; displaying the dashboard displays it. The methods the
+    callbacks call (:meth:`select_campaign`, :meth:`set_statuses`, :meth:`set_options`,
+    :meth:`search`, :meth:`refresh`, :meth:`export_html`) never raise: errors land in
+    ``message``.
+    """
+
+    def __init__(
+        self,
+        client: SendKitClient | None = None,
+        *,
+        campaign: str | None = None,
+        statuses: Iterable[str] = (),
+        table_rows: int = 25,
+        positive_tags: Iterable[str] | None = None,
+        autoload: bool = True,
+        figure_width: int | None = FIGURE_WIDTH,
+    ) -> None:
+        self._owns_client = client is None
+        self.client: SendKitClient = client if client is not None else connect()
+        self.store = CampaignStore(self.client, on_stage=self._stage)
+        self.table_rows = table_rows
+        self.figure_width = figure_width
+        self.positive_tags = list(positive_tags) if positive_tags is not None else None
+        self.selection = Selection(statuses=check_statuses(statuses))
+        self.view: View | None = None
+        #: Seconds spent in the last update, by phase: "metrics", "charts" (building the
+        #: figures), "figures" (copying them into the widgets), "widgets" (KPIs, table), "total".
+        self.timings: dict[str, float] = {}
+        self._busy = False
+        #: The last error an action ran into (shown in ``message``), for debugging.
+        self.last_error: BaseException | None = None
+        #: Seconds each chart took to build in the last update (only the charts rebuilt).
+        self.chart_timings: dict[str, float] = {}
+        #: Charts that could not be drawn in the last update: key -> error text.
+        self.chart_errors: dict[str, str] = {}
+        # The loaded campaigns' comparison frame, and the metric its chart was drawn for.
+        self._comparison: pl.DataFrame | None = None
+        self._comparison_metric: str | None = None
+        self._status_drawn_for: str | None = None
+        self._build()
+        if autoload:
+            self._start(campaign)
+
+    # -- construction -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        wide = widgets.Layout(width="auto")
+        self.banner = widgets.HTML(
+            message_html(
+                "Demo API: synthetic data. Set SENDKIT_API_KEY to see your own campaigns.",
+                "demo",
+            )
+            if self.client.is_demo
+            else ""
+        )
+        self.message = widgets.HTML("")
+        self.progress = widgets.IntProgress(
+            value=0,
+            min=0,
+            max=len(_STAGES) - 1,
+            bar_style="info",
+            layout=widgets.Layout(width="160px", visibility="hidden"),
+        )
+        self.progress_text = widgets.HTML("")
+
+        self.campaign_search = widgets.Text(
+            placeholder="Search campaigns by name",
+            description="Search",
+            continuous_update=True,
+            layout=widgets.Layout(width="260px"),
+        )
+        self.campaign_picker = widgets.Dropdown(
+            options=[],
+            value=None,
+            description="Campaign",
+            layout=widgets.Layout(width="440px"),
+        )
+        self.refresh_button = widgets.Button(
+            description="Refresh",
+            icon="refresh",
+            tooltip="Reload the campaigns list and the current campaign from the API",
+        )
+        self.status_picker = widgets.SelectMultiple(
+            options=[(status, status) for status in LEAD_STATUSES],
+            value=list(self.selection.statuses),
+            rows=len(LEAD_STATUSES),
+            description="Status",
+            layout=widgets.Layout(width="260px"),
+        )
+        self.clear_statuses_button = widgets.Button(
+            description="All statuses",
+            tooltip="Clear the status filter: every lead of the campaign",
+            layout=widgets.Layout(width="120px"),
+        )
+        self.denominator_picker = widgets.ToggleButtons(
+            options=list(DENOMINATORS),
+            value=self.selection.denominator,
+            description="Rates over",
+            tooltips=[
+                "open, click, reply, positive rates over delivered (default)",
+                "rates over leads sent the step",
+                "click, reply, positive rates over opens (directional)",
+            ],
+            style={"button_width": "90px"},
+        )
+        self.metric_picker = widgets.ToggleButtons(
+            options=list(METRICS),
+            value=self.selection.metric,
+            description="A/B metric",
+            style={"button_width": "80px"},
+        )
+        self.variant_toggle = widgets.ToggleButton(
+            value=self.selection.by_variant,
+            description="Split by variant",
+            icon="columns",
+            tooltip="Show A/B variants: the variant chart and one reply curve per variant",
+        )
+
+        self.kpis: dict[str, widgets.HTML] = {key: widgets.HTML(kpi_card(key, {})) for key in KPIS}
+        self.figures: dict[str, go.FigureWidget] = {
+            key: LiveFigure(
+                layout={
+                    "height": _FIGURE_HEIGHT,
+                    "width": self.figure_width,
+                    "title": {"text": title},
+                }
+            )
+            for key, title in FIGURES.items()
+        }
+        self._panels: dict[str, widgets.Box] = {
+            key: widgets.Box([fig], layout=widgets.Layout(width="100%", overflow="auto"))
+            for key, fig in self.figures.items()
+        }
+
+        self.sort_picker = widgets.Dropdown(
+            options=list(SORT_KEYS),
+            value=self.selection.sort_by,
+            description="Sort by",
+            layout=widgets.Layout(width="220px"),
+        )
+        self.descending_toggle = widgets.Checkbox(
+            value=self.selection.descending, description="Descending", indent=False
+        )
+        self.table = widgets.HTML("")
+
+        self.export_path = widgets.Text(
+            value="sendkit-report.html", description="Report", layout=widgets.Layout(width="340px")
+        )
+        self.export_button = widgets.Button(
+            description="Export HTML",
+            icon="download",
+            tooltip="Write a self-contained offline HTML report of the selection",
+        )
+        self.export_result = widgets.HTML("")
+
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML("<h3 style='margin:4px 0'>SendKit campaigns</h3>"),
+                self.banner,
+                self.message,
+                widgets.HBox([self.progress, self.progress_text]),
+                widgets.HBox([self.campaign_search, self.campaign_picker, self.refresh_button]),
+                widgets.HBox(
+                    [
+                        widgets.VBox([self.status_picker, self.clear_statuses_button]),
+                        widgets.VBox(
+                            [self.denominator_picker, self.metric_picker, self.variant_toggle],
+                            layout=widgets.Layout(margin="0 0 0 16px"),
+                        ),
+                    ]
+                ),
+                widgets.HBox(list(self.kpis.values()), layout=widgets.Layout(flex_flow="row wrap")),
+                # One chart per row: the charts are laid out for about 900 px, and a plot
+                # sized before its grid column settles overflows into its neighbour.
+                widgets.VBox(list(self._panels.values()), layout=widgets.Layout(width="100%")),
+                widgets.HBox([self.sort_picker, self.descending_toggle]),
+                self.table,
+                widgets.HBox([self.export_path, self.export_button]),
+                self.export_result,
+            ],
+            layout=wide,
+        )
+        self.widget.add_class("sendkit-dashboard")
+        self._show_variant_panel(self.selection.by_variant)
+
+        self.campaign_search.observe(lambda ch: self.search(ch["new"]), names="value")
+        self.campaign_picker.observe(self._on_campaign, names="value")
+        self.status_picker.observe(lambda ch: self.set_statuses(ch["new"]), names="value")
+        self.clear_statuses_button.on_click(lambda _: self.set_statuses(()))
+        self.denominator_picker.observe(
+            lambda ch: self.set_options(denominator=ch["new"]), names="value"
+        )
+        self.metric_picker.observe(lambda ch: self.set_options(metric=ch["new"]), names="value")
+        self.variant_toggle.observe(
+            lambda ch: self.set_options(by_variant=ch["new"]), names="value"
+        )
+        self.sort_picker.observe(lambda ch: self.set_options(sort_by=ch["new"]), names="value")
+        self.descending_toggle.observe(
+            lambda ch: self.set_options(descending=ch["new"]), names="value"
+        )
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.export_button.on_click(lambda _: self.export_html())
+
+    # -- display ------------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            # Where widgets cannot render (a terminal, a text export), a one-line summary
+            # instead of the whole widget tree.
+            bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        sel = self.selection
+        leads = f", leads={self.view.leads.height}" if self.view is not None else ""
+        demo = ", demo API" if self.client.is_demo else ""
+        return (
+            f"Dashboard(campaign={sel.campaign_id!r}, statuses={list(sel.statuses)!r}{leads}{demo})"
+        )
+
+    def close(self) -> None:
+        """Close every widget (and the client, when the dashboard made it)."""
+        _close_tree(self.widget)
+        if self._owns_client:
+            self.client.close()
+
+    # -- messages and progress ----------------------------------------------------------------
+
+    def _notify(self, text: str, level: Level = "info") -> None:
+        self.message.value = message_html(text, level)
+
+    def _fail(self, text: str) -> None:
+        self._notify(text, "error")
+        self._progress_done("")
+
+    def _stage(self, stage: str, text: str) -> None:
+        self.progress.layout.visibility = "visible"
+        self.progress.bar_style = "info"
+        self.progress.value = _STAGES.index(stage) if stage in _STAGES else 0
+        self.progress_text.value = f"<span class='sk-progress'>{escape(text)}</span>"
+
+    def _progress_done(self, text: str) -> None:
+        self.progress.value = self.progress.max
+        self.progress.layout.visibility = "hidden"
+        self.progress_text.value = (
+            f"<span class='sk-progress'>{escape(text)}</span>" if text else ""
+        )
+
+    # -- campaigns ----------------------------------------------------------------------------
+
+    @_guarded
+    def _start(self, campaign: str | None) -> None:
+        self._load_catalog()
+        first = campaign or self._first_campaign()
+        if first is None:
+            self._notify("This workspace has no campaigns yet.")
+            self._progress_done("")
+            return
+        self._select_campaign(first)
+
+    def _load_catalog(self, refresh: bool = False) -> pl.DataFrame:
+        catalog = self.store.catalog(refresh=refresh)
+        self._fill_campaign_picker(catalog, self.campaign_search.value)
+        return catalog
+
+    def _first_campaign(self) -> str | None:
+        options = self.campaign_picker.options
+        return str(options[0][1]) if options else None
+
+    def _campaign_options(self, catalog: pl.DataFrame, text: str) -> list[tuple[str, str]]:
+        rows = catalog.select("campaign_id", "name", "status")
+        if text.strip():
+            rows = rows.filter(
+                pl.col("name")
+                .fill_null("")
+                .str.to_lowercase()
+                .str.contains(text.strip().lower(), literal=True)
+            )
+        return [
+            (f"{name or '(unnamed)'} · {status or '?'}", cid) for cid, name, status in rows.rows()
+        ]
+
+    def _fill_campaign_picker(self, catalog: pl.DataFrame, text: str) -> None:
+        options = self._campaign_options(catalog, text)
+        current = self.selection.campaign_id
+        # Refilling a Dropdown selects its first option, which would load that campaign; the
+        # observer is muted by _busy, and the loaded campaign stays selected when it matches.
+        self.campaign_picker.options = options
+        ids = [cid for _, cid in options]
+        self.campaign_picker.value = current if current in ids else None
+
+    @_guarded
+    def search(self, text: str) -> None:
+        """Narrow the campaign picker to names containing ``text`` (case-insensitive)."""
+        if self.campaign_search.value != text:
+            self.campaign_search.value = text
+        catalog = self.store.catalog()
+        self._fill_campaign_picker(catalog, text)
+        shown = len(self.campaign_picker.options)
+        self._progress_done(
+            f"{shown} of {catalog.height} campaigns match “{text}”" if text.strip() else ""
+        )
+
+    def _on_campaign(self, change: dict[str, Any]) -> None:
+        if change["new"] is not None:
+            self.select_campaign(change["new"])
+
+    @_guarded
+    def select_campaign(self, campaign_id: str) -> None:
+        """Show ``campaign_id``: loaded from the API the first time, from memory afterwards."""
+        self._select_campaign(campaign_id)
+
+    def _select_campaign(self, campaign_id: str) -> None:
+        started = time.perf_counter()
+        if self.store.cached_catalog is None:
+            # Names for the messages and the step labels of the charts come from the list.
+            self._load_catalog()
+        was_loaded = self.store.is_loaded(campaign_id)
+        loaded = self.store.campaign(campaign_id)
+        if not was_loaded:
+            self._status_drawn_for = None  # fresh leads: redraw the whole-campaign chart too
+        self.selection = self.selection.with_(campaign_id=campaign_id)
+        if campaign_id in [cid for _, cid in self.campaign_picker.options]:
+            self.campaign_picker.value = campaign_id
+        self._fill_status_picker(loaded)
+        self._update(loaded, comparison=not was_loaded)
+        if loaded.notes and not self.chart_errors:
+            self._notify("Loaded with a warning: " + " ".join(loaded.notes), "info")
+        source = "from memory" if was_loaded else "from the API"
+        self._progress_done(
+            f"{self.store.name_of(campaign_id)}: {loaded.leads.height:,} leads ({source}, "
+            f"{time.perf_counter() - started:.2f} s)"
+        )
+
+    def _fill_status_picker(self, loaded: LoadedCampaign) -> None:
+        counts = dict(
+            loaded.status_counts.select(pl.col("status").cast(pl.String), "leads").iter_rows()
+        )
+        self.status_picker.options = [
+            (f"{status} ({counts.get(status, 0):,})", status) for status in LEAD_STATUSES
+        ]
+        # Changing the options clears a SelectMultiple; the filter carries over to the campaign.
+        self.status_picker.value = list(self.selection.statuses)
+
+    # -- filters and options ------------------------------------------------------------------
+
+    @_guarded
+    def set_statuses(self, statuses: Iterable[str]) -> None:
+        """Show only leads with one of ``statuses`` (empty: every lead)."""
+        chosen = check_statuses(statuses)
+        if tuple(self.status_picker.value) != chosen:
+            self.status_picker.value = list(chosen)
+        self.selection = self.selection.with_(statuses=chosen)
+        self._refresh_view()
+
+    @_guarded
+    def set_options(self, /, **options: Any) -> None:
+        """Change ``denominator``, ``metric``, ``by_variant``, ``sort_by`` or ``descending``."""
+        allowed = {"denominator", "metric", "by_variant", "sort_by", "descending"}
+        unknown = set(options) - allowed
+        if unknown:
+            raise SendKitError(f"unknown dashboard option(s): {', '.join(sorted(unknown))}")
+        pickers: dict[str, widgets.ValueWidget] = {
+            "denominator": self.denominator_picker,
+            "metric": self.metric_picker,
+            "by_variant": self.variant_toggle,
+            "sort_by": self.sort_picker,
+            "descending": self.descending_toggle,
+        }
+        for name, value in options.items():
+            if pickers[name].value != value:
+                pickers[name].value = value
+        self.selection = self.selection.with_(**options)
+        if "by_variant" in options:
+            self._show_variant_panel(bool(options["by_variant"]))
+        if set(options) <= {"sort_by", "descending"}:
+            self._refresh_table()
+        else:
+            self._refresh_view()
+
+    def _show_variant_panel(self, show: bool) -> None:
+        self._panels["variants"].layout.display = None if show else "none"
+
+    def _current(self) -> LoadedCampaign | None:
+        cid = self.selection.campaign_id
+        return self.store.campaign(cid) if cid is not None else None
+
+    def _refresh_view(self) -> None:
+        loaded = self._current()
+        if loaded is not None:
+            self._update(loaded, comparison=False)
+
+    def _refresh_table(self) -> None:
+        loaded = self._current()
+        if loaded is None or self.view is None:
+            return
+        _, table = loaded.select(self.selection.statuses)
+        self.view.table = sort_table(table, self.selection, self.table_rows)
+        self.view.selection = self.selection
+        self._render_table(self.view)
+
+    @_guarded
+    def refresh(self) -> None:
+        """Fetch the campaigns list and the current campaign again (dropping what is cached)."""
+        cid = self.selection.campaign_id
+        if cid is not None:
+            self.store.forget(cid)
+        self._load_catalog(refresh=True)
+        # After a failed start nothing is on show yet: open the first campaign, as at start.
+        cid = cid or self._first_campaign()
+        if cid is None:
+            self._notify("This workspace has no campaigns yet.")
+            self._progress_done("")
+            return
+        self._select_campaign(cid)
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def _update(self, loaded: LoadedCampaign, *, comparison: bool) -> None:
+        """Recompute the selection's metrics and redraw KPIs, charts and table in place."""
+        started = time.perf_counter()
+        view = compute_view(
+            loaded,
+            self.selection,
+            self.store.cached_catalog,
+            table_rows=self.table_rows,
+            positive_tags=self.positive_tags,
+        )
+        computed = time.perf_counter()
+        self.view = view
+        sources = self._chart_sources(view, comparison=comparison)
+        built = time.perf_counter()
+        for key, figure in sources.items():
+            if figure is not None:
+                _name_traces(key, figure)
+                if self.figure_width is not None:
+                    figure.update_layout(width=self.figure_width)
+                charts.update_figure(self.figures[key], figure)
+        drawn = time.perf_counter()
+        for key, card in self.kpis.items():
+            card.value = kpi_card(key, view.headline)
+        self._render_table(view)
+        done = time.perf_counter()
+        self.timings = {
+            "metrics": computed - started,
+            "charts": built - computed,
+            "figures": drawn - built,
+            "widgets": done - drawn,
+            "total": done - started,
+        }
+        if self.chart_errors:
+            failed = "; ".join(f"{FIGURES[k]}: {text}" for k, text in self.chart_errors.items())
+            self._notify(f"Some charts could not be drawn ({failed}).", "error")
+        else:
+            self._notify("")
+
+    def _chart_sources(self, view: View, *, comparison: bool) -> dict[str, go.Figure | None]:
+        """Fresh figures (plain ``go.Figure`` s from :mod:`sendkit_nb.charts`) for the panels
+        whose data changed; ``update_figure`` copies them into the live widgets.
+
+        Each chart is built on its own: one that fails leaves its panel as it was and is
+        named in ``message`` (and :attr:`chart_errors`), the others still update.
+        """
+        sel = view.selection
+        builders: dict[str, Callable[[], go.Figure]] = {
+            "funnel": lambda: charts.step_funnel(view.funnel),
+            "rates": lambda: charts.step_rates(view.funnel),
+            "reply_curve": lambda: charts.reply_curve(view.reply_curve),
+            "daily": lambda: charts.daily_activity(view.daily),
+            "ai_tags": lambda: charts.ai_tag_breakdown(view.ai_tags),
+        }
+        if self._status_drawn_for != view.selection.campaign_id:
+            # Whole-campaign status counts: they change with the campaign, not the filter.
+            builders["status"] = lambda: charts.status_breakdown(view.status_counts)
+        variants = view.variant_funnel
+        if sel.by_variant and variants is not None:
+            builders["variants"] = lambda: charts.variant_comparison(variants, metric=sel.metric)
+        if comparison or self._comparison is None:
+            # The loaded campaigns side by side, whole campaigns (the status filter is about
+            # the campaign on show); recomputed only when another campaign is loaded.
+            leads = self.store.loaded_leads()
+            self._comparison = (
+                metrics.compare_campaigns(
+                    leads, self.store.cached_catalog, positive_tags=self.positive_tags
+                )
+                if leads.height
+                else None
+            )
+            self._comparison_metric = None
+        compared = self._comparison
+        if compared is not None and self._comparison_metric != sel.metric:
+            builders["campaigns"] = lambda: charts.campaign_comparison(compared, metric=sel.metric)
+            self._comparison_metric = sel.metric
+        out: dict[str, go.Figure | None] = {}
+        for key in list(self.chart_errors):
+            if key in builders:
+                del self.chart_errors[key]
+        self.chart_timings = {}
+        for key, build in builders.items():
+            started = time.perf_counter()
+            try:
+                out[key] = build()
+                if key == "status":
+                    self._status_drawn_for = view.selection.campaign_id
+            except Exception as exc:  # one broken chart must not blank the dashboard
+                log.debug("chart %s failed", key, exc_info=True)
+                self.last_error = exc
+                self.chart_errors[key] = f"{type(exc).__name__}: {exc}"
+                out[key] = None
+            self.chart_timings[key] = time.perf_counter() - started
+        return out
+
+    def _render_table(self, view: View) -> None:
+        self.table.value = table_html(
+            view.table, view.table_total, view.selection.sort_by, view.selection.descending
+        )
+
+    # -- export -------------------------------------------------------------------------------
+
+    @_guarded
+    def export_html(self, path: str | Path | None = None) -> Path | None:
+        """Write the offline HTML report of the current campaign and status selection."""
+        target = Path(path if path is not None else self.export_path.value).expanduser()
+        cid = self.selection.campaign_id
+        if cid is None:
+            self._notify("Pick a campaign first.")
+            return None
+        try:
+            from sendkit_nb.report import report
+        except ImportError:
+            self._notify(
+                "The HTML report (sendkit_nb.report) is not available in this installation.",
+                "error",
+            )
+            return None
+        loaded = self.store.campaign(cid)
+        self._stage("charts", f"Writing {target}…")
+        report(
+            loaded.leads,
+            [cid],
+            target,
+            status=list(self.selection.statuses) or None,
+            catalog=self.store.cached_catalog,
+            positive_tags=self.positive_tags,
+            denominator=self.selection.denominator,
+            metric=self.selection.metric,
+            progress=False,
+        )
+        self._progress_done("")
+        self.export_result.value = message_html(f"Report written to {target.resolve()}", "ok")
+        return target
+
+
+def _name_traces(key: str, figure: go.Figure) -> None:
+    """Give every trace a uid: a :class:`LiveFigure` keeps the uids it is given, and the widget
+    finds a trace again by its uid when the browser reports changes (the charts set uids on
+    all their traces; this covers any that do not, with one stable across updates)."""
+    for index, trace in enumerate(figure.data):
+        if trace.uid is None:
+            trace.uid = f"{key}-{index}-{trace.type}"
+
+
+def _close_tree(widget: widgets.Widget) -> None:
+    """Close a widget and everything inside it (``Widget.close_all`` would close every widget
+    of the kernel, the user's own included)."""
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()
+
+
+def dashboard(client: SendKitClient | None = None, **options: Any) -> Dashboard:
+    """Open the campaign dashboard (see :class:`Dashboard`).
+
+    Without ``client`` it uses :func:`sendkit_nb.connect`: the real API when ``SENDKIT_API_KEY``
+    is set, else the embedded demo API (and the dashboard says so).
+    """
+    return Dashboard(client, **options)

@@ -1,0 +1,147 @@
+"""Small HTML fragments of the dashboard: KPI cards, the lead table, messages.
+
+Everything user-supplied (names, emails, tags, error text) is escaped: lead data comes from
+the API and may hold anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from html import escape
+from typing import Any, Literal
+
+import polars as pl
+
+__all__ = ["KPIS", "kpi_card", "message_html", "table_html"]
+
+#: The KPI cards: key -> (label, headline column, kind, tooltip).
+KPIS: dict[str, tuple[str, str, Literal["count", "rate"], str]] = {
+    "leads": ("Leads", "leads", "count", "Campaign leads in the selection"),
+    "contacted": ("Contacted", "contacted", "count", "Leads with at least one email sent"),
+    "delivered": ("Delivered", "delivered", "count", "Leads with an email that did not bounce"),
+    "opened": (
+        "Opened",
+        "opened",
+        "count",
+        "Leads who opened a delivered email (directional: proxies and image blocking distort "
+        "opens)",
+    ),
+    "replied": ("Replied", "replied", "count", "Leads who replied"),
+    "positive": (
+        "Positive",
+        "positive",
+        "count",
+        "Replied leads with a positive AI tag (interested, meeting booked)",
+    ),
+    "positive_rate": (
+        "Positive / contacted",
+        "positive_rate",
+        "rate",
+        "The headline rate: positive replies per lead contacted",
+    ),
+    "reply_rate": ("Reply rate", "reply_rate", "rate", "Replied leads per lead contacted"),
+}
+
+_CARD = (
+    "display:flex;flex-direction:column;align-items:flex-start;padding:6px 12px;"
+    "margin:0 6px 6px 0;border:1px solid #d0d7de;border-radius:6px;min-width:96px;"
+    "background:#f6f8fa;font-family:system-ui,sans-serif"
+)
+
+
+def format_value(value: Any, kind: Literal["count", "rate"]) -> str:
+    """``1,234`` for counts, ``12.3%`` for rates, an em dash where there is nothing to show."""
+    if value is None:
+        return "—"
+    if kind == "rate":
+        return f"{100 * float(value):.1f}%"
+    return f"{int(value):,}"
+
+
+def kpi_card(key: str, headline: Mapping[str, Any]) -> str:
+    label, column, kind, tip = KPIS[key]
+    value = format_value(headline.get(column), kind)
+    return (
+        f'<div class="sk-kpi" data-kpi="{escape(key)}" title="{escape(tip)}" style="{_CARD}">'
+        f'<span style="font-size:11px;color:#57606a">{escape(label)}</span>'
+        f'<span class="sk-kpi-value" style="font-size:20px;font-weight:600">{value}</span></div>'
+    )
+
+
+_LEVEL_STYLE = {
+    "info": "background:#ddf4ff;border:1px solid #54aeff;color:#0a3069",
+    "demo": "background:#fff8c5;border:1px solid #d4a72c;color:#4d2d00",
+    "error": "background:#ffebe9;border:1px solid #ff8182;color:#82071e",
+    "ok": "background:#dafbe1;border:1px solid #4ac26b;color:#044f1e",
+}
+
+Level = Literal["info", "demo", "error", "ok"]
+
+
+def message_html(text: str, level: Level = "info") -> str:
+    if not text:
+        return ""
+    style = _LEVEL_STYLE[level]
+    return (
+        f'<div class="sk-message sk-{level}" role="{"alert" if level == "error" else "status"}" '
+        f'style="{style};padding:6px 10px;border-radius:6px;font-family:system-ui,sans-serif;'
+        f'white-space:pre-wrap">{escape(text)}</div>'
+    )
+
+
+_HEADERS = {
+    "email": "Email",
+    "name": "Name",
+    "company_name": "Company",
+    "status": "Status",
+    "current_step": "Step",
+    "emails_sent": "Emails",
+    "last_sent_at": "Last email",
+    "opened": "Opened",
+    "replied_at": "Replied",
+    "ai_tag": "AI tag",
+}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "✓" if value else ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return escape(str(value))
+
+
+def table_html(rows: pl.DataFrame, total: int, sort_label: str, descending: bool) -> str:
+    """An HTML table of ``rows`` (the first lines of the selection) with a caption that says how
+    many of ``total`` leads are shown and in which order."""
+    columns = [c for c in _HEADERS if c in rows.columns]
+    head = "".join(
+        f'<th style="text-align:left;padding:3px 8px;border-bottom:2px solid #d0d7de">'
+        f"{_HEADERS[c]}</th>"
+        for c in columns
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td style="padding:2px 8px;border-bottom:1px solid #eaeef2">{_cell(v)}</td>'
+            for v in row
+        )
+        + "</tr>"
+        for row in rows.select(columns).iter_rows()
+    )
+    order = "descending" if descending else "ascending"
+    caption = (
+        f"Showing {rows.height:,} of {total:,} leads, by {escape(sort_label)} ({order})"
+        if total
+        else "No leads in this selection"
+    )
+    return (
+        '<div class="sk-table" style="max-height:360px;overflow:auto;font-size:12px;'
+        'font-family:system-ui,sans-serif">'
+        f'<div class="sk-table-caption" style="color:#57606a;margin:2px 0 4px">{caption}</div>'
+        f'<table style="border-collapse:collapse;width:100%"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )

@@ -1,0 +1,363 @@
+"""The dashboard's state without any widget: loaded campaigns, the current selection and the
+metrics of that selection.
+
+Kept apart from ipywidgets so the logic can be tested and benchmarked on its own. Everything
+here goes through :func:`sendkit_nb.load_leads` / :func:`sendkit_nb.load_campaigns` and
+:mod:`sendkit_nb.metrics`; nothing talks HTTP or computes a metric by hand.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from sendkit_nb import metrics
+from sendkit_nb._errors import BadRequestError
+from sendkit_nb._frames import IncompleteLoadWarning, load_campaigns, load_leads
+from sendkit_nb._schema import LEAD_STATUSES
+from sendkit_nb.metrics import Denominator, Metric
+
+if TYPE_CHECKING:
+    from sendkit_nb._client import SendKitClient
+
+__all__ = [
+    "SORT_KEYS",
+    "CampaignStore",
+    "LoadedCampaign",
+    "Selection",
+    "View",
+    "compute_view",
+]
+
+#: What the lead table can be sorted by: label -> column of :attr:`LoadedCampaign.table`.
+SORT_KEYS: dict[str, str] = {
+    "added": "added_at",
+    "last email": "last_sent_at",
+    "replied": "replied_at",
+    "emails sent": "emails_sent",
+    "email": "email",
+    "company": "company_name",
+    "status": "status",
+    "step": "current_step",
+    "AI tag": "ai_tag",
+}
+
+#: The columns of the lead table, in display order.
+TABLE_COLUMNS: tuple[str, ...] = (
+    "email",
+    "name",
+    "company_name",
+    "status",
+    "current_step",
+    "emails_sent",
+    "last_sent_at",
+    "opened",
+    "replied_at",
+    "ai_tag",
+)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the pickers say. ``statuses`` empty means every status."""
+
+    campaign_id: str | None = None
+    statuses: tuple[str, ...] = ()
+    denominator: Denominator = "delivered"
+    metric: Metric = "reply"
+    by_variant: bool = False
+    sort_by: str = "added"
+    descending: bool = True
+
+    def with_(self, **changes: Any) -> Selection:
+        return replace(self, **changes)
+
+
+def _table_base(leads: pl.DataFrame) -> pl.DataFrame:
+    """The lead table's columns for every lead, derived once per campaign so that sorting a
+    status selection is a plain sort (the per-lead list work is not repeated per click)."""
+    sent_at = pl.element().struct.field("sent_at")
+    opened = pl.element().struct.field("opened").fill_null(False)
+    name = pl.concat_str(
+        [pl.col("first_name").fill_null(""), pl.col("last_name").fill_null("")], separator=" "
+    ).str.strip_chars()
+    return leads.select(
+        "id",
+        "email",
+        pl.when(name == "").then(None).otherwise(name).alias("name"),
+        "company_name",
+        "status",
+        "current_step",
+        pl.col("emails").list.len().fill_null(0).cast(pl.Int32).alias("emails_sent"),
+        pl.col("emails").list.eval(sent_at).list.max().alias("last_sent_at"),
+        pl.col("emails").list.eval(opened).list.any().fill_null(False).alias("opened"),
+        "replied_at",
+        "ai_tag",
+        "added_at",
+    )
+
+
+@dataclass
+class LoadedCampaign:
+    """One campaign's leads, kept in memory so switching back to it is instant.
+
+    ``parts`` splits the leads (and the table rows) by status once, at load time: a status
+    selection is then a concatenation of a few ready frames instead of a filter over every lead.
+    """
+
+    campaign_id: str
+    leads: pl.DataFrame
+    table: pl.DataFrame
+    parts: dict[str, tuple[pl.DataFrame, pl.DataFrame]]
+    status_counts: pl.DataFrame
+    #: Warnings from the load (e.g. the campaign changed while it was being loaded).
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_leads(cls, campaign_id: str, leads: pl.DataFrame) -> LoadedCampaign:
+        table = _table_base(leads)
+        parts: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = {}
+        if leads.height:
+            lead_parts = leads.partition_by("status", as_dict=True, maintain_order=True)
+            table_parts = table.partition_by("status", as_dict=True, maintain_order=True)
+            for (status,), part in lead_parts.items():
+                parts[str(status)] = (part, table_parts[(status,)])
+        return cls(
+            campaign_id=campaign_id,
+            leads=leads,
+            table=table,
+            parts=parts,
+            status_counts=metrics.status_counts(leads)
+            if leads.height
+            else _empty_status_counts(campaign_id),
+        )
+
+    def select(self, statuses: Sequence[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The leads and table rows with one of ``statuses`` (all of them when empty)."""
+        if not statuses or set(statuses) >= set(self.parts):
+            return self.leads, self.table
+        chosen = [self.parts[s] for s in statuses if s in self.parts]
+        if not chosen:
+            return self.leads.clear(), self.table.clear()
+        if len(chosen) == 1:
+            return chosen[0]
+        # rechunk=False: the metrics read the chunks as they are; copying them buys nothing.
+        return (
+            pl.concat([c[0] for c in chosen], rechunk=False),
+            pl.concat([c[1] for c in chosen], rechunk=False),
+        )
+
+
+def _empty_status_counts(campaign_id: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "campaign_id": [campaign_id] * len(LEAD_STATUSES),
+            "status": list(LEAD_STATUSES),
+            "leads": [0] * len(LEAD_STATUSES),
+            "share": [None] * len(LEAD_STATUSES),
+        },
+        schema={
+            "campaign_id": pl.String,
+            "status": pl.Enum(list(LEAD_STATUSES)),
+            "leads": pl.Int64,
+            "share": pl.Float64,
+        },
+    )
+
+
+@dataclass
+class CampaignStore:
+    """The campaigns list and every loaded campaign, fetched once each (until refreshed)."""
+
+    client: SendKitClient
+    on_stage: Callable[[str, str], None] | None = None
+    _catalog: pl.DataFrame | None = None
+    _loaded: dict[str, LoadedCampaign] = field(default_factory=dict)
+
+    def _stage(self, stage: str, text: str) -> None:
+        if self.on_stage is not None:
+            self.on_stage(stage, text)
+
+    @property
+    def loaded_ids(self) -> list[str]:
+        return list(self._loaded)
+
+    def is_loaded(self, campaign_id: str) -> bool:
+        return campaign_id in self._loaded
+
+    @property
+    def cached_catalog(self) -> pl.DataFrame | None:
+        """The campaigns list if it was fetched (None before, or after a failed fetch)."""
+        return self._catalog
+
+    def catalog(self, *, refresh: bool = False) -> pl.DataFrame:
+        """``load_campaigns(client)``, fetched on first use and on ``refresh``."""
+        if self._catalog is None or refresh:
+            self._stage("campaigns", "Loading the campaigns list…")
+            self._catalog = load_campaigns(self.client)
+        return self._catalog
+
+    def campaign(self, campaign_id: str, *, refresh: bool = False) -> LoadedCampaign:
+        """Every lead of ``campaign_id``: from memory when loaded before, else from the API."""
+        if refresh:
+            self._loaded.pop(campaign_id, None)
+        found = self._loaded.get(campaign_id)
+        if found is not None:
+            return found
+        self._stage("leads", f"Loading the leads of {self.name_of(campaign_id)}…")
+        # progress=False: the dashboard shows its own progress; a tqdm bar would land in
+        # whichever output area happens to be current, outside the dashboard.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", IncompleteLoadWarning)
+            leads = load_leads(self.client, campaign_id, progress=False)
+        notes = []
+        for warning in caught:
+            if issubclass(warning.category, IncompleteLoadWarning):
+                # Shown in the dashboard, where the analyst looks, not on stderr.
+                notes.append(str(warning.message))
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+        self._stage("metrics", f"Preparing {leads.height:,} leads…")
+        loaded = LoadedCampaign.from_leads(campaign_id, leads)
+        loaded.notes = notes
+        self._loaded[campaign_id] = loaded
+        return loaded
+
+    def forget(self, campaign_id: str | None = None) -> None:
+        """Drop one loaded campaign (or all of them and the campaigns list)."""
+        if campaign_id is None:
+            self._loaded.clear()
+            self._catalog = None
+        else:
+            self._loaded.pop(campaign_id, None)
+
+    def name_of(self, campaign_id: str) -> str:
+        if self._catalog is not None:
+            hit = self._catalog.filter(pl.col("campaign_id") == campaign_id)
+            if hit.height and hit["name"][0]:
+                return f"“{hit['name'][0]}”"
+        return f"campaign {campaign_id}"
+
+    def loaded_leads(self) -> pl.DataFrame:
+        """Every loaded campaign's leads in one frame (for the side-by-side comparison)."""
+        frames = [c.leads for c in self._loaded.values() if c.leads.height]
+        if not frames:
+            return pl.DataFrame()
+        return pl.concat(frames, how="vertical_relaxed", rechunk=False)
+
+
+@dataclass
+class View:
+    """The metrics of one selection: the frames the charts, KPI cards and table are drawn from."""
+
+    selection: Selection
+    leads: pl.DataFrame
+    headline: dict[str, Any]
+    funnel: pl.DataFrame
+    variant_funnel: pl.DataFrame | None
+    reply_curve: pl.DataFrame
+    daily: pl.DataFrame
+    ai_tags: pl.DataFrame
+    status_counts: pl.DataFrame
+    table: pl.DataFrame
+    table_total: int
+
+
+_HEADLINE_EMPTY: dict[str, Any] = {
+    "leads": 0,
+    "contacted": 0,
+    "delivered": 0,
+    "bounced": 0,
+    "opened": 0,
+    "clicked": 0,
+    "replied": 0,
+    "positive": 0,
+    "unattributed": 0,
+    "positive_rate": None,
+    "reply_rate": None,
+    "bounce_rate": None,
+    "open_rate": None,
+    "click_rate": None,
+}
+
+
+def check_statuses(statuses: Iterable[str]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(statuses))
+    unknown = [s for s in chosen if s not in LEAD_STATUSES]
+    if unknown:
+        raise BadRequestError(
+            f"unknown lead status {unknown[0]!r}", hint=f"Use one of {', '.join(LEAD_STATUSES)}."
+        )
+    return chosen
+
+
+def compute_view(
+    loaded: LoadedCampaign,
+    selection: Selection,
+    catalog: pl.DataFrame | None,
+    *,
+    table_rows: int,
+    positive_tags: Iterable[str] | None = None,
+) -> View:
+    """Every metric the dashboard shows for ``selection`` of ``loaded``.
+
+    The variant funnel is computed only when the variant view is on: it is the costliest
+    metric, and the step view does not show it.
+    """
+    leads, table = loaded.select(check_statuses(selection.statuses))
+    tags = list(positive_tags) if positive_tags is not None else None
+    head = metrics.headline(leads, positive_tags=tags)
+    headline = head.row(0, named=True) if head.height else dict(_HEADLINE_EMPTY)
+    sequence = catalog if catalog is not None and catalog.height else None
+    funnel = metrics.funnel(
+        leads, denominator=selection.denominator, positive_tags=tags, sequence=sequence
+    )
+    variants = (
+        metrics.variant_funnel(
+            leads,
+            metric=selection.metric,
+            denominator=selection.denominator,
+            positive_tags=tags,
+            sequence=sequence,
+        )
+        if selection.by_variant
+        else None
+    )
+    curve = metrics.reply_curve(leads, by="variant" if selection.by_variant else None)
+    daily = metrics.daily_activity(leads, positive_tags=tags)
+    ai_tags = metrics.ai_tag_counts(leads, positive_tags=tags)
+    return View(
+        selection=selection,
+        leads=leads,
+        headline=headline,
+        funnel=funnel,
+        variant_funnel=variants,
+        reply_curve=curve,
+        daily=daily,
+        ai_tags=ai_tags,
+        status_counts=loaded.status_counts,
+        table=sort_table(table, selection, table_rows),
+        table_total=table.height,
+    )
+
+
+def sort_table(table: pl.DataFrame, selection: Selection, rows: int) -> pl.DataFrame:
+    """The first ``rows`` table rows in the selection's order (missing values last)."""
+    column = SORT_KEYS.get(selection.sort_by)
+    if column is None:
+        raise BadRequestError(
+            f"unknown sort key {selection.sort_by!r}", hint=f"Use one of {', '.join(SORT_KEYS)}."
+        )
+    # The lead id breaks ties so the order is the same on every refresh.
+    return table.sort(
+        [column, "id"],
+        descending=[selection.descending, False],
+        nulls_last=True,
+        maintain_order=True,
+    ).head(rows)

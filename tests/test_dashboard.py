@@ -1,0 +1,478 @@
+"""The dashboard's state without a browser: pickers driven from Python against the demo API
+over HTTP, and every number checked against sendkit_nb.metrics on the same leads."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+import polars as pl
+import pytest
+
+import sendkit_nb as sk
+from sendkit_nb import RetryPolicy, charts, metrics
+from sendkit_nb.demo import DemoServer
+from sendkit_nb.widgets import FIGURES, KPIS, Dashboard
+
+STAGE_COLUMNS = {
+    "Sent": "sent",
+    "Delivered": "delivered",
+    "Opened (directional)": "opened",
+    "Clicked": "clicked",
+    "Replied": "replied",
+    "Positive": "positive",
+}
+
+
+@pytest.fixture()
+def catalog(client: sk.SendKitClient) -> pl.DataFrame:
+    return sk.load_campaigns(client)
+
+
+@pytest.fixture()
+def dash(client: sk.SendKitClient) -> Iterator[Dashboard]:
+    d = Dashboard(client)
+    yield d
+    d.close()
+
+
+def lead_requests(server: DemoServer) -> list[str]:
+    return [r.path for r in server.request_log if r.path.endswith("/leads")]
+
+
+def figure_data(fig: go.Figure) -> list[dict[str, Any]]:
+    """The traces as plain JSON, for comparing a live widget with a freshly built figure."""
+    return [trace.to_plotly_json() for trace in fig.data]
+
+
+def funnel_bars(fig: go.Figure) -> dict[str, list[int]]:
+    return {trace.name: list(trace.y) for trace in fig.data}
+
+
+def kpi_text(d: Dashboard, key: str) -> str:
+    found = re.search(r'class="sk-kpi-value"[^>]*>([^<]*)<', d.kpis[key].value)
+    assert found, d.kpis[key].value
+    return found.group(1)
+
+
+def assert_shows(d: Dashboard, leads: pl.DataFrame, catalog: pl.DataFrame, **options: Any) -> None:
+    """Every panel of ``d`` shows what metrics + charts give for ``leads``."""
+    assert d.message.value == "", d.message.value
+    denominator = options.get("denominator", "delivered")
+    funnel = metrics.funnel(leads, sequence=catalog, denominator=denominator)
+    head = metrics.headline(leads).row(0, named=True)
+    # KPI cards: the headline numbers, formatted.
+    assert d.view is not None
+    assert d.view.headline == head
+    assert kpi_text(d, "leads") == f"{leads.height:,}"
+    assert kpi_text(d, "replied") == f"{head['replied']:,}"
+    assert kpi_text(d, "positive") == f"{head['positive']:,}"
+    assert kpi_text(d, "positive_rate") == f"{100 * head['positive_rate']:.1f}%"
+    # The funnel chart's bars are the funnel's counts, stage by stage.
+    bars = funnel_bars(d.figures["funnel"])
+    for name, column in STAGE_COLUMNS.items():
+        assert bars[name] == funnel[column].to_list(), name
+    # Every other chart equals the chart built from the metrics of the same leads.
+    expected = {
+        "rates": charts.step_rates(funnel),
+        "reply_curve": charts.reply_curve(metrics.reply_curve(leads)),
+        "daily": charts.daily_activity(metrics.daily_activity(leads)),
+        "ai_tags": charts.ai_tag_breakdown(metrics.ai_tag_counts(leads)),
+    }
+    for key, fig in expected.items():
+        assert figure_data(d.figures[key]) == figure_data(fig), key
+    # The table: the selection's size, and its first rows in the chosen order.
+    assert d.view.table_total == leads.height
+    caption = f"Showing {min(leads.height, d.table_rows):,} of {leads.height:,} leads"
+    assert caption in d.table.value
+
+
+def test_opens_on_the_first_campaign(
+    dash: Dashboard, client: sk.SendKitClient, catalog: pl.DataFrame
+) -> None:
+    ids = catalog["campaign_id"].to_list()
+    # The picker lists every campaign as "name · status".
+    assert [value for _, value in dash.campaign_picker.options] == ids
+    first_label = dash.campaign_picker.options[0][0]
+    assert first_label == f"{catalog['name'][0]} · {catalog['status'][0]}"
+    assert dash.campaign_picker.value == ids[0]
+    assert dash.banner.value == ""  # a real (non-demo) client: no demo notice
+    leads = sk.load_leads(client, ids[0], progress=False)
+    assert_shows(dash, leads, catalog)
+    # The status picker gives each status's count in this campaign.
+    counts = dict(
+        metrics.status_counts(leads).select(pl.col("status").cast(pl.String), "leads").iter_rows()
+    )
+    for label, status in dash.status_picker.options:
+        assert label == f"{status} ({counts[status]:,})"
+    # Whole-campaign status chart: the status counts.
+    expected = charts.status_breakdown(metrics.status_counts(leads))
+    assert figure_data(dash.figures["status"]) == figure_data(expected)
+    assert "from the API" in dash.progress_text.value
+    assert dash.progress.layout.visibility == "hidden"
+
+
+def test_status_switch_updates_kpis_charts_and_table_in_place(
+    dash: Dashboard, client: sk.SendKitClient, catalog: pl.DataFrame, server: DemoServer
+) -> None:
+    cid = dash.selection.campaign_id
+    assert cid is not None
+    leads = sk.load_leads(client, cid, progress=False)
+    widgets_before = dict(dash.figures)
+    traces_before = {key: list(fig.data) for key, fig in dash.figures.items()}
+    bars_before = funnel_bars(dash.figures["funnel"])
+    requests_before = len(server.request_log)
+
+    dash.set_statuses(["replied", "completed"])
+
+    chosen = leads.filter(pl.col("status").cast(pl.String).is_in(["replied", "completed"]))
+    assert 0 < chosen.height < leads.height
+    assert dash.selection.statuses == ("replied", "completed")
+    assert set(dash.status_picker.value) == {"replied", "completed"}
+    assert funnel_bars(dash.figures["funnel"]) != bars_before
+    assert_shows(dash, chosen, catalog)
+    # The same FigureWidgets and the same trace objects: updated in place, not re-created.
+    assert dash.figures == widgets_before
+    for key in ("funnel", "rates", "daily", "ai_tags"):
+        assert all(a is b for a, b in zip(dash.figures[key].data, traces_before[key], strict=True))
+    # A filter on a loaded campaign needs no request.
+    assert len(server.request_log) == requests_before
+
+    # Through the widget, as a click would do it.
+    dash.status_picker.value = ("bounced",)
+    assert_shows(dash, leads.filter(pl.col("status").cast(pl.String) == "bounced"), catalog)
+    dash.clear_statuses_button.click()
+    assert dash.selection.statuses == ()
+    assert_shows(dash, leads, catalog)
+
+
+def test_a_status_with_no_leads_shows_empty_panels(dash: Dashboard) -> None:
+    dash.set_statuses(["pending"])  # the demo campaigns have no pending leads
+    assert dash.message.value == ""
+    assert dash.view is not None and dash.view.headline["leads"] == 0
+    assert kpi_text(dash, "leads") == "0"
+    assert kpi_text(dash, "positive_rate") == "—"
+    assert "No leads in this selection" in dash.table.value
+    notes = [a.name for a in dash.figures["funnel"].layout.annotations]
+    assert charts.NO_DATA in notes
+
+
+def test_denominator_metric_and_variant_switches(
+    dash: Dashboard, client: sk.SendKitClient, catalog: pl.DataFrame
+) -> None:
+    cid = dash.selection.campaign_id
+    assert cid is not None
+    leads = sk.load_leads(client, cid, progress=False)
+
+    dash.set_options(denominator="sent")
+    assert dash.denominator_picker.value == "sent"
+    assert dash.view is not None
+    assert dash.view.funnel["denominator"].unique().to_list() == ["sent"]
+    assert_shows(dash, leads, catalog, denominator="sent")
+
+    # The variant view: A/B chart shown and drawn from variant_funnel; one curve per variant.
+    assert dash._panels["variants"].layout.display == "none"
+    dash.variant_toggle.value = True
+    assert dash._panels["variants"].layout.display is None
+    expected = charts.variant_comparison(
+        metrics.variant_funnel(leads, sequence=catalog, denominator="sent"), metric="reply"
+    )
+    assert figure_data(dash.figures["variants"]) == figure_data(expected)
+    curve = charts.reply_curve(metrics.reply_curve(leads, by="variant"))
+    assert figure_data(dash.figures["reply_curve"]) == figure_data(curve)
+    assert len(dash.figures["reply_curve"].data) > 2  # a band and a line per variant
+
+    dash.metric_picker.value = "open"
+    expected = charts.variant_comparison(
+        metrics.variant_funnel(leads, sequence=catalog, denominator="sent", metric="open"),
+        metric="open",
+    )
+    assert dash.message.value == ""
+    assert figure_data(dash.figures["variants"]) == figure_data(expected)
+    # The campaign comparison follows the metric too.
+    compared = metrics.compare_campaigns(leads, catalog)
+    assert figure_data(dash.figures["campaigns"]) == figure_data(
+        charts.campaign_comparison(compared, metric="open")
+    )
+
+    dash.set_options(by_variant=False)
+    assert dash._panels["variants"].layout.display == "none"
+    assert len(dash.figures["reply_curve"].data) == 2
+
+
+def test_lead_table_sorting(dash: Dashboard, client: sk.SendKitClient) -> None:
+    cid = dash.selection.campaign_id
+    assert cid is not None
+    leads = sk.load_leads(client, cid, progress=False)
+
+    def first_cells() -> list[str]:
+        return re.findall(r"<tr><td[^>]*>([^<]*)</td>", dash.table.value)
+
+    dash.set_options(sort_by="email", descending=False)
+    emails = sorted(e for e in leads["email"].to_list() if e is not None)
+    assert first_cells()[:3] == emails[:3]
+    assert "by email (ascending)" in dash.table.value
+
+    dash.descending_toggle.value = True
+    assert first_cells()[:3] == sorted(emails, reverse=True)[:3]
+
+    dash.sort_picker.value = "emails sent"
+    assert dash.view is not None
+    most = leads["emails"].list.len().max()
+    assert dash.view.table["emails_sent"][0] == most
+    assert dash.view.table.height == dash.table_rows
+    assert len(first_cells()) == dash.table_rows
+
+
+def test_switching_back_to_a_loaded_campaign_makes_no_request(
+    dash: Dashboard, client: sk.SendKitClient, catalog: pl.DataFrame, server: DemoServer
+) -> None:
+    first, second = catalog["campaign_id"][0], catalog["campaign_id"][1]
+    loads_of_first = lead_requests(server).count(f"/v1/campaigns/{first}/leads")
+    assert loads_of_first > 0
+
+    dash.campaign_picker.value = second  # as a user picking it
+    assert dash.selection.campaign_id == second
+    assert f"/v1/campaigns/{second}/leads" in lead_requests(server)
+    assert_shows(dash, sk.load_leads(client, second, progress=False), catalog)
+
+    before = len(server.request_log)
+    dash.campaign_picker.value = first
+    assert dash.selection.campaign_id == first
+    assert len(server.request_log) == before  # from memory
+    assert "from memory" in dash.progress_text.value
+    assert_shows(dash, sk.load_leads(client, first, progress=False), catalog)
+    # The comparison chart lists both loaded campaigns.
+    assert len(dash.figures["campaigns"].data[0].y) == 2
+
+
+def test_status_filter_carries_over_to_the_next_campaign(
+    dash: Dashboard, client: sk.SendKitClient, catalog: pl.DataFrame
+) -> None:
+    dash.set_statuses(["replied"])
+    second = catalog["campaign_id"][1]
+    dash.select_campaign(second)
+    assert dash.status_picker.value == ("replied",)
+    leads = sk.load_leads(client, second, "replied", progress=False)
+    assert_shows(dash, leads, catalog)
+
+
+def test_refresh_reloads_from_the_api(dash: Dashboard, server: DemoServer) -> None:
+    cid = dash.selection.campaign_id
+    before = lead_requests(server).count(f"/v1/campaigns/{cid}/leads")
+    dash.refresh_button.click()
+    assert lead_requests(server).count(f"/v1/campaigns/{cid}/leads") > before
+    assert [r.path for r in server.request_log].count("/v1/campaigns") >= 2
+    assert dash.message.value == ""
+    assert "from the API" in dash.progress_text.value
+
+
+def test_search_narrows_the_campaign_picker(dash: Dashboard, catalog: pl.DataFrame) -> None:
+    shown = dash.selection.campaign_id
+    dash.campaign_search.value = "fintech"
+    names = [label for label, _ in dash.campaign_picker.options]
+    assert names and all("fintech" in n.lower() for n in names)
+    assert len(names) < catalog.height
+    # The shown campaign does not match: nothing is selected, nothing reloaded.
+    assert dash.campaign_picker.value is None
+    assert dash.selection.campaign_id == shown
+    dash.campaign_picker.value = dash.campaign_picker.options[0][1]
+    assert dash.selection.campaign_id == dash.campaign_picker.options[0][1]
+    dash.search("")
+    assert len(dash.campaign_picker.options) == catalog.height
+    assert dash.campaign_picker.value == dash.selection.campaign_id
+
+
+def test_progress_is_shown_inside_the_dashboard(
+    client: sk.SendKitClient, catalog: pl.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = Dashboard(client, autoload=False)
+    texts: list[str] = []
+    d.progress_text.observe(lambda change: texts.append(change["new"]), names="value")
+    d.select_campaign(catalog["campaign_id"][1])
+    assert any("Loading the leads of" in t and catalog["name"][1] in t for t in texts)
+    assert d.progress.layout.visibility == "hidden"
+    # No tqdm bar or other stray output.
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    d.close()
+
+
+# -- errors are messages, never exceptions ----------------------------------------------------
+
+
+def test_bad_key_shows_401(server: DemoServer) -> None:
+    bad = sk.SendKitClient("sk_not_the_key", base_url=server.url)
+    d = Dashboard(bad)
+    assert "HTTP 401" in d.message.value and "sk-error" in d.message.value
+    assert "sk_not_the_key" not in d.message.value
+    assert d.campaign_picker.options == ()
+    assert d.view is None
+    # Every action still answers with a message.
+    d.refresh()
+    assert "HTTP 401" in d.message.value
+    d.close()
+    bad.close()
+
+
+def test_unknown_campaign_shows_404_and_keeps_the_view(
+    dash: Dashboard, client: sk.SendKitClient, catalog: pl.DataFrame
+) -> None:
+    shown = dash.selection.campaign_id
+    dash.select_campaign("ffffffffffffffffffffffff")
+    assert "HTTP 404" in dash.message.value
+    assert dash.selection.campaign_id == shown
+    assert dash.progress.layout.visibility == "hidden"
+    # The next good action clears the message.
+    dash.set_statuses(["replied"])
+    assert dash.message.value == ""
+    dash.select_campaign("not-an-id")
+    assert "campaign id" in dash.message.value
+    dash.set_statuses(["no-such-status"])
+    assert "unknown lead status" in dash.message.value
+
+
+def test_network_failure_shows_a_message(server: DemoServer) -> None:
+    from tests.conftest import SleepRecorder
+
+    flaky = sk.SendKitClient(
+        server.api_key, base_url=server.url, sleep=SleepRecorder(), retry=RetryPolicy(max_retries=1)
+    )
+    server.fail_next("500", 2)
+    d = Dashboard(flaky)
+    assert "HTTP 500" in d.message.value
+    d.refresh()  # the server is fine again
+    assert d.message.value == ""
+    assert d.view is not None
+    d.close()
+    flaky.close()
+    down = sk.SendKitClient(
+        server.api_key, base_url="http://127.0.0.1:9", retry=RetryPolicy(max_retries=0)
+    )
+    d = Dashboard(down)
+    assert "no response" in d.message.value
+    d.close()
+
+
+def test_a_failing_chart_does_not_blank_the_dashboard(
+    dash: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(frame: pl.DataFrame) -> go.Figure:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(charts, "daily_activity", broken)
+    before = funnel_bars(dash.figures["funnel"])
+    dash.set_statuses(["replied"])
+    assert "Daily activity: RuntimeError: boom" in dash.message.value
+    assert set(dash.chart_errors) == {"daily"}
+    assert funnel_bars(dash.figures["funnel"]) != before  # the others were updated
+    monkeypatch.undo()
+    dash.set_statuses([])
+    assert dash.message.value == "" and dash.chart_errors == {}
+
+
+def test_no_key_runs_on_the_demo_api_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SENDKIT_API_KEY", raising=False)
+    monkeypatch.delenv("SENDKIT_BASE_URL", raising=False)
+    d = sk.dashboard()
+    try:
+        assert isinstance(d, Dashboard)
+        assert d.client.is_demo
+        assert "Demo API" in d.banner.value
+        assert d.view is not None and d.view.headline["leads"] > 0
+    finally:
+        d.close()
+    assert not d.client.is_demo  # closed with the dashboard, which made it
+
+
+def test_display_and_layout(dash: Dashboard) -> None:
+    bundle = dash._repr_mimebundle_()
+    view = bundle["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] == dash.widget.model_id
+    cid, view_ = dash.selection.campaign_id, dash.view
+    assert view_ is not None and view_.leads.height > 0
+    expected = f"Dashboard(campaign={cid!r}, statuses=[], leads={view_.leads.height})"
+    assert bundle["text/plain"] == expected
+    assert set(dash.figures) == set(FIGURES)
+    assert set(dash.kpis) == set(KPIS)
+    assert all(isinstance(f, go.FigureWidget) for f in dash.figures.values())
+
+
+def test_close_closes_only_the_dashboards_widgets(client: sk.SendKitClient) -> None:
+    import ipywidgets
+
+    mine = ipywidgets.IntSlider()
+    d = Dashboard(client)
+    d.close()
+    assert d.widget.comm is None
+    assert all(fig.comm is None for fig in d.figures.values())
+    assert d.status_picker.comm is None
+    assert mine.comm is not None  # not the user's widgets
+    assert sk.load_campaigns(client).height > 0  # a client passed in stays open
+    mine.close()
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+def test_export_writes_the_report(dash: Dashboard, tmp_path: Path, catalog: pl.DataFrame) -> None:
+    dash.set_statuses(["replied"])
+    target = tmp_path / "out.html"
+    dash.export_path.value = str(target)
+    dash.export_button.click()
+    assert dash.message.value == "", dash.message.value
+    assert target.exists()
+    html = target.read_text()
+    assert catalog["name"][0] in html
+    assert str(target) in dash.export_result.value
+
+
+def test_export_without_the_report_module(
+    dash: Dashboard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "sendkit_nb.report", None)  # as if not installed
+    assert dash.export_html(tmp_path / "x.html") is None
+    assert "not available" in dash.message.value
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_export_to_a_bad_path_is_a_message(dash: Dashboard, tmp_path: Path) -> None:
+    assert dash.export_html(tmp_path / "report.pdf") is None
+    assert "sk-error" in dash.message.value
+
+
+def test_load_warnings_are_shown_in_the_dashboard(
+    client: sk.SendKitClient, catalog: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warnings
+
+    from sendkit_nb.widgets import _state
+
+    real = _state.load_leads
+
+    def changing(*args: Any, **kwargs: Any) -> pl.DataFrame:
+        # What the loader says when a campaign keeps changing during the load.
+        warnings.warn(
+            "loaded 99 leads but the API reports 100", sk.IncompleteLoadWarning, stacklevel=2
+        )
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_state, "load_leads", changing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing may reach the notebook as a warning
+        d = Dashboard(client)
+    assert "loaded 99 leads but the API reports 100" in d.message.value
+    assert "sk-error" not in d.message.value
+    assert d.view is not None and d.view.headline["leads"] > 0
+    d.close()
+
+
+def test_campaign_names_and_search_text_are_escaped(dash: Dashboard) -> None:
+    dash.search("<b>x</b>")
+    assert "<b>x</b>" not in dash.progress_text.value
+    assert "&lt;b&gt;x&lt;/b&gt;" in dash.progress_text.value
+    dash.search("")
