@@ -12,7 +12,7 @@ verdict is on the slowest selection.
 Baseline, in the same run: the same switch done the naive way, rebuilding every chart as a
 new ``FigureWidget`` from scratch (what re-running a notebook cell does).
 
-Prints seconds and exits 1 when a selection's best dashboard switch takes more than
+Prints seconds and exits 3 when a selection's best dashboard switch takes more than
 ``--max-seconds`` (0.2 s), or when a switch did not change the figures.
 
 Run: ``python benchmarks/bench_dashboard.py [--leads N] [--repeat R]``.
@@ -146,12 +146,18 @@ def main(argv: list[str] | None = None) -> int:
         f"slowest selection: dashboard {worst_dashboard:.3f} s, rebuilding the figures from "
         f"scratch {worst_rebuild:.3f} s; target < {args.max_seconds} s"
     )
-    if worst_dashboard > args.max_seconds:
-        problems.append(f"dashboard switch {worst_dashboard:.3f} s > {args.max_seconds} s")
     for problem in problems:
         print("FAIL:", problem)
-    return 1 if problems else 0
+    if problems:
+        return 1
+    if worst_dashboard > args.max_seconds:
+        print(f"TARGET MISSED: dashboard switch {worst_dashboard:.3f} s > {args.max_seconds} s")
+        return SPEED_TARGET_MISSED
+    return 0
 
+
+# Exit status when the dashboard works but a speed target was missed (scripts/bench reports it).
+SPEED_TARGET_MISSED = 3
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,7 +13,6 @@ from typing import Any, Final
 
 import plotly.graph_objects as go
 import polars as pl
-from plotly.subplots import make_subplots
 
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb.metrics import MIN_EVENTS, MIN_SENDS
@@ -37,6 +36,7 @@ from ._common import (
     opens_footnote,
     rate_note,
     rate_sentence,
+    stacked_subplots,
     step_tick,
     tick_width,
     trace_uid,
@@ -298,13 +298,7 @@ def step_rates(
     for r in chosen:
         directional = " (directional)" if r == "open" else ""
         titles.append(f"<b>{RATE_TITLE[r]}{directional}</b> · {EVENT_OF[r]} / {bases[f'{r}_rate']}")
-    fig = make_subplots(
-        rows=n,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=min(0.12, 0.35 / n),
-        subplot_titles=titles,
-    )
+    fig = stacked_subplots(n, vertical_spacing=min(0.12, 0.35 / n), titles=titles)
     has_intervals = False
     for i, r in enumerate(chosen, start=1):
         event, base = EVENT_OF[r], bases[f"{r}_rate"]

@@ -8,7 +8,6 @@ from typing import Any, Final
 
 import plotly.graph_objects as go
 import polars as pl
-from plotly.subplots import make_subplots
 
 from sendkit_nb.metrics import NO_VARIANT
 
@@ -22,6 +21,7 @@ from ._common import (
     is_number,
     no_data,
     opens_footnote,
+    stacked_subplots,
     trace_uid,
     unique_labels,
 )
@@ -227,13 +227,11 @@ def daily_activity(daily_frame: pl.DataFrame) -> go.Figure:
     frame = frame.sort("date")
     rows = frame.select("date", *_DAILY_COUNTS).to_dicts()
     dates = [r["date"] for r in rows]
-    fig = make_subplots(
-        rows=2,
-        cols=1,
-        shared_xaxes=True,
+    fig = stacked_subplots(
+        2,
         vertical_spacing=0.12,
         row_heights=[0.6, 0.4],
-        subplot_titles=[
+        titles=[
             "<b>Emails by send date</b> · opens and clicks credited to the send date",
             "<b>Leads by reply date</b>",
         ],
