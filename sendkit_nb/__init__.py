@@ -64,10 +64,24 @@ def dashboard(client: SendKitClient | None = None, **options: Any) -> Any:
 
 
 def report(source: Any, campaigns: Any = None, path: Any = None, **options: Any) -> str:
-    """A self-contained offline HTML report (see :func:`sendkit_nb.report.report`)."""
-    from sendkit_nb.report import report as _report
+    """One self-contained offline HTML report of campaigns; returns the HTML and writes it when
+    ``path`` is given. ``source`` is a client or a loaded leads frame (then pass
+    ``catalog=load_campaigns(client)`` for names and sequences). Options: ``status``,
+    ``title``, ``positive_tags``, ``denominator``, ``metric``, ``progress``.
+
+    The implementation is :func:`sendkit_nb._report.report`.
+    """
+    from sendkit_nb._report import report as _report
 
     return _report(source, campaigns, path, **options)
+
+
+def use_offline_renderer() -> str:
+    """Make plotly figures in this notebook embed plotly.js (once, no CDN), so the notebook's
+    HTML export shows them offline; returns the renderer's name."""
+    from sendkit_nb._report import use_offline_renderer as _use
+
+    return _use()
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -121,6 +135,7 @@ __all__ = [
     "reply_curve",
     "report",
     "unload_ipython_extension",
+    "use_offline_renderer",
     "variant_funnel",
 ]
 

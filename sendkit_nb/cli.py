@@ -125,13 +125,13 @@ def _cmd_leads(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     # Everything that can be checked without the network is checked first.
-    from sendkit_nb.report import _require, check_report_path
+    from sendkit_nb._report import _require, check_report_path
 
     output = check_report_path(args.output)
     ids = _campaign_ids(args)
     statuses = _statuses(args)
     _require("plotly", "jinja2")
-    from sendkit_nb.report import report
+    from sendkit_nb._report import report
 
     with _client(args) as client:
         html = report(

@@ -434,7 +434,7 @@ def test_export_writes_the_report(dash: Dashboard, tmp_path: Path, catalog: pl.D
 def test_export_without_the_report_module(
     dash: Dashboard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "sendkit_nb.report", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "sendkit_nb._report", None)  # as if not installed
     assert dash.export_html(tmp_path / "x.html") is None
     assert "not available" in dash.message.value
     assert not (tmp_path / "x.html").exists()

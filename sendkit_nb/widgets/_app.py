@@ -674,7 +674,7 @@ class Dashboard:
             self._notify("Pick a campaign first.")
             return None
         try:
-            from sendkit_nb.report import report
+            from sendkit_nb._report import report
         except ImportError:
             self._notify(
                 "The HTML report (sendkit_nb.report) is not available in this installation.",

@@ -1,6 +1,6 @@
 """One self-contained HTML report of SendKit campaigns that works offline and without a kernel.
 
-Usage (``sk.report`` is this module's :func:`report`)::
+Usage (exported as ``sk.report``, ``sk.as_html`` and ``sk.write_report``)::
 
     import sendkit_nb as sk
     client = sk.connect()                       # the real API with SENDKIT_API_KEY, else the demo
@@ -20,8 +20,6 @@ The layout is in package files (``templates/report.html.j2``, ``report.css``, ``
 from __future__ import annotations
 
 import os
-import sys
-import types
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,9 +27,9 @@ from typing import Any
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
-from sendkit_nb.report._html import REPORT_SUFFIXES, check_report_path, write_report
-from sendkit_nb.report._renderer import OFFLINE_RENDERER, use_offline_renderer
-from sendkit_nb.report._select import CampaignChoice
+from sendkit_nb._report._html import REPORT_SUFFIXES, check_report_path, write_report
+from sendkit_nb._report._renderer import OFFLINE_RENDERER, use_offline_renderer
+from sendkit_nb._report._select import CampaignChoice
 
 __all__ = [
     "OFFLINE_RENDERER",
@@ -119,9 +117,9 @@ def report(
         raise BadRequestError(f"title must be a string, got {type(title).__name__}")
     # Imported here so that a missing optional dependency is reported on use, clearly.
     _require("plotly", "jinja2")
-    from sendkit_nb.report._build import Options, build_view
-    from sendkit_nb.report._html import render
-    from sendkit_nb.report._select import select
+    from sendkit_nb._report._build import Options, build_view
+    from sendkit_nb._report._html import render
+    from sendkit_nb._report._select import select
 
     selection = select(
         source, campaigns, status=status, catalog=catalog, progress=progress, pulled_at=pulled_at
@@ -161,21 +159,3 @@ def _require(*modules: str) -> None:
             f"the HTML report needs {' and '.join(missing)}, which are not installed",
             hint="pip install 'sendkit_nb[report]'",
         )
-
-
-class _CallableModule(types.ModuleType):
-    """``import sendkit_nb.report`` binds this package to the attribute ``sendkit_nb.report``,
-    where the lazy wrapper function lived. Making the package callable keeps
-    ``sk.report(...)`` working after that import (Python allows a module's class to change)."""
-
-    def __call__(
-        self,
-        source: Any,
-        campaigns: CampaignChoice = None,
-        path: str | os.PathLike[str] | None = None,
-        **options: Any,
-    ) -> str:
-        return report(source, campaigns, path, **options)
-
-
-sys.modules[__name__].__class__ = _CallableModule

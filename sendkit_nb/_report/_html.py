@@ -108,7 +108,7 @@ class FigureStore:
 
 
 def _template_file(name: str) -> str:
-    return resources.files("sendkit_nb.report").joinpath("templates", name).read_text("utf-8")
+    return resources.files("sendkit_nb._report").joinpath("templates", name).read_text("utf-8")
 
 
 @cache
@@ -116,7 +116,7 @@ def _environment() -> Any:
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("sendkit_nb.report", "templates"),
+        loader=jinja2.PackageLoader("sendkit_nb._report", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

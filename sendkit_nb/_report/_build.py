@@ -15,10 +15,9 @@ import polars as pl
 
 from sendkit_nb import charts
 from sendkit_nb import metrics as skm
-from sendkit_nb._schema import DEFAULT_POSITIVE_TAGS
-from sendkit_nb.report._html import FigureStore
-from sendkit_nb.report._select import Selection
-from sendkit_nb.report._view import (
+from sendkit_nb._report._html import FigureStore
+from sendkit_nb._report._select import Selection
+from sendkit_nb._report._view import (
     Block,
     CampaignView,
     Cell,
@@ -29,6 +28,7 @@ from sendkit_nb.report._view import (
     ReportView,
     Table,
 )
+from sendkit_nb._schema import DEFAULT_POSITIVE_TAGS
 
 __all__ = ["Options", "build_view", "definition_blocks"]
 
