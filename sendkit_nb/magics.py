@@ -7,10 +7,12 @@
     %sendkit dashboard [CAMPAIGN] [--status STATUS ...] [--demo]
     %sendkit --help            (or %sendkit SUBCOMMAND --help)
 
-Loading also switches plotly's default renderer to ``plotly_mimetype+notebook``: JupyterLab
-draws figures from the plotly mimetype, and the ``text/html`` copy (with plotly.js embedded
-once, no CDN) is what ``jupyter nbconvert --to html`` keeps, so exported notebooks show their
-charts offline. ``%unload_ext sendkit_nb`` restores the previous renderer and removes the magic.
+Loading also switches plotly's default renderer to ``plotly_mimetype+sendkit_offline`` (see
+``sk.use_offline_renderer``): JupyterLab draws figures from the plotly mimetype, and the
+``text/html`` copy (plotly.js embedded once; unlike plotly's own ``notebook`` renderer, no
+MathJax from a CDN) is what ``jupyter nbconvert --to html`` keeps, so exported notebooks show
+their charts offline. ``%unload_ext sendkit_nb`` restores the previous renderer and removes
+the magic.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ if TYPE_CHECKING:
     from sendkit_nb._client import SendKitClient
     from sendkit_nb.widgets import Dashboard
 
+from sendkit_nb._report._renderer import NOTEBOOK_RENDERERS, use_offline_renderer
+
 __all__ = ["RENDERER", "SendKitMagics", "load_ipython_extension", "unload_ipython_extension"]
 
 #: plotly renderer while the extension is loaded: the plotly mimetype for JupyterLab, plus a
 #: text/html copy with plotly.js embedded (not from a CDN) for nbconvert and offline viewing.
-RENDERER = "plotly_mimetype+notebook"
+RENDERER = NOTEBOOK_RENDERERS
 
 _OBJECT_ID_LENGTH = 24
 
@@ -259,7 +263,7 @@ def load_ipython_extension(ipython: Any) -> None:
     else:
         saved = pio.renderers.default
     ipython.register_magics(SendKitMagics(ipython, previous_renderer=saved))
-    pio.renderers.default = RENDERER
+    use_offline_renderer()  # sets pio.renderers.default to RENDERER
 
 
 def _remove(ipython: Any, magics: SendKitMagics) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 import pytest
@@ -62,8 +63,9 @@ def test_load_registers_the_magic_and_an_offline_renderer(shell: InteractiveShel
     # Both parts matter: the plotly mimetype for JupyterLab, the embedded-HTML renderer for
     # nbconvert; and the HTML one must not point at a CDN.
     names = RENDERER.split("+")
-    assert "plotly_mimetype" in names and "notebook" in names
-    assert not pio.renderers["notebook"].connected
+    assert names == ["plotly_mimetype", "sendkit_offline"]
+    html = pio.renderers["sendkit_offline"].to_mimebundle(go.Figure(go.Bar(y=[1])).to_dict())
+    assert "cdn" not in html["text/html"].lower() and "mathjax" not in html["text/html"].lower()
 
 
 def test_unload_restores_renderer_and_removes_the_magic(shell: InteractiveShell) -> None:
