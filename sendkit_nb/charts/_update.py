@@ -67,19 +67,24 @@ def update_figure(target: Any, source: Any) -> Any:
     if keep < len(new):
         target.add_traces([trace.to_plotly_json() for trace in new[keep:]])
 
+    # Read the plain property dicts (`_props`) rather than to_plotly_json(), which deep-copies
+    # every value, the layout's large template included: most of a refresh's time otherwise.
+    # update() copies what it takes, so the source figure's dicts are never shared.
     with target.batch_update():
         for old, fresh in zip(target.data[:keep], new[:keep], strict=True):
-            values = fresh.to_plotly_json()
             # Never the uid: a FigureWidget's own uid is how it finds the trace on screen.
-            values.pop("type", None)
-            values.pop("uid", None)
-            stale = set(old.to_plotly_json()) - set(values) - {"type", "uid"}
-            for key in stale:
+            values = {k: v for k, v in _props(fresh).items() if k not in ("type", "uid")}
+            for key in set(_props(old)) - set(values) - {"type", "uid"}:
                 old[key] = None
             old.update(values, overwrite=True)
-        layout = source.layout.to_plotly_json()
-        current = target.layout.to_plotly_json()
-        for key in set(current) - set(layout) - _KEEP:
+        layout = {k: v for k, v in _props(source.layout).items() if k not in _KEEP}
+        for key in set(_props(target.layout)) - set(layout) - _KEEP:
             target.layout[key] = None
-        target.layout.update({k: v for k, v in layout.items() if k not in _KEEP}, overwrite=True)
+        target.layout.update(layout, overwrite=True)
     return target
+
+
+def _props(obj: Any) -> dict[str, Any]:
+    """The properties set on a plotly object, as the plain dict plotly keeps (not a copy)."""
+    props = obj._props
+    return props if isinstance(props, dict) else {}
