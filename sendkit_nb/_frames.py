@@ -17,7 +17,7 @@ import polars as pl
 from polars._typing import PolarsDataType
 
 from sendkit_nb._client import SendKitClient, check_object_id
-from sendkit_nb._errors import BadRequestError, SchemaError
+from sendkit_nb._errors import BadRequestError, PaginationError, SchemaError
 from sendkit_nb._pagination import Page, Walk, walk
 from sendkit_nb._progress import progress_bar
 from sendkit_nb._schema import (
@@ -353,11 +353,15 @@ def _load_status(
     raw = _unique_items(walked)
     if walked.total is not None and raw.height != walked.total and not by_cursor:
         # Page numbers shift when leads are added or removed mid-load; a cursor walk does not.
-        again = _walk_leads(
-            client, path, status, label + " (again, by cursor)", progress, limit, True
-        )
-        if again.mode == "cursor":
-            walked, raw = again, _unique_items(again)
+        try:
+            again = _walk_leads(
+                client, path, status, label + " (again, by cursor)", progress, limit, True
+            )
+        except PaginationError:
+            pass  # a server without cursors: keep the first walk, and the warning says so
+        else:
+            if again.mode == "cursor":
+                walked, raw = again, _unique_items(again)
     if walked.total is not None and raw.height != walked.total:
         warnings.warn(
             f"loaded {raw.height} leads of campaign {campaign_id}"

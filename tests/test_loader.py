@@ -511,3 +511,19 @@ def test_non_json_error_body_gives_clear_error() -> None:
     with ScriptedServer(script) as server, pytest.raises(sk.NotFoundError) as info:
         sk.load_leads(scripted_client(server), CAMPAIGN, progress=False)
     assert "nope" in str(info.value)
+
+
+def test_short_load_on_a_server_without_cursors_warns_with_both_numbers() -> None:
+    # Page style only (the cursor is ignored) and one lead fewer than the announced total, as
+    # when a lead is removed mid-load: the cursor re-walk is impossible, so the load warns.
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        page = int(query.get("page", 1))
+        items = [lead(1), lead(2)] if page == 1 else [lead(3)]
+        pagination = {"page": page, "limit": 2, "total": 4, "pages": 2}
+        return 200, {"success": True, "data": items, "pagination": pagination}
+
+    with ScriptedServer(script) as server, pytest.warns(sk.IncompleteLoadWarning) as caught:
+        leads = sk.load_leads(scripted_client(server), CAMPAIGN, limit=2, progress=False)
+    assert leads.height == 3
+    message = str(caught[0].message)
+    assert "loaded 3 leads" in message and "total of 4" in message
