@@ -476,3 +476,11 @@ def test_campaign_names_and_search_text_are_escaped(dash: Dashboard) -> None:
     assert "<b>x</b>" not in dash.progress_text.value
     assert "&lt;b&gt;x&lt;/b&gt;" in dash.progress_text.value
     dash.search("")
+
+
+def test_live_figures_wear_the_sendkit_theme_after_updates(dash: Dashboard) -> None:
+    # update_figure leaves the template alone, so the widgets must start with the theme.
+    dash.set_statuses(("replied",))
+    for key, figure in dash.figures.items():
+        assert tuple(figure.layout.template.layout.colorway) == charts.COLORWAY, key
+        assert figure.layout.template.layout.plot_bgcolor == "white", key

@@ -264,9 +264,13 @@ class Dashboard:
         )
 
         self.kpis: dict[str, widgets.HTML] = {key: widgets.HTML(kpi_card(key, {})) for key in KPIS}
+        # The theme is set once, when the widget is made (so it reaches the browser with the
+        # figure): update_figure copies everything but the template, which is the same for
+        # every chart and costly to copy on each refresh.
         self.figures: dict[str, go.FigureWidget] = {
             key: LiveFigure(
                 layout={
+                    "template": charts.TEMPLATE,
                     "height": _FIGURE_HEIGHT,
                     "width": self.figure_width,
                     "title": {"text": title},
