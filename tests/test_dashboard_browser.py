@@ -140,12 +140,23 @@ EXECUTION_STARTED = """() => [...document.querySelectorAll('.jp-CodeCell .jp-Inp
     .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
 
 
+def accept_dialog(page: Page) -> None:
+    """Accept a modal dialog JupyterLab may open on a slow start (e.g. "Select Kernel" when the
+    kernel list arrives late), which would otherwise swallow every click."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count() and dialog.first.is_visible():
+        print("JupyterLab dialog:", dialog.first.inner_text().replace("\n", " | "))
+        page.locator(".jp-Dialog .jp-mod-accept").first.click()
+        dialog.first.wait_for(state="hidden", timeout=10_000)
+
+
 def run_all_cells(page: Page) -> None:
     """Run > Run All Cells, again if the first try did not start anything.
 
     Right after the notebook opens, JupyterLab can drop the command while the kernel session
     is still connecting (the menu item is there, but nothing runs)."""
     for attempt in range(4):
+        accept_dialog(page)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.locator("li[data-command='runmenu:run-all']").click()
         try:
