@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("sendkit_nb.charts needs plotly: pip install 'sendkit_nb[charts]'") from exc
 
 from ._campaigns import ai_tag_breakdown, campaign_comparison, status_breakdown
-from ._common import NO_DATA, apply_theme
+from ._common import NO_DATA
 from ._funnel import STAGES, step_funnel, step_rates, variant_comparison
 from ._theme import COLORWAY, EVENT_COLORS, PALETTE, TEMPLATE, THEME
 from ._timing import daily_activity, reply_curve
@@ -43,7 +43,6 @@ __all__ = [
     "TEMPLATE",
     "THEME",
     "ai_tag_breakdown",
-    "apply_theme",
     "campaign_comparison",
     "daily_activity",
     "reply_curve",
