@@ -118,7 +118,21 @@ def _cmd_leads(args: argparse.Namespace) -> int:
     summary = headline(leads).with_columns(
         pl.col("campaign_id").replace_strict(names, default=None).alias("name")
     )
-    _print_table(summary.select("name", *[c for c in summary.columns if c != "name"]))
+    # The headline's main columns, so the table fits a terminal; rates as percentages.
+    _print_table(
+        summary.select(
+            pl.col("name").str.slice(0, 32),
+            "leads",
+            "contacted",
+            "replied",
+            "positive",
+            "bounced",
+            *(
+                (pl.col(rate) * 100).round(1).alias(f"{rate} %")
+                for rate in ("positive_rate", "reply_rate", "bounce_rate")
+            ),
+        )
+    )
     print(f"wrote {leads.height} leads of {len(ids)} campaign(s) to {output}")
     return 0
 
