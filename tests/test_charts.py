@@ -7,6 +7,7 @@ the analytics contract, never through polars, and compared with what the figures
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -608,6 +609,29 @@ def test_every_figure_themed_hovered_and_exportable(
         for colour in (t.marker.color for t in fig.data if t.type == "bar"):
             colours = [colour] if isinstance(colour, str) else list(colour or [])
             assert all(c.upper() in OKABE_ITO | {"#999999", "#CCCCCC"} for c in colours), name
+
+
+def _as_json(fig: go.Figure) -> Any:
+    return json.loads(pio.to_json(fig, validate=False))
+
+
+@pytest.mark.parametrize("empty", [False, True], ids=["data", "empty"])
+def test_every_figure_passes_plotlys_validation_unchanged(
+    empty: bool, leads: pl.DataFrame, all_leads: pl.DataFrame, ws: Any
+) -> None:
+    # The charts hand their dicts to plotly without re-validation (charts/_spec.py). Here each
+    # goes through plotly's full validation: an unknown property, a bad value or a
+    # non-canonical form (a bare-string title) would raise or come out changed.
+    figures = _empty_figures(leads) if empty else _all_figures(leads, all_leads, ws)
+    for name, fig in figures.items():
+        built = _as_json(fig)
+        validated = go.Figure(built)
+        assert _as_json(validated) == built, name
+    # And the figure validates what a caller changes on it afterwards.
+    with pytest.raises(ValueError, match="colr"):
+        figures["step_funnel"].update_layout(colr="red")
+    with pytest.raises(ValueError, match="not-a-colour"):
+        figures["step_funnel"].data[0].marker.color = "not-a-colour"
 
 
 def test_rate_hovers_name_numerator_and_denominator(

@@ -26,12 +26,12 @@ from ._common import (
     hover_template,
     is_number,
     names_for,
-    no_data,
     num,
     opens_footnote,
     rate_sentence,
     trace_uid,
 )
+from ._spec import FigureSpec
 from ._theme import COLORWAY, EVENT_COLORS, PALETTE, STATUS_COLORS
 
 __all__ = ["ai_tag_breakdown", "campaign_comparison", "status_breakdown"]
@@ -100,7 +100,7 @@ def status_breakdown(
     keys = _campaign_keys(frame)
     statuses = frame["status"].unique(maintain_order=True).to_list()
     labels = names_for(keys, _names_from_frame(frame, names)) if keys != [None] else ["Leads"]
-    fig = go.Figure()
+    fig = FigureSpec()
     single = len(keys) == 1
     for i, (key, label) in enumerate(zip(keys, labels, strict=True)):
         part = frame if key is None else frame.filter(pl.col("campaign_id") == key)
@@ -110,7 +110,8 @@ def status_breakdown(
         shares = [c / total if total else None for c in ys]
         who = "" if single and key is None else f"<br><i>{esc(label)}</i>"
         fig.add_trace(
-            go.Bar(
+            dict(
+                type="bar",
                 name=label,
                 uid=trace_uid("status_breakdown", "leads" if single else key),
                 x=statuses,
@@ -138,7 +139,7 @@ def status_breakdown(
     fig.update_layout(barmode="group", uniformtext={"minsize": 9, "mode": "hide"})
     fig.update_xaxes(type="category", title=None)
     fig.update_yaxes(
-        title="Share of the campaign's leads" if normalize else "Leads",
+        title={"text": "Share of the campaign's leads" if normalize else "Leads"},
         tickformat=".0%" if normalize else ",",
         rangemode="tozero",
     )
@@ -151,7 +152,7 @@ def status_breakdown(
         subtitle = f"Current SendKit lead status · {len(keys)} campaigns, {fmt_int(grand)} leads"
         if normalize:
             subtitle += " · shares of each campaign's leads"
-    finish(
+    return finish(
         fig,
         chart="status_breakdown",
         title="Leads by status",
@@ -163,10 +164,8 @@ def status_breakdown(
         plot=280,
         bottom=40,
         legend=[] if single else labels,
+        empty="no leads in this selection." if grand == 0 else None,
     )
-    if grand == 0:
-        no_data(fig, "no leads in this selection.")
-    return fig
 
 
 def ai_tag_breakdown(
@@ -213,14 +212,15 @@ def ai_tag_breakdown(
         pooled = pooled.filter(pl.col("ai_tag").is_not_null())
     rows = pooled.to_dicts()
     order = [r["ai_tag"] for r in rows]
-    fig = go.Figure()
+    fig = FigureSpec()
     for positive, name, color in (
         (True, "Positive tags", EVENT_COLORS["positive"]),
         (False, "Other tags", PALETTE["blue"]),
     ):
         part = [r for r in rows if bool(r["is_positive"]) is positive]
         fig.add_trace(
-            go.Bar(
+            dict(
+                type="bar",
                 name=name,
                 uid=trace_uid("ai_tag_breakdown", "positive" if positive else "other"),
                 orientation="h",
@@ -243,11 +243,11 @@ def ai_tag_breakdown(
         autorange="reversed",
         title=None,
     )
-    fig.update_xaxes(title="Leads", rangemode="tozero", tickformat=",")
+    fig.update_xaxes(title={"text": "Leads"}, rangemode="tozero", tickformat=",")
     subtitle = f"SendKit's AI reading of each reply · {fmt_int(grand)} leads"
     if untagged and not include_untagged:
         subtitle += f" · {fmt_int(untagged)} untagged not shown"
-    finish(
+    return finish(
         fig,
         chart="ai_tag_breakdown",
         title="AI reply tags",
@@ -259,11 +259,9 @@ def ai_tag_breakdown(
         ],
         plot=max(120, 30 * len(rows)),
         bottom=56,
-        legend=[t.name for t in fig.data if t.y],
+        legend=[t["name"] for t in fig.data if t["y"]],
+        empty="no AI-tagged leads in this selection." if not rows else None,
     )
-    if not rows:
-        no_data(fig, "no AI-tagged leads in this selection.")
-    return fig
 
 
 def _tag_hover(row: dict[str, Any], grand: int, positive: bool) -> str:
@@ -330,7 +328,8 @@ def campaign_comparison(
         lows.append(low)
         highs.append(high)
     color = EVENT_COLORS[event]
-    bars = go.Bar(
+    bars = dict(
+        type="bar",
         name="Campaigns",
         uid=trace_uid("campaign_comparison", "bars"),
         orientation="h",
@@ -356,7 +355,8 @@ def campaign_comparison(
     )
     # Each label sits right of its whisker (or of the bar, without an interval).
     ends = [h if h is not None else (v or 0.0) for v, h in zip(rates, highs, strict=True)]
-    text = go.Scatter(
+    text = dict(
+        type="scatter",
         name="Labels",
         uid=trace_uid("campaign_comparison", "labels"),
         y=labels,
@@ -374,10 +374,12 @@ def campaign_comparison(
         hoverinfo="skip",
         showlegend=False,
     )
-    fig = go.Figure([bars, text])
+    fig = FigureSpec()
+    fig.add_trace(bars)
+    fig.add_trace(text)
     top = max(ends, default=0.0)
     fig.update_xaxes(
-        title=f"{RATE_TITLE[metric]} ({EVENT_OF[metric]} / {base})",
+        title={"text": f"{RATE_TITLE[metric]} ({EVENT_OF[metric]} / {base})"},
         tickformat=".1~%",
         range=[0, max(top, 0.01) * 1.35],
     )
@@ -389,7 +391,7 @@ def campaign_comparison(
         if metric == "positive"
         else f"{EVENT_OF[metric]} / {base} leads"
     )
-    finish(
+    return finish(
         fig,
         chart="campaign_comparison",
         title=f"{RATE_TITLE[metric]} by campaign",
@@ -397,10 +399,8 @@ def campaign_comparison(
         notes=_compare_notes(metric),
         plot=max(120, 36 * len(rows)),
         bottom=56,
+        empty="no campaigns in this frame." if not rows else None,
     )
-    if not rows:
-        no_data(fig, "no campaigns in this frame.")
-    return fig
 
 
 def _rate_and_interval(
@@ -451,7 +451,7 @@ def _comparison_by_step(
     )
     keys = _campaign_keys(frame)
     labels = names_for(keys, _names_from_frame(frame, names))
-    fig = go.Figure()
+    fig = FigureSpec()
     for i, (key, label) in enumerate(zip(keys, labels, strict=True)):
         part = {r["_pos"]: r for r in frame.filter(pl.col("campaign_id") == key).to_dicts()}
         rows = [part.get(p) for p in positions]
@@ -469,7 +469,8 @@ def _comparison_by_step(
             lows.append(low)
             highs.append(high)
         fig.add_trace(
-            go.Bar(
+            dict(
+                type="bar",
                 name=label,
                 uid=trace_uid("campaign_comparison", key),
                 x=positions,
@@ -496,13 +497,13 @@ def _comparison_by_step(
         )
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category", title=None)
-    fig.update_yaxes(title=RATE_TITLE[metric], tickformat=".1~%", rangemode="tozero")
+    fig.update_yaxes(title={"text": RATE_TITLE[metric]}, tickformat=".1~%", rangemode="tozero")
     notes = ["Steps are matched by position in each campaign's sequence; subjects differ (hover)."]
     if metric in ("reply", "positive"):
         notes.append(f"Replies: {ATTRIBUTION}.")
     if metric == "open":
         notes.append(opens_footnote())
-    finish(
+    return finish(
         fig,
         chart="campaign_comparison",
         title=f"{RATE_TITLE[metric]} by step and campaign",
@@ -511,7 +512,5 @@ def _comparison_by_step(
         plot=300,
         bottom=40,
         legend=labels,
+        empty="no campaigns in this frame." if frame.height == 0 else None,
     )
-    if frame.height == 0:
-        no_data(fig, "no campaigns in this frame.")
-    return fig

@@ -24,7 +24,7 @@ from plotly.subplots import make_subplots
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb.metrics import OPENS_CAVEAT, rate_denominators
 
-from ._theme import TEMPLATE
+from ._spec import FigureSpec
 
 __all__ = [
     "ATTRIBUTION",
@@ -42,10 +42,10 @@ __all__ = [
     "funnel_bases",
     "hover_template",
     "names_for",
-    "no_data",
     "num",
     "rate_note",
     "rate_sentence",
+    "stacked_subplots",
     "step_tick",
     "trace_uid",
     "unique_labels",
@@ -240,16 +240,13 @@ def _legend_rows(names: Sequence[str], width: int = 860) -> int:
     return rows
 
 
-_TEMPLATE_JSON = TEMPLATE.to_plotly_json()
-
-
 @functools.lru_cache(maxsize=64)
 def _subplot_grid(
     rows: int,
     vertical_spacing: float,
     row_heights: tuple[float, ...] | None,
     titles: tuple[str, ...],
-) -> tuple[dict[str, Any], Any, Any]:
+) -> dict[str, Any]:
     fig = make_subplots(
         rows=rows,
         cols=1,
@@ -258,7 +255,10 @@ def _subplot_grid(
         row_heights=list(row_heights) if row_heights else None,
         subplot_titles=list(titles),
     )
-    return fig.layout.to_plotly_json(), fig._grid_ref, fig._grid_str
+    layout: dict[str, Any] = fig.layout.to_plotly_json()
+    # The chart adds its own theme when it is finished.
+    layout.pop("template", None)
+    return layout
 
 
 def stacked_subplots(
@@ -267,43 +267,20 @@ def stacked_subplots(
     vertical_spacing: float,
     titles: Sequence[str],
     row_heights: Sequence[float] | None = None,
-) -> go.Figure:
-    """``make_subplots(rows, 1, shared_xaxes=True, ...)``, from a cache.
+) -> FigureSpec:
+    """A :class:`FigureSpec` laid out as ``make_subplots(rows, 1, shared_xaxes=True, ...)``:
+    one panel per row (``add_trace(..., row=i)``), titles over the panels.
 
-    make_subplots costs ~50 ms of plotly validation per call, most of a chart's build time; the
-    grid for the same rows, spacing and titles is always the same, so it is built once and
-    copied (without re-validating what was validated when it was built).
+    The grid's layout is computed by plotly once per rows, spacing and titles and copied.
     """
-    layout, grid_ref, grid_str = _subplot_grid(
+    layout = _subplot_grid(
         rows, vertical_spacing, tuple(row_heights) if row_heights else None, tuple(titles)
     )
-    fig = go.Figure(layout=copy.deepcopy(layout), _validate=False)
-    # Only the copy skips validation: what the chart adds to the figure is checked as usual.
-    fig._validate = True
-    fig.layout._validate = True
-    fig.__dict__["_grid_ref"] = grid_ref
-    fig.__dict__["_grid_str"] = grid_str
-    return fig
-
-
-def apply_theme(fig: go.Figure) -> go.Figure:
-    """Give ``fig`` the sendkit template without re-validating it.
-
-    The template was validated once when it was built; plotly would otherwise deep-validate
-    its hundreds of properties again for every figure (~20 ms each, most of a dashboard
-    refresh). Plotly itself switches ``_validate`` off this way for trusted input.
-    """
-    layout = fig.layout
-    layout._validate = False
-    try:
-        layout.template = _TEMPLATE_JSON
-    finally:
-        layout._validate = True
-    return fig
+    return FigureSpec(copy.deepcopy(layout))
 
 
 def finish(
-    fig: go.Figure,
+    fig: FigureSpec,
     *,
     chart: str,
     title: str,
@@ -313,10 +290,12 @@ def finish(
     bottom: int = 60,
     legend: Sequence[str] = (),
     panel_titles: bool = False,
+    empty: str | None = None,
 ) -> go.Figure:
-    """Theme, title and subtitle, the legend under them, footnotes below the x axis, and a
-    ``uirevision`` so that a FigureWidget keeps the analyst's legend toggles and zoom across
-    data refreshes.
+    """The finished ``go.Figure`` of ``fig``: theme, title and subtitle, the legend under them,
+    footnotes below the x axis, and a ``uirevision`` so that a FigureWidget keeps the analyst's
+    legend toggles and zoom across data refreshes. With ``empty`` (the reason there is nothing
+    to draw), a centred "No data" note instead of blank axes.
 
     Sizes are in pixels, so the pieces never overlap whatever the figure's height: ``plot`` is
     the plotting area, ``bottom`` the room the x tick labels and axis title need below it (the
@@ -332,7 +311,6 @@ def finish(
     top = legend_top + 22 * rows + (24 if panel_titles else 0) + 12
     foot = bottom + (16 * note_lines + 12 if note_lines else 0)
     height = top + plot + foot
-    apply_theme(fig)
     fig.update_layout(
         title={
             "text": f"<b>{esc(title)}</b>",
@@ -362,11 +340,12 @@ def finish(
             align="left",
             showarrow=False,
         )
-    return fig
+    if empty is not None:
+        _no_data(fig, empty)
+    return fig.figure()
 
 
-def no_data(fig: go.Figure, message: str) -> go.Figure:
-    """Mark an empty figure: a centred note instead of blank axes."""
+def _no_data(fig: FigureSpec, message: str) -> None:
     fig.add_annotation(
         name=NO_DATA,
         text=f"<b>No data</b><br>{esc(message)}",
@@ -379,7 +358,6 @@ def no_data(fig: go.Figure, message: str) -> go.Figure:
     )
     fig.update_xaxes(showticklabels=False, showgrid=False, ticks="")
     fig.update_yaxes(showticklabels=False, showgrid=False, ticks="")
-    return fig
 
 
 def opens_footnote() -> str:

@@ -31,7 +31,6 @@ from ._common import (
     funnel_bases,
     hover_template,
     is_number,
-    no_data,
     num,
     opens_footnote,
     rate_note,
@@ -41,6 +40,7 @@ from ._common import (
     tick_width,
     trace_uid,
 )
+from ._spec import FigureSpec
 from ._theme import EVENT_COLORS, OPENS_PATTERN, PALETTE
 
 __all__ = ["STAGES", "step_funnel", "step_rates", "variant_comparison"]
@@ -155,10 +155,11 @@ def step_funnel(funnel_frame: pl.DataFrame) -> go.Figure:
     labels = [r["step_label"] for r in rows]
     width = tick_width(len(labels))
 
-    fig = go.Figure()
+    fig = FigureSpec()
     for stage in STAGES:
         fig.add_trace(
-            go.Bar(
+            dict(
+                type="bar",
                 name=_STAGE_NAME[stage],
                 uid=trace_uid("step_funnel", stage),
                 x=labels,
@@ -194,9 +195,9 @@ def step_funnel(funnel_frame: pl.DataFrame) -> go.Figure:
         ticktext=[step_tick(label, width) for label in labels],
         title=None,
     )
-    fig.update_yaxes(title="Leads", rangemode="tozero", tickformat=",")
+    fig.update_yaxes(title={"text": "Leads"}, rangemode="tozero", tickformat=",")
     rates_over = _bases_phrase(bases, ("open", "click", "reply", "positive"))
-    finish(
+    return finish(
         fig,
         chart="step_funnel",
         title="Funnel by sequence step",
@@ -213,10 +214,8 @@ def step_funnel(funnel_frame: pl.DataFrame) -> go.Figure:
         plot=320,
         bottom=62,
         legend=[_STAGE_NAME[s] for s in STAGES] if rows else [],
+        empty="no emails were sent in this selection." if not rows else None,
     )
-    if not rows:
-        no_data(fig, "no emails were sent in this selection.")
-    return fig
 
 
 def _stage_hover(stage: str, row: dict[str, Any], bases: dict[str, str]) -> str:
@@ -322,7 +321,8 @@ def step_rates(
             }
         color = EVENT_COLORS[EVENT_OF[r]]
         fig.add_trace(
-            go.Bar(
+            dict(
+                type="bar",
                 name=RATE_TITLE[r] + (" (directional)" if r == "open" else ""),
                 uid=trace_uid("step_rates", r),
                 x=labels,
@@ -345,9 +345,8 @@ def step_rates(
                 hovertemplate=hover_template(),
             ),
             row=i,
-            col=1,
         )
-        fig.update_yaxes(tickformat=".1~%", rangemode="tozero", row=i, col=1)
+        fig.update_yaxes(tickformat=".1~%", rangemode="tozero", row=i)
     fig.update_xaxes(
         type="category",
         tickmode="array",
@@ -370,7 +369,7 @@ def step_rates(
     ]
     if "open" in chosen:
         notes.append(opens_footnote())
-    finish(
+    return finish(
         fig,
         chart="step_rates",
         title="Rates by sequence step",
@@ -379,10 +378,8 @@ def step_rates(
         plot=165 * n,
         bottom=62,
         panel_titles=True,
+        empty="no emails were sent in this selection." if not rows else None,
     )
-    if not rows:
-        no_data(fig, "no emails were sent in this selection.")
-    return fig
 
 
 def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -> go.Figure:
@@ -474,7 +471,8 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
     lows = [r[f"{rate_col}_low"] for r in rows]
     highs = [r[f"{rate_col}_high"] for r in rows]
 
-    bars = go.Bar(
+    bars = dict(
+        type="bar",
         name="Variants",
         uid=trace_uid("variant_comparison", "bars"),
         x=x,
@@ -505,7 +503,8 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         hovertext=[_arm_hover(r, metric, event, base, rate_col) for r in rows],
         hovertemplate=hover_template(),
     )
-    labels = go.Scatter(
+    labels = dict(
+        type="scatter",
         name="Labels",
         uid=trace_uid("variant_comparison", "labels"),
         x=x,
@@ -518,9 +517,11 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         hoverinfo="skip",
         showlegend=False,
     )
-    fig = go.Figure([bars, labels])
+    fig = FigureSpec()
+    fig.add_trace(bars)
+    fig.add_trace(labels)
     fig.update_xaxes(type="multicategory", title=None)
-    fig.update_yaxes(title=RATE_TITLE[metric], tickformat=".1~%", rangemode="tozero")
+    fig.update_yaxes(title={"text": RATE_TITLE[metric]}, tickformat=".1~%", rangemode="tozero")
     if rows:
         top = max((h for h in highs + values if is_number(h)), default=0.0)
         # Headroom for the two-line labels above the highest whisker.
@@ -548,7 +549,7 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         notes.append(f"Replies: {ATTRIBUTION}.")
     if metric == "open":
         notes.append(opens_footnote())
-    finish(
+    return finish(
         fig,
         chart="variant_comparison",
         title=f"{RATE_TITLE[metric]} by variant, within each step",
@@ -556,10 +557,8 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         notes=notes,
         plot=300,
         bottom=80,
+        empty="no emails were sent in this selection." if not rows else None,
     )
-    if not rows:
-        no_data(fig, "no emails were sent in this selection.")
-    return fig
 
 
 def _arm_label(row: dict[str, Any], rate_col: str) -> str:

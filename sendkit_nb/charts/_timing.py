@@ -19,12 +19,12 @@ from ._common import (
     fmt_pct,
     hover_template,
     is_number,
-    no_data,
     opens_footnote,
     stacked_subplots,
     trace_uid,
     unique_labels,
 )
+from ._spec import FigureSpec
 from ._theme import COLORWAY, EVENT_COLORS, rgba
 
 __all__ = ["daily_activity", "reply_curve"]
@@ -81,7 +81,7 @@ def reply_curve(curve_frame: pl.DataFrame, *, names: Mapping[str, str] | None = 
         frame = frame.with_columns(_on_curve=pl.col("at_risk").first().over("group"))
     groups = frame["group"].unique(maintain_order=True).to_list()
     shown = unique_labels([_group_name(g, names) for g in groups], groups)
-    fig = go.Figure()
+    fig = FigureSpec()
     top = 0.0
     for i, (group, name) in enumerate(zip(groups, shown, strict=True)):
         part = frame.filter(pl.col("group") == group)
@@ -92,7 +92,8 @@ def reply_curve(curve_frame: pl.DataFrame, *, names: Mapping[str, str] | None = 
         top = max([top, *(v for v in high + share if is_number(v))])
         bx, by = _band_polygon(days, low, high)
         fig.add_trace(
-            go.Scatter(
+            dict(
+                type="scatter",
                 name=f"{name} band",
                 uid=trace_uid("reply_curve", "band", group),
                 legendgroup=str(group),
@@ -107,7 +108,8 @@ def reply_curve(curve_frame: pl.DataFrame, *, names: Mapping[str, str] | None = 
             )
         )
         fig.add_trace(
-            go.Scatter(
+            dict(
+                type="scatter",
                 name=name,
                 uid=trace_uid("reply_curve", "line", group),
                 legendgroup=str(group),
@@ -119,14 +121,14 @@ def reply_curve(curve_frame: pl.DataFrame, *, names: Mapping[str, str] | None = 
                 hovertemplate=hover_template(),
             )
         )
-    fig.update_xaxes(title="Days since the lead's first email", rangemode="tozero")
+    fig.update_xaxes(title={"text": "Days since the lead's first email"}, rangemode="tozero")
     fig.update_yaxes(
-        title="Share of contacted leads replied",
+        title={"text": "Share of contacted leads replied"},
         tickformat=".1~%",
         range=[0, max(top, 0.01) * 1.12],
     )
     fig.update_layout(hovermode="closest")
-    finish(
+    return finish(
         fig,
         chart="reply_curve",
         title="Cumulative reply curve",
@@ -143,10 +145,8 @@ def reply_curve(curve_frame: pl.DataFrame, *, names: Mapping[str, str] | None = 
         plot=300,
         bottom=58,
         legend=shown,
+        empty="no contacted leads to follow." if not groups else None,
     )
-    if not groups:
-        no_data(fig, "no contacted leads to follow.")
-    return fig
 
 
 def _band_polygon(days: list[Any], low: list[Any], high: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -248,7 +248,8 @@ def daily_activity(daily_frame: pl.DataFrame) -> go.Figure:
         )
 
     fig.add_trace(
-        go.Bar(
+        dict(
+            type="bar",
             name="Sent",
             uid=trace_uid("daily_activity", "sent"),
             x=dates,
@@ -260,7 +261,6 @@ def daily_activity(daily_frame: pl.DataFrame) -> go.Figure:
             hovertemplate=hover_template(),
         ),
         row=1,
-        col=1,
     )
     lines = (
         ("opened", "Opened (directional)", "dash"),
@@ -270,7 +270,8 @@ def daily_activity(daily_frame: pl.DataFrame) -> go.Figure:
     for col, name, dash in lines:
         note = "<br><i>opens are directional (image blocking, privacy proxies)</i>"
         fig.add_trace(
-            go.Scatter(
+            dict(
+                type="scatter",
                 name=name,
                 uid=trace_uid("daily_activity", col),
                 x=dates,
@@ -284,10 +285,10 @@ def daily_activity(daily_frame: pl.DataFrame) -> go.Figure:
                 hovertemplate=hover_template(),
             ),
             row=1,
-            col=1,
         )
     fig.add_trace(
-        go.Bar(
+        dict(
+            type="bar",
             name="Replied",
             uid=trace_uid("daily_activity", "replied"),
             x=dates,
@@ -301,10 +302,10 @@ def daily_activity(daily_frame: pl.DataFrame) -> go.Figure:
             hovertemplate=hover_template(),
         ),
         row=2,
-        col=1,
     )
     fig.add_trace(
-        go.Bar(
+        dict(
+            type="bar",
             name="Positive",
             uid=trace_uid("daily_activity", "positive"),
             x=dates,
@@ -320,13 +321,12 @@ def daily_activity(daily_frame: pl.DataFrame) -> go.Figure:
             hovertemplate=hover_template(),
         ),
         row=2,
-        col=1,
     )
     # Overlay: positive replies are a subset of the day's replies, drawn inside its bar.
     fig.update_layout(barmode="overlay", bargap=0.1, hovermode="closest")
     fig.update_annotations(x=0.0, xanchor="left", font={"size": 12})
-    fig.update_yaxes(title="Emails", rangemode="tozero", tickformat=",", row=1, col=1)
-    fig.update_yaxes(title="Leads", rangemode="tozero", tickformat=",", row=2, col=1)
+    fig.update_yaxes(title={"text": "Emails"}, rangemode="tozero", tickformat=",", row=1)
+    fig.update_yaxes(title={"text": "Leads"}, rangemode="tozero", tickformat=",", row=2)
     fig.update_xaxes(type="date")
     total = {c: sum(r[c] for r in rows) for c in _DAILY_COUNTS}
     subtitle = (
@@ -335,7 +335,7 @@ def daily_activity(daily_frame: pl.DataFrame) -> go.Figure:
     )
     if pooled > 1:
         subtitle += f" · {pooled} campaigns summed"
-    finish(
+    return finish(
         fig,
         chart="daily_activity",
         title="Daily activity",
@@ -348,9 +348,7 @@ def daily_activity(daily_frame: pl.DataFrame) -> go.Figure:
         ],
         plot=380,
         bottom=40,
-        legend=[t.name for t in fig.data] if rows else [],
+        legend=[t["name"] for t in fig.data] if rows else [],
         panel_titles=True,
+        empty="no emails sent and no replies in this selection." if not rows else None,
     )
-    if not rows:
-        no_data(fig, "no emails sent and no replies in this selection.")
-    return fig

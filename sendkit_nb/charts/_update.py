@@ -18,6 +18,10 @@ __all__ = ["update_figure"]
 
 #: Layout keys never copied: the template is the same for every chart and large.
 _KEEP: Final = frozenset({"template"})
+#: Trace keys never copied: the trace type never changes in place, and a FigureWidget's uid
+#: is its own.
+_TRACE_KEEP: Final = frozenset({"type", "uid"})
+_ABSENT: Final = object()
 
 
 def _same_trace(a: Any, b: Any) -> bool:
@@ -33,11 +37,12 @@ def update_figure(target: Any, source: Any) -> Any:
     ``go.FigureWidget`` already on screen), in place, and return ``target``.
 
     Traces that match by position, type and ``uid`` (or ``name``: a plain FigureWidget assigns
-    its own uids) are updated property by property, the uid excepted (a property the new trace
-    lacks is reset); traces are removed or added only where the two figures differ (e.g. a
-    reply curve with another number of groups). The layout is copied key by key, titles and
-    annotations included, except the template. Property updates happen in one
-    ``batch_update()``, so a FigureWidget redraws once.
+    its own uids) are updated property by property, the uid excepted: properties that differ
+    are assigned, a property the new trace lacks is reset, equal ones are left alone. Traces
+    are removed or added only where the two figures differ (e.g. a reply curve with another
+    number of groups). The layout is updated the same way key by key, titles and annotations
+    included, except the template. Property updates happen in one ``batch_update()``, so a
+    FigureWidget redraws once.
 
     >>> import plotly.graph_objects as go
     >>> import polars as pl
@@ -67,21 +72,34 @@ def update_figure(target: Any, source: Any) -> Any:
     if keep < len(new):
         target.add_traces([trace.to_plotly_json() for trace in new[keep:]])
 
-    # Read the plain property dicts (`_props`) rather than to_plotly_json(), which deep-copies
-    # every value, the layout's large template included: most of a refresh's time otherwise.
-    # update() copies what it takes, so the source figure's dicts are never shared.
+    # Only what differs is assigned: plotly checks every assigned value (most of a refresh's
+    # time when everything was assigned), and the browser gets a smaller update. Both sides
+    # are read as the plain property dicts plotly keeps (`_props`), not to_plotly_json(),
+    # which deep-copies every value, the large template included.
     with target.batch_update():
         for old, fresh in zip(target.data[:keep], new[:keep], strict=True):
             # Never the uid: a FigureWidget's own uid is how it finds the trace on screen.
-            values = {k: v for k, v in _props(fresh).items() if k not in ("type", "uid")}
-            for key in set(_props(old)) - set(values) - {"type", "uid"}:
-                old[key] = None
-            old.update(values, overwrite=True)
-        layout = {k: v for k, v in _props(source.layout).items() if k not in _KEEP}
-        for key in set(_props(target.layout)) - set(layout) - _KEEP:
-            target.layout[key] = None
-        target.layout.update(layout, overwrite=True)
+            _assign_changes(old, _props(fresh), skip=_TRACE_KEEP)
+        _assign_changes(target.layout, _props(source.layout), skip=_KEEP)
     return target
+
+
+def _assign_changes(target: Any, wanted: dict[str, Any], skip: frozenset[str]) -> None:
+    """Set each top-level property of ``target`` that differs from ``wanted`` (a property
+    ``wanted`` lacks is reset to its default), leaving equal ones untouched."""
+    current = _props(target)
+    for key in current.keys() - wanted.keys() - skip:
+        target[key] = None
+    for key, value in wanted.items():
+        if key not in skip and not _equal(current.get(key, _ABSENT), value):
+            target[key] = value
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except ValueError:  # an array-like whose == is elementwise: treat as changed
+        return False
 
 
 def _props(obj: Any) -> dict[str, Any]:
