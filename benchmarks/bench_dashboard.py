@@ -5,9 +5,10 @@ with :class:`sendkit_nb.demo.DemoServer` on 127.0.0.1, opens a :class:`Dashboard
 load over HTTP), then times status switches through the dashboard's own update path
 (``Dashboard.set_statuses``: status selection, every metric, every chart refreshed in place in
 its ``FigureWidget``, KPI cards and lead table). ``--repeat`` rounds go through six status
-selections (one status, several, all); each switch goes to a selection other than the one on
-show, and nothing is cached between selections. Per selection the best round counts; the
-verdict is on the slowest selection.
+selections (one status, several, all), first in the step view, then with the variant toggle
+on (which adds the A/B chart, the costliest metric, and splits the reply curve by variant);
+each switch goes to a selection other than the one on show, and nothing is cached between
+selections. Per selection and view the best round counts; the verdict is on the slowest.
 
 Baseline, in the same run: the same switch done the naive way, rebuilding every chart as a
 new ``FigureWidget`` from scratch (what re-running a notebook cell does).
@@ -41,21 +42,28 @@ SELECTIONS: tuple[tuple[str, ...], ...] = (
     (),
     ("completed",),
 )
+#: The dashboard's two chart views: by step, and with the variant toggle on.
+VIEWS: tuple[str, ...] = ("steps", "variants")
 
 
 def rebuild_from_scratch(
-    leads: pl.DataFrame, catalog: pl.DataFrame, statuses: tuple[str, ...]
+    leads: pl.DataFrame, catalog: pl.DataFrame, statuses: tuple[str, ...], by_variant: bool
 ) -> dict[str, go.FigureWidget]:
     """The baseline: filter, compute and build brand-new FigureWidgets for the same charts."""
     chosen = leads.filter(pl.col("status").is_in(list(statuses))) if statuses else leads
     funnel = metrics.funnel(chosen, sequence=catalog)
+    by = "variant" if by_variant else None
     figures = {
         "funnel": charts.step_funnel(funnel),
         "rates": charts.step_rates(funnel),
-        "reply_curve": charts.reply_curve(metrics.reply_curve(chosen)),
+        "reply_curve": charts.reply_curve(metrics.reply_curve(chosen, by=by)),
         "daily": charts.daily_activity(metrics.daily_activity(chosen)),
         "ai_tags": charts.ai_tag_breakdown(metrics.ai_tag_counts(chosen)),
     }
+    if by_variant:
+        figures["variants"] = charts.variant_comparison(
+            metrics.variant_funnel(chosen, sequence=catalog)
+        )
     metrics.headline(chosen)
     chosen.sort("added_at", descending=True).head(25)
     return {key: go.FigureWidget(fig) for key, fig in figures.items()}
@@ -81,31 +89,34 @@ def main(argv: list[str] | None = None) -> int:
         catalog = dash.store.catalog()
         print(f"setup: {leads.height:,} leads generated, served and loaded in {load_seconds:.1f} s")
 
-        # Warm-up: first calls pay for imports and plotly's validator caches.
-        dash.set_statuses(SELECTIONS[-1])
-        rebuild_from_scratch(leads, catalog, SELECTIONS[-1])
-
         changed: list[bool] = []
-        phases: dict[tuple[str, ...], list[dict[str, float]]] = {sel: [] for sel in SELECTIONS}
-        rebuilt: dict[tuple[str, ...], list[float]] = {sel: [] for sel in SELECTIONS}
-        for _ in range(args.repeat):
-            for selection in SELECTIONS:
-                before = dash.figures["funnel"].data[0].y
-                started = time.perf_counter()
-                dash.set_statuses(selection)
-                elapsed = time.perf_counter() - started
-                changed.append(dash.figures["funnel"].data[0].y != before)
-                phases[selection].append(
-                    {
-                        **dash.timings,
-                        "switch": elapsed,
-                        **{f"chart:{k}": v for k, v in dash.chart_timings.items()},
-                    }
-                )
-            for selection in SELECTIONS:
-                started = time.perf_counter()
-                rebuild_from_scratch(leads, catalog, selection)
-                rebuilt[selection].append(time.perf_counter() - started)
+        Key = tuple[str, tuple[str, ...]]
+        phases: dict[Key, list[dict[str, float]]] = {}
+        rebuilt: dict[Key, list[float]] = {}
+        for view in VIEWS:
+            by_variant = view == "variants"
+            dash.set_options(by_variant=by_variant)
+            # Warm-up: first calls pay for imports and plotly's validator caches.
+            dash.set_statuses(SELECTIONS[-1])
+            rebuild_from_scratch(leads, catalog, SELECTIONS[-1], by_variant)
+            for _ in range(args.repeat):
+                for selection in SELECTIONS:
+                    before = dash.figures["funnel"].data[0].y
+                    started = time.perf_counter()
+                    dash.set_statuses(selection)
+                    elapsed = time.perf_counter() - started
+                    changed.append(dash.figures["funnel"].data[0].y != before)
+                    phases.setdefault((view, selection), []).append(
+                        {
+                            **dash.timings,
+                            "switch": elapsed,
+                            **{f"chart:{k}": v for k, v in dash.chart_timings.items()},
+                        }
+                    )
+                for selection in SELECTIONS:
+                    started = time.perf_counter()
+                    rebuild_from_scratch(leads, catalog, selection, by_variant)
+                    rebuilt.setdefault((view, selection), []).append(time.perf_counter() - started)
         client.close()
 
     problems = []
@@ -114,21 +125,24 @@ def main(argv: list[str] | None = None) -> int:
     if not all(changed):
         problems.append("a status switch left the funnel chart unchanged")
 
-    # Per selection, the best of the rounds; the verdict is on the slowest selection.
+    # Per selection and view, the best of the rounds; the verdict is on the slowest.
     print(f"status switch on {args.leads:,} leads, best of {args.repeat} per selection:")
-    print(f"  {'selection':34} {'leads':>7} {'dashboard':>9} {'rebuild':>8}   dashboard phases")
+    print(
+        f"  {'view':8} {'selection':32} {'leads':>7} {'dashboard':>9} {'rebuild':>8}   "
+        "dashboard phases"
+    )
     worst_dashboard = worst_rebuild = 0.0
     worst: dict[str, float] = {}
-    for selection in SELECTIONS:
-        fastest = min(phases[selection], key=lambda p: p["switch"])
-        rebuild = min(rebuilt[selection])
+    for (view, selection), runs in phases.items():
+        fastest = min(runs, key=lambda p: p["switch"])
+        rebuild = min(rebuilt[(view, selection)])
         chosen = (
             leads.filter(pl.col("status").cast(pl.String).is_in(list(selection))).height
             if selection
             else leads.height
         )
         print(
-            f"  {', '.join(selection) or '(all statuses)':34} {chosen:>7,} "
+            f"  {view:8} {', '.join(selection) or '(all statuses)':32} {chosen:>7,} "
             f"{fastest['switch']:>8.3f}s {rebuild:>7.3f}s   metrics {fastest['metrics']:.3f}, "
             f"charts {fastest['charts']:.3f}, in-place updates {fastest['figures']:.3f}, "
             f"KPIs+table {fastest['widgets']:.3f}"
