@@ -21,7 +21,7 @@ import pytest
 
 import sendkit_nb.metrics as m
 from sendkit_nb import BadRequestError, charts, leads_from_items
-from sendkit_nb.charts._common import FOOTNOTE
+from sendkit_nb.charts._common import FOOTNOTE, SUBTITLE
 from sendkit_nb.demo import make_workspace
 
 Raw = dict[str, Any]
@@ -126,6 +126,13 @@ def texts(fig: go.Figure) -> str:
     return " ".join((a.text or "").replace("<br>", " ") for a in fig.layout.annotations)
 
 
+def subtitle(fig: go.Figure) -> str:
+    """The text of the figure's subtitle annotation (exactly one)."""
+    found = [a.text for a in fig.layout.annotations if a.name == SUBTITLE]
+    assert len(found) == 1, found
+    return str(found[0])
+
+
 def no_data_shown(fig: go.Figure) -> bool:
     return any(a.name == charts.NO_DATA for a in fig.layout.annotations)
 
@@ -189,7 +196,7 @@ def test_opens_are_marked_directional_wherever_shown(
     assert opened.marker.pattern.shape == "/"
     assert all("directional" in h for h in opened.hovertext)
     assert caveat in texts(funnel_fig)
-    assert "directional" in funnel_fig.layout.title.subtitle.text
+    assert "directional" in subtitle(funnel_fig)
 
     rates_fig = charts.step_rates(funnel_frame)
     assert trace(rates_fig, "Open rate (directional)").marker.pattern.shape == "/"
@@ -244,11 +251,11 @@ def test_step_rates_error_bars_when_the_frame_has_intervals(funnel_frame: pl.Dat
         framed.row(0, named=True)["reply_rate_high"],
     )
     assert f"{low * 100:.1f}% – {high * 100:.1f}% (Wilson)" in reply.hovertext[0]
-    assert "95% Wilson interval" in fig.layout.title.subtitle.text
+    assert "95% Wilson interval" in subtitle(fig)
 
     bare = charts.step_rates(_without_intervals(funnel_frame))
     assert trace(bare, "Reply rate").error_y.visible is False
-    assert "no intervals" in bare.layout.title.subtitle.text
+    assert "no intervals" in subtitle(bare)
     # One panel per rate, each with its own axis; the step labels on the shared x axis.
     assert {t.yaxis for t in bare.data} == {"y", "y2", "y3", "y4"}
     assert list(bare.data[0].x) == funnel_frame["step_label"].to_list()
@@ -288,7 +295,7 @@ def test_variant_comparison_within_steps_with_intervals_and_too_small_flag(
     assert list(bars.marker.opacity) == [0.45 if s else 1.0 for s in small]
     assert "too small" in labels.text[1] and "too small" not in labels.text[0]
     assert "Too small to call" in bars.hovertext[1]
-    assert "1 of 4 arms too small to call" in fig.layout.title.subtitle.text
+    assert "1 of 4 arms too small to call" in subtitle(fig)
     assert "only within a step" in texts(fig)
     # The leader is outlined; a tested arm shows its adjusted p-value.
     leader = frame["is_leader"].to_list().index(True)
@@ -312,7 +319,7 @@ def test_variant_comparison_single_arm_steps_say_nothing_to_compare(
     agency = ws.campaigns[1]
     frame = m.variant_funnel(all_leads.filter(pl.col("campaign_id") == agency["_id"]))
     fig = charts.variant_comparison(frame)
-    assert "nothing to compare" in fig.layout.title.subtitle.text
+    assert "nothing to compare" in subtitle(fig)
     assert all(w == 0 for w in fig.data[0].marker.line.width)
 
 
@@ -339,7 +346,7 @@ def test_reply_curve_lines_bands_and_hover(leads: pl.DataFrame) -> None:
         on_curve = int(part["at_risk"][0])
         assert f"{replies:,} replies so far / {on_curve:,} leads on the curve" in line.hovertext[-1]
         assert f"{last['at_risk']:,} leads still at risk" in line.hovertext[-1]
-    assert "Kaplan–Meier" in fig.layout.title.subtitle.text
+    assert "Kaplan–Meier" in subtitle(fig)
 
 
 def test_reply_curve_by_campaign_uses_names(all_leads: pl.DataFrame, ws: Any) -> None:
@@ -379,7 +386,7 @@ def test_daily_activity_matches_frame_and_raw_totals(
 
     pooled = charts.daily_activity(m.daily_activity(all_leads, by_campaign=True))
     assert sum(pooled.data[0].y) == m.daily_activity(all_leads)["sent"].sum()
-    assert "campaigns summed" in pooled.layout.title.subtitle.text
+    assert "campaigns summed" in subtitle(pooled)
 
 
 # --------------------------------------------------------------- statuses and AI tags
@@ -416,7 +423,7 @@ def test_ai_tag_breakdown(leads: pl.DataFrame, raw: list[Raw]) -> None:
         zip(other.y, other.x, strict=True)
     )
     assert drawn == {t: n for t, n in tags.items() if t is not None}
-    assert f"{tags[None]:,} untagged not shown" in fig.layout.title.subtitle.text
+    assert f"{tags[None]:,} untagged not shown" in subtitle(fig)
     # Most frequent first (at the top).
     order = list(fig.layout.yaxis.categoryarray)
     assert order == sorted(order, key=lambda t: -drawn[t])
@@ -594,7 +601,7 @@ def test_every_figure_themed_hovered_and_exportable(
         assert fig.layout.template.layout.colorway == charts.COLORWAY, name
         assert fig.layout.meta["sendkit_chart"] == name
         assert fig.layout.uirevision == name
-        assert fig.layout.title.text and fig.layout.title.subtitle.text, name
+        assert fig.layout.title.text and subtitle(fig), name
         assert any(a.name == FOOTNOTE for a in fig.layout.annotations), name
         uids = [t.uid for t in fig.data]
         assert len(set(uids)) == len(uids) and all(re.fullmatch(r"[\w-]+", u) for u in uids)
@@ -694,7 +701,7 @@ def test_update_figure_adds_removes_and_resets(leads: pl.DataFrame, campaign: Ra
     assert shown.data[0].error_y.visible is True
     charts.update_figure(shown, charts.step_rates(_without_intervals(funnel)))
     assert shown.data[0].error_y.visible is False and shown.data[0].error_y.array is None
-    assert "no intervals" in shown.layout.title.subtitle.text
+    assert "no intervals" in subtitle(shown)
 
     with pytest.raises(BadRequestError, match="two plotly figures"):
         charts.update_figure(shown, {"data": []})
@@ -708,7 +715,7 @@ def test_hovers_follow_the_frames_denominator(leads: pl.DataFrame, campaign: Raw
     # The open rate stays over delivered; the subtitle names both bases.
     assert f"/ {first['delivered']:,} delivered" in fig.data[2].hovertext[0]
     assert "delivered (open) and opened (click, reply, positive)" in (
-        fig.layout.title.subtitle.text.replace("<br>", " ")
+        subtitle(fig).replace("<br>", " ")
     )
     rates = charts.step_rates(over_opened)
     assert "replied / opened" in texts(rates)

@@ -140,6 +140,23 @@ EXECUTION_STARTED = """() => [...document.querySelectorAll('.jp-CodeCell .jp-Inp
     .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
 
 
+#: Titles of the dashboard's plots that overlap their subtitle or one of their annotations (the
+#: subtitle, the footnotes), after the title of every plot that has one.
+OVERLAPPED_TITLES = """() => {
+    const overlap = (a, b) => a.top < b.bottom && b.top < a.bottom
+        && a.left < b.right && b.left < a.right;
+    const plots = [...document.querySelectorAll('.sendkit-dashboard .js-plotly-plot')];
+    const titled = plots.filter(p => p.querySelector('.gtitle'));
+    const bad = titled.filter(p => {
+        const title = p.querySelector('.gtitle').getBoundingClientRect();
+        return [...p.querySelectorAll('.annotation-text, .gtitle-subtitle')]
+            .some(n => overlap(title, n.getBoundingClientRect()));
+    });
+    return [titled.map(p => p.querySelector('.gtitle').textContent),
+            bad.map(p => p.querySelector('.gtitle').textContent)];
+}"""
+
+
 def accept_dialog(page: Page) -> None:
     """Accept a modal dialog JupyterLab may open on a slow start (e.g. "Select Kernel" when the
     kernel list arrives late), which would otherwise swallow every click."""
@@ -189,6 +206,11 @@ def test_dashboard_in_jupyterlab(jupyterlab: str, browser: Browser, test_output:
             timeout=WAIT_MS,
         )
         assert "Demo API" in page.locator(".sendkit-dashboard .sk-demo").inner_text()
+        # Widgets are drawn before they are on screen; titles, subtitles and notes must still
+        # each keep their own place.
+        titled, overlapped = page.evaluate(OVERLAPPED_TITLES)
+        assert "Funnel by sequence step" in titled and len(titled) >= 7, titled
+        assert overlapped == [], overlapped
         dashboard = page.locator(".sendkit-dashboard")
         dashboard.screenshot(path=str(test_output / "dashboard.png"))
         box = dashboard.bounding_box()

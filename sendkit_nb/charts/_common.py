@@ -33,6 +33,7 @@ __all__ = [
     "OPENS_SHORT",
     "POSITIVE_NOTE",
     "RATE_TITLE",
+    "SUBTITLE",
     "check_frame",
     "diff",
     "esc",
@@ -57,6 +58,8 @@ __all__ = [
 NO_DATA: Final = "sendkit:no-data"
 #: ``name`` of the footnote annotation (denominators, attribution, the opens caveat).
 FOOTNOTE: Final = "sendkit:footnote"
+#: ``name`` of the subtitle annotation under the title.
+SUBTITLE: Final = "sendkit:subtitle"
 
 #: The count a rate counts, by rate name.
 EVENT_OF: Final[dict[str, str]] = {
@@ -279,6 +282,11 @@ def stacked_subplots(
     return FigureSpec(copy.deepcopy(layout))
 
 
+#: The left margin, and where the subtitle starts, in pixels from the top (under the title).
+_MARGIN_LEFT: Final = 70
+_SUBTITLE_TOP: Final = 36
+
+
 def finish(
     fig: FigureSpec,
     *,
@@ -314,7 +322,6 @@ def finish(
     fig.update_layout(
         title={
             "text": f"<b>{esc(title)}</b>",
-            "subtitle": {"text": sub_text},
             "yref": "container",
             "y": 1 - 12 / height,
             "yanchor": "top",
@@ -322,10 +329,30 @@ def finish(
         legend={"yref": "container", "y": 1 - legend_top / height, "yanchor": "top"},
         showlegend=bool(legend),
         height=height,
-        margin={"t": top, "l": 70, "r": 30, "b": foot},
+        margin={"t": top, "l": _MARGIN_LEFT, "r": 30, "b": foot},
         uirevision=chart,
         meta={"sendkit_chart": chart},
     )
+    if sub_text:
+        # An annotation at a fixed pixel offset, not plotly's title.subtitle: plotly.js places
+        # a subtitle under the title's measured height, which is zero when the figure is drawn
+        # while hidden (a FigureWidget in an output area not yet on screen), and the two then
+        # overlap.
+        fig.add_annotation(
+            name=SUBTITLE,
+            text=sub_text,
+            font={"size": 12, "color": "#444444"},
+            xref="paper",
+            yref="paper",
+            x=0.0,
+            y=1.0,
+            xanchor="left",
+            yanchor="top",
+            xshift=-_MARGIN_LEFT - 2,  # the annotation pads its text by 2 px
+            yshift=top - _SUBTITLE_TOP,
+            align="left",
+            showarrow=False,
+        )
     if note_text:
         fig.add_annotation(
             name=FOOTNOTE,

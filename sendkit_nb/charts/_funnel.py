@@ -407,7 +407,7 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
     >>> fig = variant_comparison(variant_funnel(leads, sequence=campaign))
     >>> list(fig.data[0].x[1])
     ['A', 'B', '(no variant)', '(no variant)']
-    >>> "too small" in fig.layout.title.subtitle.text
+    >>> any("too small" in note.text for note in fig.layout.annotations)
     True
     """
     frame = check_frame(variant_frame, [], "variant_comparison", _VARIANT_HINT)
