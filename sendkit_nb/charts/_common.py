@@ -282,8 +282,7 @@ def stacked_subplots(
     return FigureSpec(copy.deepcopy(layout))
 
 
-#: The left margin, and where the subtitle starts, in pixels from the top (under the title).
-_MARGIN_LEFT: Final = 70
+#: Where the subtitle starts, in pixels from the top (under the title).
 _SUBTITLE_TOP: Final = 36
 
 
@@ -320,8 +319,11 @@ def finish(
     foot = bottom + (16 * note_lines + 12 if note_lines else 0)
     height = top + plot + foot
     fig.update_layout(
+        # Title, subtitle, legend and footnotes all start at the plotting area's left edge
+        # ("paper"), which moves right when long tick labels widen the margin (automargin).
         title={
             "text": f"<b>{esc(title)}</b>",
+            "xref": "paper",
             "yref": "container",
             "y": 1 - 12 / height,
             "yanchor": "top",
@@ -329,7 +331,7 @@ def finish(
         legend={"yref": "container", "y": 1 - legend_top / height, "yanchor": "top"},
         showlegend=bool(legend),
         height=height,
-        margin={"t": top, "l": _MARGIN_LEFT, "r": 30, "b": foot},
+        margin={"t": top, "l": 70, "r": 30, "b": foot},
         uirevision=chart,
         meta={"sendkit_chart": chart},
     )
@@ -348,7 +350,7 @@ def finish(
             y=1.0,
             xanchor="left",
             yanchor="top",
-            xshift=-_MARGIN_LEFT - 2,  # the annotation pads its text by 2 px
+            xshift=-2,  # in line with the title: an annotation pads its text by 2 px
             yshift=top - _SUBTITLE_TOP,
             align="left",
             showarrow=False,
