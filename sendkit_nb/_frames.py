@@ -19,7 +19,7 @@ from polars._typing import PolarsDataType
 from sendkit_nb._client import SendKitClient, check_object_id
 from sendkit_nb._errors import BadRequestError, PaginationError, SchemaError
 from sendkit_nb._pagination import Page, Walk, walk
-from sendkit_nb._progress import progress_bar
+from sendkit_nb._progress import Progress, check_progress, progress_bar
 from sendkit_nb._schema import (
     CAMPAIGN_STATUSES,
     CAMPAIGNS_SCHEMA,
@@ -313,7 +313,7 @@ def load_leads(
     campaign_id: str,
     status: str | Sequence[str] | None = None,
     *,
-    progress: bool = True,
+    progress: Progress = True,
     limit: int = 100,
     by_cursor: bool = False,
 ) -> pl.DataFrame:
@@ -325,10 +325,16 @@ def load_leads(
     from the API's total, the load is walked again by cursor; if it still differs an
     :class:`IncompleteLoadWarning` gives both numbers. Raises a :class:`SendKitError` subclass
     on any failure, so a returned frame is never silently short.
+
+    ``progress``: True for a progress bar (tqdm: a widget in Jupyter, text in a terminal),
+    False for none, or a function called after every page with the number of leads loaded so
+    far and the total the API announced (None if it gives none); each walk (one per status,
+    and the re-walk by cursor) counts from zero.
     """
     check_object_id(campaign_id)
     statuses = _check_statuses(status)
     _check_limit(limit)
+    check_progress(progress)
     frames = [
         _load_status(client, campaign_id, one, progress=progress, limit=limit, by_cursor=by_cursor)
         for one in (statuses if statuses else [None])
@@ -343,7 +349,7 @@ def _load_status(
     campaign_id: str,
     status: str | None,
     *,
-    progress: bool,
+    progress: Progress,
     limit: int,
     by_cursor: bool,
 ) -> pl.DataFrame:
@@ -378,11 +384,11 @@ def _walk_leads(
     path: str,
     status: str | None,
     label: str,
-    progress: bool,
+    progress: Progress,
     limit: int,
     by_cursor: bool,
 ) -> Walk[pl.DataFrame]:
-    with progress_bar(label, enabled=progress) as bar:
+    with progress_bar(label, progress) as bar:
         return walk(
             client,
             path,

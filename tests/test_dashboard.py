@@ -293,8 +293,16 @@ def test_progress_is_shown_inside_the_dashboard(
     d = Dashboard(client, autoload=False)
     texts: list[str] = []
     d.progress_text.observe(lambda change: texts.append(change["new"]), names="value")
+    maxima: list[int] = []
+    d.progress.observe(lambda change: maxima.append(change["new"]), names="max")
     d.select_campaign(catalog["campaign_id"][1])
     assert any("Loading the leads of" in t and catalog["name"][1] in t for t in texts)
+    # While the leads load, the line counts them against the total, and the bar's scale is
+    # the lead total (back to the stages afterwards).
+    total = d.store.campaign(catalog["campaign_id"][1]).leads.height
+    counted = [t for t in texts if f"of {total:,} leads" in t]
+    assert counted and f"{total:,} of {total:,} leads" in counted[-1]
+    assert total in maxima
     assert d.progress.layout.visibility == "hidden"
     # No tqdm bar or other stray output.
     captured = capsys.readouterr()

@@ -3,6 +3,7 @@ errors mapped, arguments checked before any request, and the key never shown."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import warnings
 from typing import Any
@@ -314,6 +315,8 @@ def test_server_side_400_is_bad_request(client: sk.SendKitClient, server: DemoSe
         (("665a1b2c3d4e5f6a7b8c9d0e",), {"limit": 0}, "limit"),
         (("665a1b2c3d4e5f6a7b8c9d0e",), {"limit": 101}, "limit"),
         (("665a1b2c3d4e5f6a7b8c9d0e",), {"limit": "50"}, "limit"),
+        (("665a1b2c3d4e5f6a7b8c9d0e",), {"progress": "yes"}, "progress must be True, False"),
+        (("665a1b2c3d4e5f6a7b8c9d0e",), {"progress": None}, "progress must be True, False"),
     ],
 )
 def test_bad_arguments_rejected_before_any_request(
@@ -324,7 +327,7 @@ def test_bad_arguments_rejected_before_any_request(
     match: str,
 ) -> None:
     with pytest.raises(sk.BadRequestError, match=match):
-        sk.load_leads(client, *args, progress=False, **kwargs)
+        sk.load_leads(client, *args, **{"progress": False, **kwargs})
     assert server.request_log == []
 
 
@@ -391,6 +394,24 @@ def test_progress_bar_shows_leads_and_pages(
     assert f"{total}/{total}" in err
     assert "pages=" in err
     sk.load_leads(client, campaign_id, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_function_is_told_leads_so_far_and_the_total(
+    client: sk.SendKitClient, server: DemoServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    campaign_id = biggest_campaign(server)
+    total = len(server.workspace.leads[campaign_id])
+    calls: list[tuple[int, int | None]] = []
+    leads = sk.load_leads(
+        client, campaign_id, limit=100, progress=lambda done, of: calls.append((done, of))
+    )
+    assert leads.height == total
+    # One call a page, counts rising by at most a page, ending at the total; no tqdm bar.
+    assert len(calls) == -(-total // 100)
+    assert all(of == total for _, of in calls)
+    assert all(0 < b - a <= 100 for (a, _), (b, _) in itertools.pairwise(calls))
+    assert calls[-1] == (total, total)
     assert capsys.readouterr().err == ""
 
 

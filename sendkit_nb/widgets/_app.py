@@ -164,7 +164,7 @@ class Dashboard:
     ) -> None:
         self._owns_client = client is None
         self.client: SendKitClient = client if client is not None else connect()
-        self.store = CampaignStore(self.client, on_stage=self._stage)
+        self.store = CampaignStore(self.client, on_stage=self._stage, on_leads=self._leads_loaded)
         self.table_rows = table_rows
         self.figure_width = figure_width
         self.positive_tags = list(positive_tags) if positive_tags is not None else None
@@ -184,6 +184,9 @@ class Dashboard:
         self._comparison: pl.DataFrame | None = None
         self._comparison_metric: str | None = None
         self._status_drawn_for: str | None = None
+        # What the progress line says in the current stage, and when lead counts were shown.
+        self._stage_text = ""
+        self._shown_leads_at = 0.0
         self._build()
         if autoload:
             self._start(campaign)
@@ -388,8 +391,28 @@ class Dashboard:
     def _stage(self, stage: str, text: str) -> None:
         self.progress.layout.visibility = "visible"
         self.progress.bar_style = "info"
+        self.progress.max = len(_STAGES) - 1
         self.progress.value = _STAGES.index(stage) if stage in _STAGES else 0
+        self._stage_text = text
+        self._shown_leads_at = 0.0
         self.progress_text.value = f"<span class='sk-progress'>{escape(text)}</span>"
+
+    def _leads_loaded(self, done: int, total: int | None) -> None:
+        """While a campaign loads: the bar counts leads, the text says how many of how many."""
+        now = time.monotonic()
+        finished = total is not None and done >= total
+        # A message to the browser per page would flood it (1,000 pages for 100,000 leads):
+        # ten updates a second are enough to look live.
+        if not finished and now - self._shown_leads_at < 0.1:
+            return
+        self._shown_leads_at = now
+        if total:
+            self.progress.max = max(total, done)
+            self.progress.value = done
+        counted = f"{done:,} of {total:,} leads" if total is not None else f"{done:,} leads"
+        self.progress_text.value = (
+            f"<span class='sk-progress'>{escape(self._stage_text)} {counted}</span>"
+        )
 
     def _progress_done(self, text: str) -> None:
         self.progress.value = self.progress.max

@@ -20,6 +20,7 @@ import polars as pl
 from sendkit_nb import metrics
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._frames import IncompleteLoadWarning, load_campaigns, load_leads
+from sendkit_nb._progress import ProgressCallback
 from sendkit_nb._schema import LEAD_STATUSES
 from sendkit_nb.metrics import Denominator, Metric
 
@@ -177,6 +178,8 @@ class CampaignStore:
 
     client: SendKitClient
     on_stage: Callable[[str, str], None] | None = None
+    #: Told the leads loaded so far and the total after every page of a campaign's leads.
+    on_leads: ProgressCallback | None = None
     _catalog: pl.DataFrame | None = None
     _loaded: dict[str, LoadedCampaign] = field(default_factory=dict)
 
@@ -211,11 +214,11 @@ class CampaignStore:
         if found is not None:
             return found
         self._stage("leads", f"Loading the leads of {self.name_of(campaign_id)}…")
-        # progress=False: the dashboard shows its own progress; a tqdm bar would land in
-        # whichever output area happens to be current, outside the dashboard.
+        # Never a tqdm bar: it would land in whichever output area happens to be current,
+        # outside the dashboard, which draws its own progress from on_leads.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IncompleteLoadWarning)
-            leads = load_leads(self.client, campaign_id, progress=False)
+            leads = load_leads(self.client, campaign_id, progress=self.on_leads or False)
         notes = []
         for warning in caught:
             if issubclass(warning.category, IncompleteLoadWarning):
