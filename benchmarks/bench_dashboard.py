@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Literal
 
 import plotly.graph_objects as go
 import polars as pl
@@ -52,7 +53,7 @@ def rebuild_from_scratch(
     """The baseline: filter, compute and build brand-new FigureWidgets for the same charts."""
     chosen = leads.filter(pl.col("status").is_in(list(statuses))) if statuses else leads
     funnel = metrics.funnel(chosen, sequence=catalog)
-    by = "variant" if by_variant else None
+    by: Literal["variant"] | None = "variant" if by_variant else None
     figures = {
         "funnel": charts.step_funnel(funnel),
         "rates": charts.step_rates(funnel),

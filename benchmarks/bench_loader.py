@@ -15,6 +15,7 @@ missed: with 20 ms, >= 8x faster than naive and <= 1.3x raw; with 0 ms, >= 5x fa
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import subprocess
 import sys
@@ -141,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             with demo_server(size, latency) as url:
                 cid = campaign_id(url)
                 run_raw(url, cid)  # warm the server's page cache before anything is timed
-                ours, n_ours = best_of(args.runs, lambda u=url, c=cid: run_sendkit(u, c))
-                raw, _ = best_of(args.runs, lambda u=url, c=cid: run_raw(u, c))
-                naive, n_naive = best_of(1, lambda u=url, c=cid: run_naive(u, c))
+                ours, n_ours = best_of(args.runs, functools.partial(run_sendkit, url, cid))
+                raw, _ = best_of(args.runs, functools.partial(run_raw, url, cid))
+                naive, n_naive = best_of(1, functools.partial(run_naive, url, cid))
             if n_ours != size or n_naive != size:
                 raise SystemExit(
                     f"wrong result at {size} leads, {latency} ms: loaded {n_ours}, naive {n_naive}"
