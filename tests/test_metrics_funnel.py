@@ -1087,6 +1087,9 @@ def test_definitions_state_the_contract() -> None:
         "positive replies per lead contacted",
         "wait steps",
         f"fewer than {m.MIN_SENDS}",
+        "Kaplan-Meier",
+        "censored at floor",
+        "by the date they were sent",
     ):
         assert phrase.lower() in text.lower(), phrase
     assert m.rate_denominators() == {

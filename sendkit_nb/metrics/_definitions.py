@@ -87,6 +87,18 @@ unattributed = replied leads whose reply has no delivered email before it. Headl
 positive replies per lead contacted (positive_rate); reply_rate and bounce_rate are per lead
 contacted too, open_rate and click_rate per lead delivered.
 
+Reply curve (Kaplan-Meier, per contacted lead): the clock starts at the lead's first send (the
+earliest sentAt of its emails); a replied lead (replied is true) counts on day ceil(days from the
+first send to repliedAt); a lead that has not replied is censored at floor(days from its first
+send to the end of observation), which defaults to the latest sentAt or repliedAt in the data.
+cumulative_share = 1 - KM survival, the estimated share replied within N days; band: 95%
+Greenwood interval on the log(-log) scale. Replies before the first send, replied leads without
+repliedAt and contacted leads with no sentAt are left off the curve and counted separately.
+
+Daily activity (UTC days): sent, opened, clicked and bounced count emails by the date they were
+sent (the API says whether an email was opened, not when); replied and positive count leads by
+the date of their repliedAt (replies without a time cannot be dated and are left out).
+
 Step labels come from the campaign's sequence: email steps are numbered 1, 2, ... in `order`,
 skipping wait steps ("Step 1 · Quick question"). A step the sequence no longer has is labelled by
 its raw order ("Step order 7").
