@@ -165,8 +165,6 @@ def _pd_attribution(leads: Any, emails: Any) -> Any:
 
 
 def pd_funnel(leads: Any, emails: Any, *, by_variant: bool) -> Any:
-    import pandas as pd
-
     keys = ["step", "variant"] if by_variant else ["step"]
     delivered = ~emails["bounced"]
     e = emails.assign(
@@ -189,18 +187,24 @@ def pd_funnel(leads: Any, emails: Any, *, by_variant: bool) -> Any:
     for rate, (num, den) in _RATES.items():
         out[rate] = _pd_ratio(out[num], out[den])
     if by_variant:
-        # Wilson score interval at 95%, as the polars variant funnel reports.
-        z = 1.959963984540054
         for name, (num, den) in _RATES.items():
-            if name == "bounce_rate":
-                continue
-            x, n = out[num].astype("float64"), out[den].astype("float64")
-            centre = (x + z * z / 2) / (n + z * z)
-            half = z / (n + z * z) * np.sqrt(x * (n - x) / n.where(n > 0) + z * z / 4)
-            ok = n > 0
-            out[f"{name}_low"] = (centre - half).clip(lower=0.0).where(ok, pd.NA)
-            out[f"{name}_high"] = (centre + half).clip(upper=1.0).where(ok, pd.NA)
+            if name != "bounce_rate":
+                _pd_wilson(out, name, num, den)
     return out.sort_values(keys, na_position="first").reset_index(drop=True)
+
+
+def _pd_wilson(out: Any, name: str, num: str, den: str) -> None:
+    """Add ``<name>_low``/``_high``: the 95% Wilson score interval, as the polars metrics
+    report it (missing for an empty base or more events than the base)."""
+    import pandas as pd
+
+    z = 1.959963984540054
+    x, n = out[num].astype("float64"), out[den].astype("float64")
+    ok = (n > 0) & (x <= n)
+    centre = (x + z * z / 2) / (n + z * z)
+    half = z / (n + z * z) * np.sqrt((x * (n - x)).where(ok) / n.where(ok) + z * z / 4)
+    out[f"{name}_low"] = (centre - half).clip(lower=0.0).where(ok, pd.NA)
+    out[f"{name}_high"] = (centre + half).clip(upper=1.0).where(ok, pd.NA)
 
 
 def pd_headline(leads: Any, emails: Any) -> Any:
@@ -235,7 +239,18 @@ def pd_headline(leads: Any, emails: Any) -> Any:
     out["bounce_rate"] = _pd_ratio(out["bounced"], out["contacted"])
     out["open_rate"] = _pd_ratio(out["opened"], out["delivered"])
     out["click_rate"] = _pd_ratio(out["clicked"], out["delivered"])
+    for rate, num, den in _HEADLINE_RATES:
+        _pd_wilson(out, rate, num, den)
     return out.reset_index().sort_values("campaign_id").reset_index(drop=True)
+
+
+_HEADLINE_RATES = (
+    ("positive_rate", "positive", "contacted"),
+    ("reply_rate", "replied", "contacted"),
+    ("bounce_rate", "bounced", "contacted"),
+    ("open_rate", "opened", "delivered"),
+    ("click_rate", "clicked", "delivered"),
+)
 
 
 def pd_reply_curve(leads: Any, emails: Any) -> Any:
@@ -396,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         "bounce_rate",
         "open_rate",
         "click_rate",
+        *(f"{rate}_{side}" for rate, _, _ in _HEADLINE_RATES for side in ("low", "high")),
     ]
     _same("headline", results["headline"][0], results["headline"][1], head)
     curve = ["day", "at_risk", "replied_events", "censored", "cumulative_share"]

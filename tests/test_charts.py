@@ -442,7 +442,16 @@ def test_campaign_comparison_headline(all_leads: pl.DataFrame, ws: Any) -> None:
     assert list(bars.x) == pytest.approx(frame["positive_rate"].to_list(), nan_ok=True)
     best = frame.row(0, named=True)
     assert f"{best['positive']} positive / {best['contacted']:,} contacted" in bars.hovertext[0]
+    # Whiskers are the headline's own interval columns, not a second computation.
+    assert list(bars.error_x.array) == pytest.approx(
+        (frame["positive_rate_high"] - frame["positive_rate"]).to_list(), nan_ok=True
+    )
     assert bars.error_x.array[0] > 0
+    assert "95% Wilson interval" in subtitle(fig)
+    bare = charts.campaign_comparison(frame.select(pl.exclude("^.*_rate_(low|high)$")))
+    assert all(v is None for v in bare.data[0].error_x.array)
+    assert list(bare.data[0].x) == pytest.approx(list(bars.x), nan_ok=True)
+    assert "no intervals" in subtitle(bare)
     # The draft campaign has nobody contacted: no bar, and a label that says so.
     draft = frame["contacted"].to_list().index(0)
     assert bars.x[draft] is None and "no leads contacted" in labels.text[draft]

@@ -257,12 +257,25 @@ def ref_headline(
             row["positive"] += ref_positive(item, positive)
             row["unattributed"] += ref_attribution(item) is None
     for row in out.values():
-        row["positive_rate"] = _rate(row["positive"], row["contacted"])
-        row["reply_rate"] = _rate(row["replied"], row["contacted"])
-        row["bounce_rate"] = _rate(row["bounced"], row["contacted"])
-        row["open_rate"] = _rate(row["opened"], row["delivered"])
-        row["click_rate"] = _rate(row["clicked"], row["delivered"])
+        for rate, events, over in (
+            ("positive_rate", "positive", "contacted"),
+            ("reply_rate", "replied", "contacted"),
+            ("bounce_rate", "bounced", "contacted"),
+            ("open_rate", "opened", "delivered"),
+            ("click_rate", "clicked", "delivered"),
+        ):
+            row[rate] = _rate(row[events], row[over])
+            row[f"{rate}_low"], row[f"{rate}_high"] = _ref_wilson(row[events], row[over])
     return out
+
+
+def _ref_wilson(events: int, n: int) -> tuple[float | None, float | None]:
+    """The 95% Wilson interval as scipy computes it; None, None for an empty base or more
+    events than the base (replies from leads never emailed, in a narrow segment)."""
+    if n == 0 or events > n:
+        return None, None
+    ci = sps.binomtest(events, n).proportion_ci(0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def keyed(frame: pl.DataFrame, keys: Sequence[str]) -> dict[tuple[Any, ...], dict[str, Any]]:

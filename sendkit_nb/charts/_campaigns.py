@@ -9,7 +9,6 @@ import plotly.graph_objects as go
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
-from sendkit_nb.metrics import wilson_interval
 
 from ._common import (
     ATTRIBUTION,
@@ -281,7 +280,9 @@ def campaign_comparison(
     *,
     names: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Several campaigns side by side on one rate, with 95% Wilson intervals.
+    """Several campaigns side by side on one rate, with the 95% Wilson intervals of the frame
+    (``<rate>_low``/``_high``: :func:`~sendkit_nb.metrics.compare_campaigns` has them; a frame
+    without them is drawn without whiskers, and the subtitle says so).
 
     Takes :func:`sendkit_nb.metrics.compare_campaigns` output. ``by="campaign"`` (the default
     there): one horizontal bar per campaign in the frame's order (best headline rate first),
@@ -323,7 +324,7 @@ def campaign_comparison(
     lows: list[float | None] = []
     highs: list[float | None] = []
     for r in rows:
-        rate, low, high = _rate_and_interval(r[event], r[base])
+        rate, low, high = _rate_and_bounds(r, f"{metric}_rate", event, base)
         rates.append(rate)
         lows.append(low)
         highs.append(high)
@@ -395,7 +396,9 @@ def campaign_comparison(
         fig,
         chart="campaign_comparison",
         title=f"{RATE_TITLE[metric]} by campaign",
-        subtitle=f"{what.capitalize()} · per lead, all steps · whiskers: 95% Wilson interval",
+        subtitle=(
+            f"{what.capitalize()} · per lead, all steps · {_whiskers(frame, f'{metric}_rate')}"
+        ),
         notes=_compare_notes(metric),
         plot=max(120, 36 * len(rows)),
         bottom=56,
@@ -403,16 +406,25 @@ def campaign_comparison(
     )
 
 
-def _rate_and_interval(
-    events: object, base: object
+def _rate_and_bounds(
+    row: dict[str, Any], rate_col: str, events: str, base: str
 ) -> tuple[float | None, float | None, float | None]:
-    """``events / base`` and its 95% Wilson interval; Nones for a zero or missing base."""
+    """A row's rate and the interval the metrics put beside it (``<rate>_low``/``_high``; the
+    chart computes none of its own). A frame without the rate column gets ``events / base``
+    and no interval."""
+    rate = num(row[rate_col]) if rate_col in row else _ratio(row[events], row[base])
+    return rate, num(row.get(f"{rate_col}_low")), num(row.get(f"{rate_col}_high"))
+
+
+def _ratio(events: object, base: object) -> float | None:
     x, n = num(events), num(base)
-    if x is None or n is None or n <= 0:
-        return None, None, None
-    interval = wilson_interval(int(x), int(n))
-    low, high = interval if interval is not None else (None, None)
-    return x / n, low, high
+    return x / n if x is not None and n else None
+
+
+def _whiskers(frame: pl.DataFrame, rate_col: str) -> str:
+    if f"{rate_col}_low" in frame.columns and f"{rate_col}_high" in frame.columns:
+        return "whiskers: 95% Wilson interval"
+    return "no intervals in this frame (no *_rate_low/_high columns)"
 
 
 def _compare_notes(metric: str) -> list[str]:
@@ -461,10 +473,7 @@ def _comparison_by_step(
         for r in rows:
             rate, low, high = (None, None, None)
             if r is not None:
-                rate, low, high = _rate_and_interval(r[event], r[base])
-                if f"{rate_col}_low" in r and f"{rate_col}_high" in r:
-                    # The frame's own bounds win (they may be at another confidence level).
-                    low, high = num(r[f"{rate_col}_low"]), num(r[f"{rate_col}_high"])
+                rate, low, high = _rate_and_bounds(r, rate_col, event, base)
             values.append(rate)
             lows.append(low)
             highs.append(high)
@@ -507,7 +516,7 @@ def _comparison_by_step(
         fig,
         chart="campaign_comparison",
         title=f"{RATE_TITLE[metric]} by step and campaign",
-        subtitle=f"{EVENT_OF[metric]} / {base} per step · whiskers: 95% Wilson interval",
+        subtitle=f"{EVENT_OF[metric]} / {base} per step · {_whiskers(frame, rate_col)}",
         notes=notes,
         plot=300,
         bottom=40,

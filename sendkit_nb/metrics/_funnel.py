@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import polars as pl
 
@@ -33,6 +33,7 @@ from sendkit_nb.metrics._definitions import (
 )
 from sendkit_nb.metrics._labels import LabelFrom, SequenceSource, apply_labels, sequence_steps
 from sendkit_nb.metrics._stats import (
+    check_confidence,
     fisher_exact_p,
     holm,
     needs_exact,
@@ -331,8 +332,7 @@ def funnel(
     rate_denominators(denominator)
     segs = segment_columns(segment)
     check_leads(leads, [*_REPLY_COLUMNS, *(src for _, _, src in segs)], "funnel")
-    if not 0.0 < confidence < 1.0:
-        raise BadRequestError(f"confidence must be between 0 and 1, got {confidence!r}")
+    check_confidence(confidence)
     counts = _funnel_counts(leads, segs, by, positive_tags)
     keys = [*(name for name, _, _ in segs), "step", *(["variant"] if by == "variant" else [])]
     return _finish(counts, keys, denominator, sequence, label_from, leads, confidence)
@@ -555,6 +555,14 @@ def reply_attribution(
     )
 
 
+#: The headline rates: rate -> (events, per-lead denominator).
+_HEADLINE_RATES: Final[dict[str, tuple[str, str]]] = {
+    "positive_rate": ("positive", "contacted"),
+    "reply_rate": ("replied", "contacted"),
+    "bounce_rate": ("bounced", "contacted"),
+    "open_rate": ("opened", "delivered"),
+    "click_rate": ("clicked", "delivered"),
+}
 _HEADLINE_COUNTS = (
     "leads",
     "contacted",
@@ -573,6 +581,7 @@ def headline(
     *,
     segment: Segment = None,
     positive_tags: Iterable[str] | None = None,
+    confidence: float = 0.95,
 ) -> pl.DataFrame:
     """The campaign headline: one row per campaign (and segment), counted per lead.
 
@@ -583,7 +592,10 @@ def headline(
     ``unattributed`` (replied, no delivered email at or before the reply); then Float64
     ``positive_rate`` = positive / contacted (the headline rate), ``reply_rate`` = replied /
     contacted, ``bounce_rate`` = bounced / contacted, ``open_rate`` = opened / delivered,
-    ``click_rate`` = clicked / delivered (null when the denominator is 0).
+    ``click_rate`` = clicked / delivered (null when the denominator is 0); then each rate's
+    Wilson score interval at ``confidence``, ``positive_rate_low``, ``positive_rate_high``, ...,
+    ``click_rate_high`` (null where the rate is null or above 1: a narrow segment can hold
+    replies from leads never emailed).
 
     >>> from datetime import datetime, UTC
     >>> e = {"step": 0, "variant": None, "sent_at": datetime(2025, 6, 2, tzinfo=UTC),
@@ -596,6 +608,7 @@ def headline(
     """
     segs = [s for s in segment_columns(segment) if s[0] != "campaign_id"]
     check_leads(leads, ["campaign_id", *_REPLY_COLUMNS, *(src for _, _, src in segs)], "headline")
+    check_confidence(confidence)
     keys = ["campaign_id", *(name for name, _, _ in segs)]
     base = _prepare(leads, segs, ["campaign_id", *_REPLY_COLUMNS])
     element = pl.element().struct
@@ -640,15 +653,15 @@ def headline(
         )
     )
     out = contacts.join(replies, on=keys, how="left", nulls_equal=True)
+    intervals: dict[str, pl.Expr] = {}
+    for rate, (events, over) in _HEADLINE_RATES.items():
+        intervals[f"{rate}_low"], intervals[f"{rate}_high"] = wilson_expr(events, over, confidence)
     return (
         out.select(*keys, *(pl.col(c).fill_null(0).cast(pl.Int64) for c in _HEADLINE_COUNTS))
         .with_columns(
-            positive_rate=ratio("positive", "contacted"),
-            reply_rate=ratio("replied", "contacted"),
-            bounce_rate=ratio("bounced", "contacted"),
-            open_rate=ratio("opened", "delivered"),
-            click_rate=ratio("clicked", "delivered"),
+            **{rate: ratio(events, over) for rate, (events, over) in _HEADLINE_RATES.items()}
         )
+        .with_columns(**intervals)
         .sort(keys, nulls_last=False)
     )
 

@@ -14,6 +14,7 @@ from statistics import NormalDist
 import polars as pl
 
 __all__ = [
+    "check_confidence",
     "fisher_exact_p",
     "holm",
     "two_proportion_p",
@@ -27,20 +28,30 @@ __all__ = [
 MIN_EXPECTED = 5.0
 
 
+def check_confidence(confidence: object) -> float:
+    """``confidence`` as a float if it is a number strictly between 0 and 1, else a
+    :class:`~sendkit_nb.BadRequestError` (raised before any work is done)."""
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not 0.0 < confidence < 1.0
+    ):
+        from sendkit_nb._errors import BadRequestError
+
+        raise BadRequestError(
+            f"confidence must be strictly between 0 and 1, got {confidence!r}",
+            hint="Use e.g. confidence=0.95 for 95% intervals.",
+        )
+    return float(confidence)
+
+
 def z_for(confidence: float) -> float:
     """The two-sided normal quantile for a confidence level (1.959963... for 0.95).
 
     >>> round(z_for(0.95), 4)
     1.96
     """
-    if not 0.0 < confidence < 1.0:
-        from sendkit_nb._errors import BadRequestError
-
-        raise BadRequestError(
-            f"confidence must be between 0 and 1, got {confidence!r}",
-            hint="Use e.g. confidence=0.95.",
-        )
-    return NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)
+    return NormalDist().inv_cdf(1.0 - (1.0 - check_confidence(confidence)) / 2.0)
 
 
 def wilson_interval(events: int, n: int, confidence: float = 0.95) -> tuple[float, float] | None:

@@ -42,6 +42,7 @@ import polars as pl
 
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb.metrics._common import check_leads
+from sendkit_nb.metrics._stats import check_confidence
 
 __all__ = [
     "NO_VARIANT",
@@ -351,13 +352,6 @@ def _curve_from_times(times: pl.DataFrame, by: str | None, confidence: float) ->
     return curve.cast(_CURVE_SCHEMA)
 
 
-def _check_confidence(confidence: float) -> None:
-    if not (isinstance(confidence, float | int) and 0.0 < confidence < 1.0):
-        raise BadRequestError(
-            f"reply_curve: confidence must be strictly between 0 and 1, got {confidence!r}"
-        )
-
-
 def reply_curve(
     leads: pl.DataFrame,
     *,
@@ -398,7 +392,7 @@ def reply_curve(
      (4, 2, 1, 1, 0.75)]
     """
     _check(leads, "reply_curve", by, as_of)
-    _check_confidence(confidence)
+    check_confidence(confidence)
     carry = ("campaign_id",) if by == "campaign" else ()
     return _curve_from_times(_lead_times(leads, as_of, carry)[0], by, confidence)
 
