@@ -10,6 +10,11 @@ on (which adds the A/B chart, the costliest metric, and splits the reply curve b
 each switch goes to a selection other than the one on show, and nothing is cached between
 selections. Per selection and view the best round counts; the verdict is on the slowest.
 
+Outside a kernel a widget's messages go nowhere (ipywidgets' DummyComm), so the benchmark gives
+the widgets a comm that encodes every message for the wire as the kernel does (jupyter_client's
+JSON packer): a switch's time includes serializing what it sends to the browser. What the
+browser then takes to redraw is not measured here.
+
 Baseline, in the same run: the same switch done the naive way, rebuilding every chart as a
 new ``FigureWidget`` from scratch (what re-running a notebook cell does).
 
@@ -24,10 +29,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Literal
+from typing import Any, Literal
 
+import comm
 import plotly.graph_objects as go
 import polars as pl
+from comm.base_comm import BaseComm
+from jupyter_client.session import json_packer
 
 import sendkit_nb as sk
 from sendkit_nb import charts, metrics
@@ -45,6 +53,24 @@ SELECTIONS: tuple[tuple[str, ...], ...] = (
 )
 #: The dashboard's two chart views: by step, and with the variant toggle on.
 VIEWS: tuple[str, ...] = ("steps", "variants")
+
+
+class WireComm(BaseComm):
+    """A comm that encodes each message as the kernel would before sending it, and counts the
+    bytes (nothing is sent: there is no browser)."""
+
+    sent_bytes = 0
+
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        buffers: list[Any] | None = None,
+        **keys: Any,
+    ) -> None:
+        WireComm.sent_bytes += len(json_packer({"data": data, "metadata": metadata or {}}))
+        WireComm.sent_bytes += sum(len(memoryview(b).cast("B")) for b in buffers or ())
 
 
 def rebuild_from_scratch(
@@ -77,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=0.2)
     args = parser.parse_args(argv)
 
+    comm.create_comm = WireComm  # every widget made from here on encodes what it sends
     started = time.perf_counter()
     workspace = make_workspace(sizes=[args.leads])
     with DemoServer(workspace) as server:
@@ -103,14 +130,17 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.repeat):
                 for selection in SELECTIONS:
                     before = dash.figures["funnel"].data[0].y
+                    sent_before = WireComm.sent_bytes
                     started = time.perf_counter()
                     dash.set_statuses(selection)
                     elapsed = time.perf_counter() - started
+                    sent = WireComm.sent_bytes - sent_before
                     changed.append(dash.figures["funnel"].data[0].y != before)
                     phases.setdefault((view, selection), []).append(
                         {
                             **dash.timings,
                             "switch": elapsed,
+                            "sent_kb": sent / 1000,
                             **{f"chart:{k}": v for k, v in dash.chart_timings.items()},
                         }
                     )
@@ -121,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         client.close()
 
     problems = []
+    if WireComm.sent_bytes == 0:
+        problems.append("no widget message was encoded: the wire comm was not used")
     if dash.message.value and "sk-error" in dash.message.value:
         problems.append(f"the dashboard shows an error: {dash.message.value}")
     if not all(changed):
@@ -146,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {view:8} {', '.join(selection) or '(all statuses)':32} {chosen:>7,} "
             f"{fastest['switch']:>8.3f}s {rebuild:>7.3f}s   metrics {fastest['metrics']:.3f}, "
             f"charts {fastest['charts']:.3f}, in-place updates {fastest['figures']:.3f}, "
-            f"KPIs+table {fastest['widgets']:.3f}"
+            f"KPIs+table {fastest['widgets']:.3f}; {fastest['sent_kb']:.0f} kB to the browser"
         )
         if fastest["switch"] > worst_dashboard:
             worst_dashboard, worst = fastest["switch"], fastest
