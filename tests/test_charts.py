@@ -294,8 +294,11 @@ def test_variant_comparison_within_steps_with_intervals_and_too_small_flag(
     assert list(bars.marker.pattern.shape) == ["x" if s else "" for s in small]
     assert list(bars.marker.opacity) == [0.45 if s else 1.0 for s in small]
     assert "too small" in labels.text[1] and "too small" not in labels.text[0]
-    assert "Too small to call" in bars.hovertext[1]
+    assert "Too small to call</b>: under 1600 leads" in bars.hovertext[1]
     assert "1 of 4 arms too small to call" in subtitle(fig)
+    # The notes quote the rule the frame was tested with, not the defaults.
+    assert "fewer than 1600 leads in the denominator" in texts(fig)
+    assert f"fewer than {m.MIN_EVENTS} replied" in texts(fig)
     assert "only within a step" in texts(fig)
     # The leader is outlined; a tested arm shows its adjusted p-value.
     leader = frame["is_leader"].to_list().index(True)

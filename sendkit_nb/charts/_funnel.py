@@ -538,12 +538,13 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         f"{RATE_TITLE[metric]} = {event} / {base} per arm · whiskers: 95% Wilson interval · "
         "leader outlined" + "".join(f" · {f}" for f in flags)
     )
+    rule = _test_rule(rows)
     notes = [
         "Compare variants only within a step. Each arm is tested against its step's leader "
         "(two-proportion z-test, Fisher's exact test for small counts; p-values Holm-adjusted "
-        "within the step; n.s. = not significant at 5%). Too small to call: fewer than "
-        f"{MIN_SENDS} leads in the denominator, or fewer than {MIN_EVENTS} {event} across the "
-        "step's arms (variant_funnel's defaults).",
+        f"within the step; n.s. = not significant at {rule['alpha']:.0%}). Too small to call: "
+        f"fewer than {rule['min_sends']} leads in the denominator, or fewer than "
+        f"{rule['min_events']} {event} across the step's arms.",
     ]
     if metric in ("reply", "positive"):
         notes.append(f"Replies: {ATTRIBUTION}.")
@@ -559,6 +560,17 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         bottom=80,
         empty="no emails were sent in this selection." if not rows else None,
     )
+
+
+def _test_rule(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The A/B rule the frame was tested with (its ``min_sends``, ``min_events`` and
+    ``alpha`` columns), or variant_funnel's defaults for a frame without them."""
+    rule: dict[str, Any] = {"min_sends": MIN_SENDS, "min_events": MIN_EVENTS, "alpha": 0.05}
+    for key in rule:
+        found = rows[0].get(key) if rows else None
+        if found is not None:
+            rule[key] = found
+    return rule
 
 
 def _arm_label(row: dict[str, Any], rate_col: str) -> str:
@@ -601,9 +613,10 @@ def _arm_hover(row: dict[str, Any], metric: str, event: str, base: str, rate_col
     elif arms <= 1:
         text += "<br>Only arm of this step: nothing to compare"
     if row["too_small"]:
+        rule = _test_rule([row])
         text += (
-            f"<br><b>Too small to call</b>: under {MIN_SENDS} leads in the denominator or under "
-            f"{MIN_EVENTS} {event} across the step"
+            f"<br><b>Too small to call</b>: under {rule['min_sends']} leads in the denominator "
+            f"or under {rule['min_events']} {event} across the step"
         )
     # The definition last, in italics, as in every other rate hover.
     return text + f"<br><i>{rate_note(metric)}</i>"

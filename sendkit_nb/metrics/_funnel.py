@@ -357,7 +357,8 @@ def variant_funnel(
     Columns: those of ``funnel(by="variant")``; then ``open_rate_low``, ``open_rate_high``,
     ``click_rate_low``, ..., ``positive_rate_high`` (Wilson score interval at ``confidence``, null
     where the rate is); and for the A/B test on ``metric`` (``"open"``, ``"click"``, ``"reply"``
-    or ``"positive"``): ``test_metric``, ``arms`` (variants at the step), ``is_leader``,
+    or ``"positive"``): ``test_metric``, the rule's settings ``min_sends``, ``min_events`` and
+    ``alpha`` (the same on every row), ``arms`` (variants at the step), ``is_leader``,
     ``diff_vs_leader`` (rate minus the leader's rate), ``test`` (``"z"``, ``"fisher"`` or null),
     ``p_value``, ``p_value_adj`` (Holm within the step), ``too_small`` and ``significant``.
 
@@ -493,6 +494,10 @@ def _ab_test(
     tested = pl.col("p_value_adj").is_not_null()
     ranked = ranked.with_columns(
         test_metric=pl.lit(metric, pl.String),
+        # The rule the test was run with, so a chart or a report can quote it.
+        min_sends=pl.lit(min_sends, pl.Int64),
+        min_events=pl.lit(min_events, pl.Int64),
+        alpha=pl.lit(alpha, pl.Float64),
         diff_vs_leader=(pl.col("_rate") - pl.col("_lrate")).cast(pl.Float64),
         significant=pl.when(tested)
         .then(
@@ -504,6 +509,9 @@ def _ab_test(
     )
     stats = [
         "test_metric",
+        "min_sends",
+        "min_events",
+        "alpha",
         "arms",
         "is_leader",
         "diff_vs_leader",
