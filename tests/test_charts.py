@@ -467,6 +467,27 @@ def test_campaign_comparison_headline(all_leads: pl.DataFrame, ws: Any) -> None:
         charts.campaign_comparison(frame, "ctr")
 
 
+def test_interval_wording_follows_the_frames_confidence(
+    leads: pl.DataFrame, all_leads: pl.DataFrame, ws: Any, campaign: Raw
+) -> None:
+    # A frame computed at another level says so wherever an interval is named.
+    cmp = charts.campaign_comparison(m.compare_campaigns(all_leads, ws.campaigns, confidence=0.5))
+    assert "whiskers: 50% Wilson interval" in subtitle(cmp)
+    assert "<br>50% interval" in cmp.data[0].hovertext[0]
+    rates = charts.step_rates(m.funnel(leads, sequence=campaign, confidence=0.9))
+    assert "whiskers: 90% Wilson interval" in subtitle(rates)
+    assert all("<br>90% interval" in h for h in rates.data[0].hovertext)
+    arms = charts.variant_comparison(m.variant_funnel(leads, confidence=0.975))
+    assert "97.5% Wilson interval" in subtitle(arms)
+    curve = charts.reply_curve(m.reply_curve(leads, confidence=0.8))
+    assert "band: 80% confidence" in subtitle(curve)
+    assert "(80% CI" in curve.data[1].hovertext[5]
+    # The default level, and a frame without the column, read 95%.
+    assert "95% Wilson" in subtitle(charts.step_rates(m.funnel(leads)))
+    bare = m.funnel(leads).drop("confidence")
+    assert "95% Wilson" in subtitle(charts.step_rates(bare))
+
+
 def test_campaign_comparison_by_step(all_leads: pl.DataFrame, ws: Any) -> None:
     frame = m.compare_campaigns(all_leads, ws.campaigns, by="step")
     fig = charts.campaign_comparison(frame, "reply")
@@ -628,6 +649,19 @@ def test_every_figure_themed_hovered_and_exportable(
         for colour in (t.marker.color for t in fig.data if t.type == "bar"):
             colours = [colour] if isinstance(colour, str) else list(colour or [])
             assert all(c.upper() in OKABE_ITO | {"#999999", "#CCCCCC"} for c in colours), name
+
+
+def test_figure_spec_refuses_what_it_would_get_wrong() -> None:
+    from sendkit_nb.charts._spec import FigureSpec
+
+    spec = FigureSpec()
+    # plotly's selectors would land in the layout as axis properties; a list of annotations
+    # would replace the subtitle and footnotes where plotly merges item by item.
+    with pytest.raises(TypeError, match="col="):
+        spec.update_yaxes(row=1, col=1, title={"text": "x"})
+    with pytest.raises(TypeError, match="add_annotation"):
+        spec.update_layout(annotations=[{"text": "x"}])
+    assert spec.layout == {}
 
 
 def _as_json(fig: go.Figure) -> Any:

@@ -383,6 +383,49 @@ def test_a_failing_chart_does_not_blank_the_dashboard(
     assert dash.message.value == "" and dash.chart_errors == {}
 
 
+def test_a_status_switch_keeps_legend_toggles_and_zoom(dash: Dashboard) -> None:
+    # What the browser sends when the analyst hides a series in the legend and zooms in.
+    daily = dash.figures["daily"]
+    daily._js2py_restyle = {
+        "style_data": {"visible": ["legendonly"]},
+        "style_traces": [1],
+        "source_view_id": "browser",
+    }
+    zoom = {"xaxis.range": ["2025-06-01", "2025-06-10"], "xaxis.autorange": False}
+    daily._js2py_relayout = {"relayout_data": zoom, "source_view_id": "browser"}
+    assert daily.data[1].visible == "legendonly"
+    before = list(daily.data[0].y)
+
+    dash.set_statuses(["replied"])
+    assert list(daily.data[0].y) != before  # the data changed...
+    assert daily.data[1].visible == "legendonly"  # ...the legend toggle and zoom did not
+    assert list(daily.layout.xaxis.range) == ["2025-06-01", "2025-06-10"]
+    assert daily.layout.xaxis.autorange is False
+
+
+def test_an_invalid_chart_value_is_caught_for_that_chart_only(
+    dash: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Charts reach plotly's validation only when the dashboard assigns them to its widgets:
+    # a bad value there must fail that one panel, like an error while building it.
+    from sendkit_nb.charts._spec import FigureSpec
+
+    def invalid(frame: pl.DataFrame) -> go.Figure:
+        spec = FigureSpec()
+        spec.add_trace({"type": "bar", "name": "Positive tags", "y": [1], "marker": {"opacity": 5}})
+        return spec.figure()
+
+    monkeypatch.setattr(charts, "ai_tag_breakdown", invalid)
+    before, table = funnel_bars(dash.figures["funnel"]), dash.table.value
+    dash.set_statuses(["bounced"])
+    assert set(dash.chart_errors) == {"ai_tags"} and "opacity" in dash.chart_errors["ai_tags"]
+    assert "AI tags: ValueError" in dash.message.value
+    assert funnel_bars(dash.figures["funnel"]) != before and dash.table.value != table
+    monkeypatch.undo()
+    dash.set_statuses([])
+    assert dash.chart_errors == {}
+
+
 def test_no_key_runs_on_the_demo_api_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SENDKIT_API_KEY", raising=False)
     monkeypatch.delenv("SENDKIT_BASE_URL", raising=False)

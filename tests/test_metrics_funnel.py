@@ -266,6 +266,7 @@ def ref_headline(
         ):
             row[rate] = _rate(row[events], row[over])
             row[f"{rate}_low"], row[f"{rate}_high"] = _ref_wilson(row[events], row[over])
+        row["confidence"] = 0.95
     return out
 
 
@@ -731,6 +732,7 @@ EXPECTED_FUNNEL_SCHEMA = {
         for m in ("open", "click", "reply", "positive")
         for end in ("low", "high")
     },
+    "confidence": pl.Float64,
 }
 
 

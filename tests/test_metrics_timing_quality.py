@@ -533,6 +533,7 @@ def test_reply_timing_edge_cases() -> None:
         "cumulative_share",
         "ci_low",
         "ci_high",
+        "confidence",
     ]
     pending = frame([item(i, [], status="pending") for i in range(3)])
     assert reply_curve(pending).height == 0

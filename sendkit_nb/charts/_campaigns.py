@@ -20,9 +20,11 @@ from ._common import (
     esc,
     finish,
     fmt_int,
+    fmt_level,
     fmt_pct,
     funnel_bases,
     hover_template,
+    interval_level,
     is_number,
     names_for,
     num,
@@ -280,7 +282,7 @@ def campaign_comparison(
     *,
     names: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Several campaigns side by side on one rate, with the 95% Wilson intervals of the frame
+    """Several campaigns side by side on one rate, with the Wilson intervals of the frame
     (``<rate>_low``/``_high``: :func:`~sendkit_nb.metrics.compare_campaigns` has them; a frame
     without them is drawn without whiskers, and the subtitle says so).
 
@@ -318,6 +320,7 @@ def campaign_comparison(
     event, base = EVENT_OF[metric], _HEADLINE_BASE[metric]
     frame = check_frame(frame, ["campaign_id", event, base], "campaign_comparison", _COMPARE_HINT)
     rows = frame.to_dicts()
+    level = interval_level(frame)
     keys = [r["campaign_id"] for r in rows]
     labels = names_for(keys, _names_from_frame(frame, names))
     rates: list[float | None] = []
@@ -349,7 +352,7 @@ def campaign_comparison(
         },
         hovertext=[
             f"<b>{esc(label)}</b><br>"
-            + rate_sentence(metric, v, r[event], base, r[base], low=lo, high=hi)
+            + rate_sentence(metric, v, r[event], base, r[base], low=lo, high=hi, level=level)
             for label, r, v, lo, hi in zip(labels, rows, rates, lows, highs, strict=True)
         ],
         hovertemplate=hover_template(),
@@ -423,7 +426,7 @@ def _ratio(events: object, base: object) -> float | None:
 
 def _whiskers(frame: pl.DataFrame, rate_col: str) -> str:
     if f"{rate_col}_low" in frame.columns and f"{rate_col}_high" in frame.columns:
-        return "whiskers: 95% Wilson interval"
+        return f"whiskers: {fmt_level(interval_level(frame))} Wilson interval"
     return "no intervals in this frame (no *_rate_low/_high columns)"
 
 
@@ -463,6 +466,7 @@ def _comparison_by_step(
     )
     keys = _campaign_keys(frame)
     labels = names_for(keys, _names_from_frame(frame, names))
+    level = interval_level(frame)
     fig = FigureSpec()
     for i, (key, label) in enumerate(zip(keys, labels, strict=True)):
         part = {r["_pos"]: r for r in frame.filter(pl.col("campaign_id") == key).to_dicts()}
@@ -496,7 +500,9 @@ def _comparison_by_step(
                 },
                 hovertext=[
                     f"<b>{esc(label)}</b><br>{esc(r['step_label'])}<br>"
-                    + rate_sentence(metric, v, r[event], base, r[base], low=lo, high=hi)
+                    + rate_sentence(
+                        metric, v, r[event], base, r[base], low=lo, high=hi, level=level
+                    )
                     if r is not None
                     else f"<b>{esc(label)}</b><br>{esc(p)}: not in this campaign's sequence"
                     for p, r, v, lo, hi in zip(positions, rows, values, lows, highs, strict=True)

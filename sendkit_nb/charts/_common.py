@@ -39,9 +39,11 @@ __all__ = [
     "esc",
     "finish",
     "fmt_int",
+    "fmt_level",
     "fmt_pct",
     "funnel_bases",
     "hover_template",
+    "interval_level",
     "names_for",
     "num",
     "rate_note",
@@ -186,6 +188,7 @@ def rate_sentence(
     *,
     low: object = None,
     high: object = None,
+    level: float = 0.95,
     note: bool = True,
 ) -> str:
     """``"Reply rate 3.7% = 120 replied / 3,239 delivered"`` (plus the Wilson interval and the
@@ -200,10 +203,25 @@ def rate_sentence(
             f"({fmt_int(events)} {EVENT_OF[rate]})"
         )
     if is_number(low) and is_number(high):
-        text += f"<br>95% interval {fmt_pct(low)} – {fmt_pct(high)} (Wilson)"
+        text += f"<br>{fmt_level(level)} interval {fmt_pct(low)} – {fmt_pct(high)} (Wilson)"
     if note:
         text += f"<br><i>{rate_note(rate)}</i>"
     return text
+
+
+def interval_level(frame: pl.DataFrame) -> float:
+    """The confidence level of a metrics frame's intervals (its ``confidence`` column; the
+    metrics' default, 0.95, for a frame without one)."""
+    if "confidence" in frame.columns and frame.height:
+        found = frame["confidence"].drop_nulls()
+        if found.len():
+            return float(found[0])
+    return 0.95
+
+
+def fmt_level(level: float) -> str:
+    """``0.95`` -> ``"95%"``, ``0.975`` -> ``"97.5%"``."""
+    return f"{level * 100:.4g}%"
 
 
 def rate_note(rate: str) -> str:

@@ -27,9 +27,11 @@ from ._common import (
     esc,
     finish,
     fmt_int,
+    fmt_level,
     fmt_pct,
     funnel_bases,
     hover_template,
+    interval_level,
     is_number,
     num,
     opens_footnote,
@@ -257,7 +259,8 @@ def step_rates(
     funnel_frame: pl.DataFrame,
     rates: Sequence[str] = ("open", "click", "reply", "positive"),
 ) -> go.Figure:
-    """Rates by sequence step, one panel per rate, with 95% Wilson error bars.
+    """Rates by sequence step, one panel per rate, with Wilson error bars (the frame's
+    ``confidence`` level, 95% by default).
 
     ``rates``: any of ``"open"``, ``"click"``, ``"reply"``, ``"positive"``, ``"bounce"``. Each
     panel has its own y scale (open rates are ten times reply rates; one shared axis would
@@ -290,6 +293,7 @@ def step_rates(
         "Filter the frame to one segment, or call funnel(leads) without segment=.",
     )
     rows = frame.to_dicts()
+    level = interval_level(frame)
     labels = [r["step_label"] for r in rows]
     width = tick_width(len(labels))
     n = len(chosen)
@@ -339,7 +343,7 @@ def step_rates(
                 },
                 hovertext=[
                     f"<b>{esc(row['step_label'])}</b><br>"
-                    + rate_sentence(r, v, row[event], base, row[base], low=lo, high=hi)
+                    + rate_sentence(r, v, row[event], base, row[base], low=lo, high=hi, level=level)
                     for row, v, lo, hi in zip(rows, values, lows, highs, strict=True)
                 ],
                 hovertemplate=hover_template(),
@@ -358,7 +362,7 @@ def step_rates(
     # panel headings and do not collide with the legend-free top margin.
     fig.update_annotations(x=0.0, xanchor="left", font={"size": 12})
     whiskers = (
-        "whiskers: 95% Wilson interval"
+        f"whiskers: {fmt_level(level)} Wilson interval"
         if has_intervals
         else "no intervals in this frame (no *_rate_low/_high columns)"
     )
@@ -383,7 +387,7 @@ def step_rates(
 
 
 def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -> go.Figure:
-    """A/B variants side by side within each step, with 95% Wilson intervals and the test.
+    """A/B variants side by side within each step, with Wilson intervals and the test.
 
     Takes :func:`sendkit_nb.metrics.variant_funnel` output. One bar per (step, variant) on a
     two-level axis (step, then variant) so arms are only ever next to arms of the same step.
@@ -457,6 +461,7 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
     if "arms" not in frame.columns:
         frame = frame.with_columns(arms=pl.len().over(step_key).cast(pl.Int64))
     rows = frame.with_columns(_arms_here=pl.len().over(step_key)).to_dicts()
+    level = interval_level(frame)
     # The outer tick spans its step's arms, so it may be as wide as those arms together.
     outer = [
         step_tick(r["step_label"], max(8, min(40, tick_width(len(rows)) * int(r["_arms_here"]))))
@@ -500,7 +505,7 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
             "thickness": 1.5,
             "width": 6,
         },
-        hovertext=[_arm_hover(r, metric, event, base, rate_col) for r in rows],
+        hovertext=[_arm_hover(r, metric, event, base, rate_col, level) for r in rows],
         hovertemplate=hover_template(),
     )
     labels = dict(
@@ -535,7 +540,8 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
     if rows and not compared:
         flags.append("one arm per step: nothing to compare")
     subtitle = (
-        f"{RATE_TITLE[metric]} = {event} / {base} per arm · whiskers: 95% Wilson interval · "
+        f"{RATE_TITLE[metric]} = {event} / {base} per arm · whiskers: "
+        f"{fmt_level(level)} Wilson interval · "
         "leader outlined" + "".join(f" · {f}" for f in flags)
     )
     rule = _test_rule(rows)
@@ -589,7 +595,9 @@ def _arm_label(row: dict[str, Any], rate_col: str) -> str:
     return head
 
 
-def _arm_hover(row: dict[str, Any], metric: str, event: str, base: str, rate_col: str) -> str:
+def _arm_hover(
+    row: dict[str, Any], metric: str, event: str, base: str, rate_col: str, level: float
+) -> str:
     variant = row["variant"] if row["variant"] is not None else NO_VARIANT_LABEL
     text = f"<b>{esc(row['step_label'])}</b> · variant {esc(variant)}<br>" + rate_sentence(
         metric,
@@ -599,6 +607,7 @@ def _arm_hover(row: dict[str, Any], metric: str, event: str, base: str, rate_col
         row[base],
         low=row[f"{rate_col}_low"],
         high=row[f"{rate_col}_high"],
+        level=level,
         note=False,
     )
     arms = row["arms"] or 0

@@ -28,6 +28,8 @@ __all__ = ["FigureSpec"]
 
 _TEMPLATE_JSON = TEMPLATE.to_plotly_json()
 _AXIS = {letter: re.compile(rf"{letter}axis\d*") for letter in "xy"}
+#: Layout properties that are lists of objects (added one by one with ``add_annotation``).
+_OBJECT_LISTS = frozenset({"annotations", "shapes", "images"})
 
 
 def merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -71,16 +73,21 @@ class FigureSpec:
         self.data.append(trace)
 
     def update_layout(self, **props: Any) -> None:
+        lists = sorted(k for k in props.keys() & _OBJECT_LISTS if props[k] is not None)
+        if lists:
+            # plotly would merge such a list item by item; here it would replace the list
+            # (and lose the subtitle and footnotes): one way only.
+            raise TypeError(f"update_layout({lists[0]}=...): use add_annotation() instead")
         merge(self.layout, props)
 
     def update_xaxes(self, *, row: int | None = None, **props: Any) -> None:
         """Update the x axis of panel ``row``, or every x axis."""
-        for key in self._axes("x", row):
+        for key in self._axes("x", row, props):
             merge(self.layout.setdefault(key, {}), props)
 
     def update_yaxes(self, *, row: int | None = None, **props: Any) -> None:
         """Update the y axis of panel ``row``, or every y axis."""
-        for key in self._axes("y", row):
+        for key in self._axes("y", row, props):
             merge(self.layout.setdefault(key, {}), props)
 
     def add_annotation(self, **props: Any) -> None:
@@ -90,7 +97,12 @@ class FigureSpec:
         for annotation in self.layout.get("annotations", ()):
             merge(annotation, props)
 
-    def _axes(self, letter: str, row: int | None) -> list[str]:
+    def _axes(self, letter: str, row: int | None, props: dict[str, Any]) -> list[str]:
+        # plotly's selectors that a one-column grid has no use for; as axis properties they
+        # would be written into the layout silently.
+        unsupported = sorted(props.keys() & {"col", "selector", "secondary_y"})
+        if unsupported:
+            raise TypeError(f"update_{letter}axes: {unsupported[0]}= is not supported here")
         if row is not None:
             return [f"{letter}axis{row if row > 1 else ''}"]
         return [key for key in self.layout if _AXIS[letter].fullmatch(key)] or [f"{letter}axis"]

@@ -16,8 +16,10 @@ from ._common import (
     esc,
     finish,
     fmt_int,
+    fmt_level,
     fmt_pct,
     hover_template,
+    interval_level,
     is_number,
     opens_footnote,
     stacked_subplots,
@@ -70,6 +72,7 @@ def reply_curve(curve_frame: pl.DataFrame, *, names: Mapping[str, str] | None = 
     ['A', 'B']
     """
     frame = check_frame(curve_frame, _CURVE_COLUMNS, "reply_curve", _CURVE_HINT)
+    level = interval_level(frame)
     extra = [c for c in ("at_risk", "replied_events", "censored") if c in frame.columns]
     frame = frame.select(*_CURVE_COLUMNS, *extra).sort("group", "day", maintain_order=True)
     if "replied_events" in frame.columns:
@@ -117,7 +120,7 @@ def reply_curve(curve_frame: pl.DataFrame, *, names: Mapping[str, str] | None = 
                 y=share,
                 mode="lines",
                 line={"color": color, "width": 2.5, "shape": "hv"},
-                hovertext=[_curve_hover(name, row) for row in part.to_dicts()],
+                hovertext=[_curve_hover(name, row, level) for row in part.to_dicts()],
                 hovertemplate=hover_template(),
             )
         )
@@ -134,7 +137,7 @@ def reply_curve(curve_frame: pl.DataFrame, *, names: Mapping[str, str] | None = 
         title="Cumulative reply curve",
         subtitle=(
             "Kaplan–Meier share of contacted leads who replied within N days of their first "
-            "email · band: 95% confidence (Greenwood, log-log)"
+            f"email · band: {fmt_level(level)} confidence (Greenwood, log-log)"
         ),
         notes=[
             "Leads still waiting are censored (counted only for the days they were observed), "
@@ -178,14 +181,14 @@ def _band_polygon(days: list[Any], low: list[Any], high: list[Any]) -> tuple[lis
     return xs, ys
 
 
-def _curve_hover(name: str, row: dict[str, Any]) -> str:
+def _curve_hover(name: str, row: dict[str, Any], level: float) -> str:
     day = row["day"]
     text = (
         f"<b>{esc(name)}</b> · day {day}<br>"
         f"Replied within {day} day{'s' if day != 1 else ''}: {fmt_pct(row['cumulative_share'])}"
     )
     if is_number(row["ci_low"]) and is_number(row["ci_high"]):
-        text += f" (95% CI {fmt_pct(row['ci_low'])} – {fmt_pct(row['ci_high'])})"
+        text += f" ({fmt_level(level)} CI {fmt_pct(row['ci_low'])} – {fmt_pct(row['ci_high'])})"
     if "_replies" in row and "_on_curve" in row:
         text += (
             f"<br>{fmt_int(row['_replies'])} replies so far / {fmt_int(row['_on_curve'])} "

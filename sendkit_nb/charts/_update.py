@@ -22,6 +22,10 @@ _KEEP: Final = frozenset({"template"})
 #: is its own.
 _TRACE_KEEP: Final = frozenset({"type", "uid"})
 _ABSENT: Final = object()
+#: Set by the browser, not by the charts: a legend click sets a trace's ``visible``, a zoom an
+#: axis's ``range``/``autorange``. Kept across refreshes unless the new figure sets them itself,
+#: so that a status switch keeps the analyst's legend toggles and zoom.
+_BROWSER_OWNED: Final = frozenset({"visible", "range", "autorange"})
 
 
 def _same_trace(a: Any, b: Any) -> bool:
@@ -38,7 +42,9 @@ def update_figure(target: Any, source: Any) -> Any:
 
     Traces that match by position, type and ``uid`` (or ``name``: a plain FigureWidget assigns
     its own uids) are updated property by property, the uid excepted: properties that differ
-    are assigned, a property the new trace lacks is reset, equal ones are left alone. Traces
+    are assigned, a property the new trace lacks is reset, equal ones are left alone. What the
+    browser sets (a trace hidden from the legend, an axis range from a zoom) stays unless the
+    new figure sets it, or that axis changes otherwise. Traces
     are removed or added only where the two figures differ (e.g. a reply curve with another
     number of groups). The layout is updated the same way key by key, titles and annotations
     included, except the template. Property updates happen in one ``batch_update()``, so a
@@ -86,12 +92,19 @@ def update_figure(target: Any, source: Any) -> Any:
 
 def _assign_changes(target: Any, wanted: dict[str, Any], skip: frozenset[str]) -> None:
     """Set each top-level property of ``target`` that differs from ``wanted`` (a property
-    ``wanted`` lacks is reset to its default), leaving equal ones untouched."""
+    ``wanted`` lacks is reset to its default), leaving equal ones untouched, and leaving the
+    browser's own settings (:data:`_BROWSER_OWNED`) where ``wanted`` does not set them."""
     current = _props(target)
-    for key in current.keys() - wanted.keys() - skip:
+    for key in current.keys() - wanted.keys() - skip - _BROWSER_OWNED:
         target[key] = None
     for key, value in wanted.items():
-        if key not in skip and not _equal(current.get(key, _ABSENT), value):
+        if key in skip:
+            continue
+        old = current.get(key, _ABSENT)
+        if isinstance(old, dict) and isinstance(value, dict):
+            # An axis the browser zoomed differs from the chart's only by its range.
+            old = {k: v for k, v in old.items() if k in value or k not in _BROWSER_OWNED}
+        if not _equal(old, value):
             target[key] = value
 
 

@@ -254,7 +254,7 @@ def _finish(
         low, high = wilson_expr(_EVENT_OF[name], over[f"{name}_rate"], confidence)
         intervals[f"{name}_rate_low"] = low
         intervals[f"{name}_rate_high"] = high
-    out = out.with_columns(**intervals)
+    out = out.with_columns(**intervals, confidence=pl.lit(confidence, pl.Float64))
     table = None
     if sequence is not None:
         table = sequence_steps(sequence, label_from=label_from)
@@ -267,7 +267,7 @@ def _finish(
             )
     out = apply_labels(out, table)
     head = [*keys[: keys.index("step") + 1], "step_label", *keys[keys.index("step") + 1 :]]
-    return out.select(*head, *COUNT_COLUMNS, "denominator", *RATE_COLUMNS, *intervals)
+    return out.select(*head, *COUNT_COLUMNS, "denominator", *RATE_COLUMNS, *intervals, "confidence")
 
 
 # ---------------------------------------------------------------------------- public API
@@ -292,8 +292,9 @@ def funnel(
     (the count the open/click/reply/positive rates are over) and ``bounce_rate``, ``open_rate``,
     ``click_rate``, ``reply_rate``, ``positive_rate`` (Float64, null for a zero denominator),
     then ``open_rate_low``, ``open_rate_high``, ..., ``positive_rate_high``: the Wilson score
-    interval at ``confidence`` (null where the rate is null or above 1).
-    Rows are sorted by segment, step (and variant).
+    interval at ``confidence`` (null where the rate is null or above 1), and ``confidence``
+    (their level, on every row, so a chart can say it). Rows are sorted by segment, step (and
+    variant).
 
     Definitions (see ``DEFINITIONS``): counts are of leads, once per step; bounced = every
     step-s email bounced, delivered = sent - bounced; opened / clicked only on delivered emails;
@@ -603,7 +604,7 @@ def headline(
     ``click_rate`` = clicked / delivered (null when the denominator is 0); then each rate's
     Wilson score interval at ``confidence``, ``positive_rate_low``, ``positive_rate_high``, ...,
     ``click_rate_high`` (null where the rate is null or above 1: a narrow segment can hold
-    replies from leads never emailed).
+    replies from leads never emailed), and ``confidence`` (their level, on every row).
 
     >>> from datetime import datetime, UTC
     >>> e = {"step": 0, "variant": None, "sent_at": datetime(2025, 6, 2, tzinfo=UTC),
@@ -669,7 +670,7 @@ def headline(
         .with_columns(
             **{rate: ratio(events, over) for rate, (events, over) in _HEADLINE_RATES.items()}
         )
-        .with_columns(**intervals)
+        .with_columns(**intervals, confidence=pl.lit(confidence, pl.Float64))
         .sort(keys, nulls_last=False)
     )
 
@@ -802,6 +803,7 @@ def compare_campaigns(
     denominator: Denominator = "delivered",
     positive_tags: Iterable[str] | None = None,
     label_from: LabelFrom = "subject",
+    confidence: float = 0.95,
 ) -> pl.DataFrame:
     """Several campaigns side by side on the same definitions (concatenate their lead frames).
 
@@ -809,7 +811,7 @@ def compare_campaigns(
     ``campaign_id``, best headline rate first. ``by="step"``: :func:`funnel` segmented by
     campaign, steps labelled from each campaign's own sequence (when ``campaigns`` is given),
     with ``campaign_name``. ``campaigns`` is ``load_campaigns(client)`` or a list of campaign
-    dicts; without it names are null.
+    dicts; without it names are null. ``confidence`` is the level of the Wilson intervals.
 
     >>> from datetime import datetime, UTC
     >>> e = {"step": 0, "variant": None, "sent_at": datetime(2025, 6, 2, tzinfo=UTC),
@@ -824,7 +826,7 @@ def compare_campaigns(
     _check_choice(by, ("campaign", "step"), "by=")
     names = _campaign_names(campaigns)
     if by == "campaign":
-        out = headline(leads, segment=segment, positive_tags=positive_tags)
+        out = headline(leads, segment=segment, positive_tags=positive_tags, confidence=confidence)
         out = out.join(names, on="campaign_id", how="left", maintain_order="left")
         out = out.sort(
             ["positive_rate", "campaign_name", "campaign_id"],
@@ -847,6 +849,7 @@ def compare_campaigns(
             positive_tags=positive_tags,
             sequence=sequence,
             label_from=label_from,
+            confidence=confidence,
         )
         out = out.join(names, on="campaign_id", how="left", maintain_order="left")
     columns = list(out.columns)

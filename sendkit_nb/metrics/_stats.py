@@ -8,6 +8,7 @@ importing the metrics stays fast in a notebook; the tests check these against sc
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from statistics import NormalDist
 
@@ -33,8 +34,8 @@ def check_confidence(confidence: object) -> float:
     :class:`~sendkit_nb.BadRequestError` (raised before any work is done)."""
     if (
         isinstance(confidence, bool)
-        or not isinstance(confidence, int | float)
-        or not 0.0 < confidence < 1.0
+        or not isinstance(confidence, numbers.Real)  # numpy floats included
+        or not 0.0 < float(confidence) < 1.0
     ):
         from sendkit_nb._errors import BadRequestError
 

@@ -91,6 +91,7 @@ _CURVE_SCHEMA = pl.Schema(
         "cumulative_share": pl.Float64(),
         "ci_low": pl.Float64(),
         "ci_high": pl.Float64(),
+        "confidence": pl.Float64(),
     }
 )
 
@@ -346,6 +347,7 @@ def _curve_from_times(times: pl.DataFrame, by: str | None, confidence: float) ->
             .then(1.0 - pl.col("_s").pow(pl.col("_k")))
             .otherwise(None)
             .alias("ci_high"),
+            pl.lit(confidence, pl.Float64).alias("confidence"),
         )
         .select(list(_CURVE_SCHEMA.names()))
     )
@@ -368,7 +370,8 @@ def reply_curve(
     (replies counted on that day), ``censored`` (leads whose observation ends that day),
     ``cumulative_share`` (1 - KM survival: the estimated share replied within ``day`` days) and
     ``ci_low``/``ci_high`` (Greenwood band on the log(-log) scale, ``confidence`` level; null
-    where undefined, i.e. once the share is 1).
+    where undefined, i.e. once the share is 1) and ``confidence`` (the band's level, on every
+    row, so a chart can say it).
 
     Censoring: a lead that has not replied is observed until ``as_of`` (default: the latest
     ``sent_at``/``replied_at`` in the data). Replies before the first send and replies without a

@@ -606,11 +606,16 @@ class Dashboard:
         sources = self._chart_sources(view, comparison=comparison)
         built = time.perf_counter()
         for key, figure in sources.items():
-            if figure is not None:
+            if figure is None:
+                continue
+            try:
                 _name_traces(key, figure)
                 if self.figure_width is not None:
                     figure.update_layout(width=self.figure_width)
+                # The charts' dicts are validated here, as they are assigned to the widget.
                 charts.update_figure(self.figures[key], figure)
+            except Exception as exc:  # one broken chart must not stop the others
+                self._chart_failed(key, exc)
         drawn = time.perf_counter()
         for key, card in self.kpis.items():
             card.value = kpi_card(key, view.headline)
@@ -678,12 +683,15 @@ class Dashboard:
                 if key == "status":
                     self._status_drawn_for = view.selection.campaign_id
             except Exception as exc:  # one broken chart must not blank the dashboard
-                log.debug("chart %s failed", key, exc_info=True)
-                self.last_error = exc
-                self.chart_errors[key] = f"{type(exc).__name__}: {exc}"
+                self._chart_failed(key, exc)
                 out[key] = None
             self.chart_timings[key] = time.perf_counter() - started
         return out
+
+    def _chart_failed(self, key: str, exc: Exception) -> None:
+        log.debug("chart %s failed", key, exc_info=True)
+        self.last_error = exc
+        self.chart_errors[key] = f"{type(exc).__name__}: {exc}"
 
     def _render_table(self, view: View) -> None:
         self.table.value = table_html(

@@ -9,9 +9,10 @@ here goes through :func:`sendkit_nb.load_leads` / :func:`sendkit_nb.load_campaig
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from sendkit_nb import metrics
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._frames import IncompleteLoadWarning, load_campaigns, load_leads
 from sendkit_nb._progress import ProgressCallback
-from sendkit_nb._schema import LEAD_STATUSES
+from sendkit_nb._schema import LEAD_STATUSES, LEADS_SCHEMA
 from sendkit_nb.metrics import Denominator, Metric
 
 if TYPE_CHECKING:
@@ -274,22 +275,15 @@ class View:
     table_total: int
 
 
-_HEADLINE_EMPTY: dict[str, Any] = {
-    "leads": 0,
-    "contacted": 0,
-    "delivered": 0,
-    "bounced": 0,
-    "opened": 0,
-    "clicked": 0,
-    "replied": 0,
-    "positive": 0,
-    "unattributed": 0,
-    "positive_rate": None,
-    "reply_rate": None,
-    "bounce_rate": None,
-    "open_rate": None,
-    "click_rate": None,
-}
+def _empty_headline() -> dict[str, Any]:
+    """The headline row of an empty selection: every column ``headline`` has, counts 0 and
+    rates (and their intervals) None."""
+    columns = metrics.headline(pl.DataFrame(schema=LEADS_SCHEMA)).schema
+    return {
+        name: 0 if dtype.is_integer() else None
+        for name, dtype in columns.items()
+        if name != "campaign_id"
+    }
 
 
 def check_statuses(statuses: Iterable[str]) -> tuple[str, ...]:
@@ -321,51 +315,67 @@ def compute_view(
     # The metrics are independent polars queries, and polars releases the GIL while it
     # works: run side by side they take about half the time of one after another.
     pool = _metrics_pool()
-    head = pool.submit(metrics.headline, leads, positive_tags=tags)
-    funnel = pool.submit(
-        metrics.funnel,
-        leads,
-        denominator=selection.denominator,
-        positive_tags=tags,
-        sequence=sequence,
-    )
-    variants = (
-        pool.submit(
-            metrics.variant_funnel,
+    futures: list[Future[Any]] = []
+
+    def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        futures.append(pool.submit(fn, *args, **kwargs))
+        return futures[-1]
+
+    try:
+        head = run(metrics.headline, leads, positive_tags=tags)
+        funnel = run(
+            metrics.funnel,
             leads,
-            metric=selection.metric,
             denominator=selection.denominator,
             positive_tags=tags,
             sequence=sequence,
         )
-        if selection.by_variant
-        else None
-    )
-    curve = pool.submit(metrics.reply_curve, leads, by="variant" if selection.by_variant else None)
-    daily = pool.submit(metrics.daily_activity, leads, positive_tags=tags)
-    ai_tags = pool.submit(metrics.ai_tag_counts, leads, positive_tags=tags)
-    rows = pool.submit(sort_table, table, selection, table_rows)
-    headline_frame = head.result()
-    headline = headline_frame.row(0, named=True) if headline_frame.height else dict(_HEADLINE_EMPTY)
-    return View(
-        selection=selection,
-        leads=leads,
-        headline=headline,
-        funnel=funnel.result(),
-        variant_funnel=variants.result() if variants is not None else None,
-        reply_curve=curve.result(),
-        daily=daily.result(),
-        ai_tags=ai_tags.result(),
-        status_counts=loaded.status_counts,
-        table=rows.result(),
-        table_total=table.height,
-    )
+        variants = (
+            run(
+                metrics.variant_funnel,
+                leads,
+                metric=selection.metric,
+                denominator=selection.denominator,
+                positive_tags=tags,
+                sequence=sequence,
+            )
+            if selection.by_variant
+            else None
+        )
+        curve = run(metrics.reply_curve, leads, by="variant" if selection.by_variant else None)
+        daily = run(metrics.daily_activity, leads, positive_tags=tags)
+        ai_tags = run(metrics.ai_tag_counts, leads, positive_tags=tags)
+        rows = run(sort_table, table, selection, table_rows)
+        headline_frame = head.result()
+        return View(
+            selection=selection,
+            leads=leads,
+            headline=(
+                headline_frame.row(0, named=True) if headline_frame.height else _empty_headline()
+            ),
+            funnel=funnel.result(),
+            variant_funnel=variants.result() if variants is not None else None,
+            reply_curve=curve.result(),
+            daily=daily.result(),
+            ai_tags=ai_tags.result(),
+            status_counts=loaded.status_counts,
+            table=rows.result(),
+            table_total=table.height,
+        )
+    finally:
+        # After a failure, whatever has not started yet is not needed any more.
+        for future in futures:
+            future.cancel()
 
 
 @functools.cache
 def _metrics_pool() -> ThreadPoolExecutor:
     """One small pool for every dashboard of the kernel, started on first use."""
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="sendkit-metrics")
+
+
+# A forked child inherits the pool without its threads, and would wait on it forever.
+os.register_at_fork(after_in_child=_metrics_pool.cache_clear)
 
 
 def sort_table(table: pl.DataFrame, selection: Selection, rows: int) -> pl.DataFrame:
