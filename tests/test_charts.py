@@ -488,6 +488,26 @@ def test_interval_wording_follows_the_frames_confidence(
     assert "95% Wilson" in subtitle(charts.step_rates(bare))
 
 
+def test_positive_wording_names_the_frames_own_tags(
+    leads: pl.DataFrame, all_leads: pl.DataFrame, ws: Any, campaign: Raw
+) -> None:
+    tags = ["interested"]
+    funnel = charts.step_funnel(m.funnel(leads, sequence=campaign, positive_tags=tags))
+    positive = trace(funnel, "Positive").hovertext[0]
+    assert "positive AI tag (interested)" in positive and "default" not in positive
+    assert "Positive: replied with a positive AI tag (interested)." in texts(funnel)
+    daily = charts.daily_activity(m.daily_activity(leads, positive_tags=tags))
+    assert "positive AI tag (interested)</i>" in trace(daily, "Positive").hovertext[0]
+    ai = charts.ai_tag_breakdown(m.ai_tag_counts(leads, positive_tags=tags))
+    assert "positive AI tag (interested))" in texts(ai)
+    cmp = m.compare_campaigns(all_leads, ws.campaigns, positive_tags=tags)
+    assert "positive AI tag (interested)" in charts.campaign_comparison(cmp).data[0].hovertext[0]
+    # The default set, named as such by the frame; a frame without the column says "default".
+    assert "(interested, meeting_booked)" in texts(charts.step_funnel(m.funnel(leads)))
+    bare = m.funnel(leads).drop("positive_tags")
+    assert "(default: interested, meeting_booked)" in texts(charts.step_funnel(bare))
+
+
 def test_campaign_comparison_by_step(all_leads: pl.DataFrame, ws: Any) -> None:
     frame = m.compare_campaigns(all_leads, ws.campaigns, by="step")
     fig = charts.campaign_comparison(frame, "reply")

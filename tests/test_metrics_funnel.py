@@ -267,6 +267,7 @@ def ref_headline(
             row[rate] = _rate(row[events], row[over])
             row[f"{rate}_low"], row[f"{rate}_high"] = _ref_wilson(row[events], row[over])
         row["confidence"] = 0.95
+        row["positive_tags"] = ", ".join(sorted(positive))
     return out
 
 
@@ -297,6 +298,8 @@ def assert_rows_match(
             g, w = got[key][column], expected[column]
             if w is None:
                 assert g is None, (key, column, g)
+            elif isinstance(w, str):
+                assert g == w, (key, column, g, w)
             else:
                 assert g == pytest.approx(w, rel=1e-12, abs=1e-15), (key, column, g, w)
 
@@ -733,6 +736,7 @@ EXPECTED_FUNNEL_SCHEMA = {
         for end in ("low", "high")
     },
     "confidence": pl.Float64,
+    "positive_tags": pl.String,
 }
 
 

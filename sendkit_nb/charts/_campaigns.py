@@ -13,7 +13,6 @@ from sendkit_nb._errors import BadRequestError
 from ._common import (
     ATTRIBUTION,
     EVENT_OF,
-    POSITIVE_NOTE,
     RATE_TITLE,
     check_frame,
     diff,
@@ -29,6 +28,8 @@ from ._common import (
     names_for,
     num,
     opens_footnote,
+    positive_note,
+    positive_tags_of,
     rate_sentence,
     trace_uid,
 )
@@ -254,7 +255,8 @@ def ai_tag_breakdown(
         title="AI reply tags",
         subtitle=subtitle,
         notes=[
-            f"Positive tags make a reply a positive reply ({POSITIVE_NOTE}). A tag can sit on "
+            f"Positive tags make a reply a positive reply "
+            f"({positive_note(positive_tags_of(frame))}). A tag can sit on "
             "a lead whose replied flag is false (e.g. an auto-reply); the hover shows how many "
             "tagged leads replied."
         ],
@@ -320,7 +322,7 @@ def campaign_comparison(
     event, base = EVENT_OF[metric], _HEADLINE_BASE[metric]
     frame = check_frame(frame, ["campaign_id", event, base], "campaign_comparison", _COMPARE_HINT)
     rows = frame.to_dicts()
-    level = interval_level(frame)
+    level, tags = interval_level(frame), positive_tags_of(frame)
     keys = [r["campaign_id"] for r in rows]
     labels = names_for(keys, _names_from_frame(frame, names))
     rates: list[float | None] = []
@@ -352,7 +354,9 @@ def campaign_comparison(
         },
         hovertext=[
             f"<b>{esc(label)}</b><br>"
-            + rate_sentence(metric, v, r[event], base, r[base], low=lo, high=hi, level=level)
+            + rate_sentence(
+                metric, v, r[event], base, r[base], low=lo, high=hi, level=level, tags=tags
+            )
             for label, r, v, lo, hi in zip(labels, rows, rates, lows, highs, strict=True)
         ],
         hovertemplate=hover_template(),
@@ -402,7 +406,7 @@ def campaign_comparison(
         subtitle=(
             f"{what.capitalize()} · per lead, all steps · {_whiskers(frame, f'{metric}_rate')}"
         ),
-        notes=_compare_notes(metric),
+        notes=_compare_notes(metric, tags),
         plot=max(120, 36 * len(rows)),
         bottom=56,
         empty="no campaigns in this frame." if not rows else None,
@@ -430,13 +434,13 @@ def _whiskers(frame: pl.DataFrame, rate_col: str) -> str:
     return "no intervals in this frame (no *_rate_low/_high columns)"
 
 
-def _compare_notes(metric: str) -> list[str]:
+def _compare_notes(metric: str, tags: str | None) -> list[str]:
     notes = [
         "Same definitions for every campaign: contacted = leads with at least one email, "
         "delivered = with at least one email that did not bounce."
     ]
     if metric in ("reply", "positive"):
-        notes.append(f"Positive: {POSITIVE_NOTE}." if metric == "positive" else "")
+        notes.append(f"Positive: {positive_note(tags)}." if metric == "positive" else "")
     if metric == "open":
         notes.append(opens_footnote())
     return [n for n in notes if n]
@@ -466,7 +470,7 @@ def _comparison_by_step(
     )
     keys = _campaign_keys(frame)
     labels = names_for(keys, _names_from_frame(frame, names))
-    level = interval_level(frame)
+    level, tags = interval_level(frame), positive_tags_of(frame)
     fig = FigureSpec()
     for i, (key, label) in enumerate(zip(keys, labels, strict=True)):
         part = {r["_pos"]: r for r in frame.filter(pl.col("campaign_id") == key).to_dicts()}
@@ -501,7 +505,7 @@ def _comparison_by_step(
                 hovertext=[
                     f"<b>{esc(label)}</b><br>{esc(r['step_label'])}<br>"
                     + rate_sentence(
-                        metric, v, r[event], base, r[base], low=lo, high=hi, level=level
+                        metric, v, r[event], base, r[base], low=lo, high=hi, level=level, tags=tags
                     )
                     if r is not None
                     else f"<b>{esc(label)}</b><br>{esc(p)}: not in this campaign's sequence"

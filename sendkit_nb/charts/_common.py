@@ -46,6 +46,8 @@ __all__ = [
     "interval_level",
     "names_for",
     "num",
+    "positive_note",
+    "positive_tags_of",
     "rate_note",
     "rate_sentence",
     "stacked_subplots",
@@ -84,6 +86,7 @@ ATTRIBUTION: Final = (
 OPENS_SHORT: Final = (
     "directional: image blocking undercounts opens, privacy proxies and scanners overcount them"
 )
+#: What "positive" means when the frame does not say which tags it counted.
 POSITIVE_NOTE: Final = "replied with a positive AI tag (default: interested, meeting_booked)"
 
 #: What a rate's hover adds after "Reply rate 3.7% = 120 replied / 3,239 delivered".
@@ -91,7 +94,7 @@ _RATE_NOTE: Final[dict[str, str]] = {
     "open": OPENS_SHORT,
     "click": "tracked link clicks",
     "reply": ATTRIBUTION,
-    "positive": f"{POSITIVE_NOTE}; {ATTRIBUTION}",
+    "positive": f"{{positive}}; {ATTRIBUTION}",
     "bounce": "emails that bounced, over emails sent",
 }
 
@@ -190,6 +193,7 @@ def rate_sentence(
     high: object = None,
     level: float = 0.95,
     note: bool = True,
+    tags: str | None = None,
 ) -> str:
     """``"Reply rate 3.7% = 120 replied / 3,239 delivered"`` (plus the Wilson interval and the
     rate's definition note), the one way every chart states a rate."""
@@ -205,7 +209,7 @@ def rate_sentence(
     if is_number(low) and is_number(high):
         text += f"<br>{fmt_level(level)} interval {fmt_pct(low)} – {fmt_pct(high)} (Wilson)"
     if note:
-        text += f"<br><i>{rate_note(rate)}</i>"
+        text += f"<br><i>{rate_note(rate, tags)}</i>"
     return text
 
 
@@ -224,9 +228,29 @@ def fmt_level(level: float) -> str:
     return f"{level * 100:.4g}%"
 
 
-def rate_note(rate: str) -> str:
-    """The short definition a rate's hover ends with."""
-    return _RATE_NOTE[rate]
+def rate_note(rate: str, tags: str | None = None) -> str:
+    """The short definition a rate's hover ends with (``tags``: the positive tags the frame
+    counted, see :func:`positive_tags_of`)."""
+    return _RATE_NOTE[rate].replace("{positive}", positive_note(tags))
+
+
+def positive_tags_of(frame: pl.DataFrame) -> str | None:
+    """The positive AI tags a metrics frame counted (its ``positive_tags`` column, e.g.
+    ``"interested, meeting_booked"``), or None for a frame without the column."""
+    if "positive_tags" in frame.columns and frame.height:
+        found = frame["positive_tags"].drop_nulls()
+        if found.len():
+            return str(found[0])
+    return None
+
+
+def positive_note(tags: str | None = None) -> str:
+    """What "positive" means: the frame's own tags when known, else the default set."""
+    if tags is None:
+        return POSITIVE_NOTE
+    if not tags:
+        return "replied with a positive AI tag (none was counted as positive)"
+    return f"replied with a positive AI tag ({esc(tags)})"
 
 
 def trace_uid(chart: str, *parts: object) -> str:

@@ -20,7 +20,6 @@ from sendkit_nb.metrics import MIN_EVENTS, MIN_SENDS
 from ._common import (
     ATTRIBUTION,
     EVENT_OF,
-    POSITIVE_NOTE,
     RATE_TITLE,
     check_frame,
     diff,
@@ -35,6 +34,8 @@ from ._common import (
     is_number,
     num,
     opens_footnote,
+    positive_note,
+    positive_tags_of,
     rate_note,
     rate_sentence,
     stacked_subplots,
@@ -151,6 +152,7 @@ def step_funnel(funnel_frame: pl.DataFrame) -> go.Figure:
         ),
     )
     bases = funnel_bases(frame)
+    tags = positive_tags_of(frame)
     if "bounced" not in frame.columns:
         frame = frame.with_columns(bounced=pl.col("sent") - pl.col("delivered"))
     rows = frame.select("step_label", *STAGES, "bounced").to_dicts()
@@ -173,7 +175,7 @@ def step_funnel(funnel_frame: pl.DataFrame) -> go.Figure:
                 textangle=0,
                 textfont={"size": 11},
                 cliponaxis=False,
-                hovertext=[_stage_hover(stage, r, bases) for r in rows],
+                hovertext=[_stage_hover(stage, r, bases, tags) for r in rows],
                 hovertemplate=hover_template(),
                 marker={
                     "color": EVENT_COLORS[stage],
@@ -210,7 +212,7 @@ def step_funnel(funnel_frame: pl.DataFrame) -> go.Figure:
         notes=[
             "Each lead counts once per step. Delivered = sent − bounced. Replied: "
             f"{ATTRIBUTION}; replies with no email before them are unattributed and not shown. "
-            f"Positive: {POSITIVE_NOTE}.",
+            f"Positive: {positive_note(tags)}.",
             opens_footnote(),
         ],
         plot=320,
@@ -220,7 +222,7 @@ def step_funnel(funnel_frame: pl.DataFrame) -> go.Figure:
     )
 
 
-def _stage_hover(stage: str, row: dict[str, Any], bases: dict[str, str]) -> str:
+def _stage_hover(stage: str, row: dict[str, Any], bases: dict[str, str], tags: str | None) -> str:
     head = f"<b>{esc(row['step_label'])}</b><br>"
     sent, delivered, bounced = row["sent"], row["delivered"], row["bounced"]
     if stage == "sent":
@@ -234,7 +236,7 @@ def _stage_hover(stage: str, row: dict[str, Any], bases: dict[str, str]) -> str:
     rate = _RATE_OF_STAGE[stage]
     base_name = bases[f"{rate}_rate"]
     sentence = rate_sentence(
-        rate, _ratio(row[stage], row[base_name]), row[stage], base_name, row[base_name]
+        rate, _ratio(row[stage], row[base_name]), row[stage], base_name, row[base_name], tags=tags
     )
     return head + f"{_STAGE_NAME[stage]}: {fmt_int(row[stage])} leads<br>{sentence}"
 
@@ -293,7 +295,7 @@ def step_rates(
         "Filter the frame to one segment, or call funnel(leads) without segment=.",
     )
     rows = frame.to_dicts()
-    level = interval_level(frame)
+    level, tags = interval_level(frame), positive_tags_of(frame)
     labels = [r["step_label"] for r in rows]
     width = tick_width(len(labels))
     n = len(chosen)
@@ -343,7 +345,9 @@ def step_rates(
                 },
                 hovertext=[
                     f"<b>{esc(row['step_label'])}</b><br>"
-                    + rate_sentence(r, v, row[event], base, row[base], low=lo, high=hi, level=level)
+                    + rate_sentence(
+                        r, v, row[event], base, row[base], low=lo, high=hi, level=level, tags=tags
+                    )
                     for row, v, lo, hi in zip(rows, values, lows, highs, strict=True)
                 ],
                 hovertemplate=hover_template(),
@@ -369,7 +373,7 @@ def step_rates(
     notes = [
         "Rates per lead at the step; each lead counts once per step. "
         + (f"Replies: {ATTRIBUTION}. " if {"reply", "positive"} & set(chosen) else "")
-        + (f"Positive: {POSITIVE_NOTE}." if "positive" in chosen else "")
+        + (f"Positive: {positive_note(tags)}." if "positive" in chosen else "")
     ]
     if "open" in chosen:
         notes.append(opens_footnote())
@@ -505,7 +509,10 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
             "thickness": 1.5,
             "width": 6,
         },
-        hovertext=[_arm_hover(r, metric, event, base, rate_col, level) for r in rows],
+        hovertext=[
+            _arm_hover(r, metric, event, base, rate_col, level, positive_tags_of(frame))
+            for r in rows
+        ],
         hovertemplate=hover_template(),
     )
     labels = dict(
@@ -596,7 +603,13 @@ def _arm_label(row: dict[str, Any], rate_col: str) -> str:
 
 
 def _arm_hover(
-    row: dict[str, Any], metric: str, event: str, base: str, rate_col: str, level: float
+    row: dict[str, Any],
+    metric: str,
+    event: str,
+    base: str,
+    rate_col: str,
+    level: float,
+    tags: str | None,
 ) -> str:
     variant = row["variant"] if row["variant"] is not None else NO_VARIANT_LABEL
     text = f"<b>{esc(row['step_label'])}</b> · variant {esc(variant)}<br>" + rate_sentence(
@@ -628,4 +641,4 @@ def _arm_hover(
             f"or under {rule['min_events']} {event} across the step"
         )
     # The definition last, in italics, as in every other rate hover.
-    return text + f"<br><i>{rate_note(metric)}</i>"
+    return text + f"<br><i>{rate_note(metric, tags)}</i>"

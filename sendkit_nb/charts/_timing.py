@@ -22,6 +22,8 @@ from ._common import (
     interval_level,
     is_number,
     opens_footnote,
+    positive_note,
+    positive_tags_of,
     stacked_subplots,
     trace_uid,
     unique_labels,
@@ -223,6 +225,7 @@ def daily_activity(daily_frame: pl.DataFrame) -> go.Figure:
     True
     """
     frame = check_frame(daily_frame, ["date", *_DAILY_COUNTS], "daily_activity", _DAILY_HINT)
+    tags = positive_tags_of(frame)
     pooled = 0
     if "campaign_id" in frame.columns:
         pooled = frame["campaign_id"].n_unique()
@@ -318,7 +321,7 @@ def daily_activity(daily_frame: pl.DataFrame) -> go.Figure:
                 f"<b>{day(r['date'])}</b><br>Positive: {fmt_int(r['positive'])} / "
                 f"{fmt_int(r['replied'])} replies that day "
                 f"({fmt_pct(r['positive'] / r['replied'] if r['replied'] else None)})"
-                "<br><i>positive AI tag (default: interested, meeting_booked)</i>"
+                f"<br><i>{positive_note(tags)}</i>"
                 for r in rows
             ],
             hovertemplate=hover_template(),

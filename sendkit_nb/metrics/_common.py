@@ -107,6 +107,12 @@ def positive_tags_set(positive_tags: Iterable[str] | None) -> list[str]:
     return sorted({t.lower() for t in tags if isinstance(t, str)})
 
 
+def positive_tags_column(positive_tags: Iterable[str] | None) -> pl.Expr:
+    """The ``positive_tags`` column of a metrics frame: the tags it counted as positive, as
+    ``"interested, meeting_booked"`` (empty when none), so a chart can say which."""
+    return pl.lit(", ".join(positive_tags_set(positive_tags)), pl.String).alias("positive_tags")
+
+
 def positive_expr(positive_tags: Iterable[str] | None) -> pl.Expr:
     """True for a replied lead whose ``ai_tag`` is in the positive set, else False (never null)."""
     return pl.col("replied").fill_null(False) & tag_is_positive(pl.col("ai_tag"), positive_tags)

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
-from sendkit_nb.metrics._common import check_leads, positive_expr
+from sendkit_nb.metrics._common import check_leads, positive_expr, positive_tags_column
 from sendkit_nb.metrics._timing import replied_expr
 
 __all__ = ["daily_activity"]
@@ -37,7 +37,8 @@ _COUNTS = ("sent", "opened", "clicked", "bounced", "replied", "positive")
 
 def _schema(by_campaign: bool) -> pl.Schema:
     head: dict[str, pl.DataType] = {"campaign_id": pl.String()} if by_campaign else {}
-    return pl.Schema({**head, "date": pl.Date(), **{c: pl.Int64() for c in _COUNTS}})
+    counts = {c: pl.Int64() for c in _COUNTS}
+    return pl.Schema({**head, "date": pl.Date(), **counts, "positive_tags": pl.String()})
 
 
 def _day(value: object, name: str) -> date | None:
@@ -66,7 +67,8 @@ def daily_activity(
     positive by reply date.
 
     Columns: ``campaign_id`` (only with ``by_campaign=True``), ``date``, ``sent``, ``opened``,
-    ``clicked``, ``bounced``, ``replied``, ``positive`` (Int64, zero on quiet days). Days run from
+    ``clicked``, ``bounced``, ``replied``, ``positive`` (Int64, zero on quiet days) and
+    ``positive_tags`` (the tags counted as positive, the same on every row). Days run from
     the first to the last active day, or over ``start``..``end`` (inclusive) when given; activity
     outside that window is left out.
 
@@ -81,7 +83,7 @@ def daily_activity(
     ...      "replied_at": datetime(2025, 6, 4, tzinfo=UTC), "ai_tag": "interested"},
     ...     {"campaign_id": "c", "id": "2", "emails": [mail(1), mail(2)], "replied": False},
     ... ], schema=LEADS_SCHEMA)
-    >>> daily_activity(leads).rows()  # doctest: +NORMALIZE_WHITESPACE
+    >>> daily_activity(leads).drop("positive_tags").rows()  # doctest: +NORMALIZE_WHITESPACE
     [(datetime.date(2025, 6, 1), 2, 1, 0, 0, 0, 0),
      (datetime.date(2025, 6, 2), 1, 0, 0, 0, 0, 0),
      (datetime.date(2025, 6, 3), 0, 0, 0, 0, 0, 0),
@@ -130,7 +132,7 @@ def daily_activity(
     out = (
         grid.join(sends, on=keys, how="left", nulls_equal=True)
         .join(replies, on=keys, how="left", nulls_equal=True)
-        .with_columns(pl.col(*_COUNTS).fill_null(0))
+        .with_columns(pl.col(*_COUNTS).fill_null(0), positive_tags_column(positive_tags))
         .sort(keys)
     )
     return out.select(list(schema.names())).cast(schema)

@@ -18,6 +18,7 @@ from sendkit_nb._schema import LEAD_STATUSES, LeadStatus
 from sendkit_nb.metrics._common import (
     check_leads,
     positive_expr,
+    positive_tags_column,
     ratio,
     segment_columns,
     tag_is_positive,
@@ -245,6 +246,7 @@ def _finish(
     label_from: LabelFrom,
     leads: pl.DataFrame,
     confidence: float,
+    positive_tags: Iterable[str] | None,
 ) -> pl.DataFrame:
     out = counts.with_columns(bounced=pl.col("sent") - pl.col("delivered"))
     out = _rates(out, denominator)
@@ -254,7 +256,11 @@ def _finish(
         low, high = wilson_expr(_EVENT_OF[name], over[f"{name}_rate"], confidence)
         intervals[f"{name}_rate_low"] = low
         intervals[f"{name}_rate_high"] = high
-    out = out.with_columns(**intervals, confidence=pl.lit(confidence, pl.Float64))
+    out = out.with_columns(
+        **intervals,
+        confidence=pl.lit(confidence, pl.Float64),
+        positive_tags=positive_tags_column(positive_tags),
+    )
     table = None
     if sequence is not None:
         table = sequence_steps(sequence, label_from=label_from)
@@ -267,7 +273,15 @@ def _finish(
             )
     out = apply_labels(out, table)
     head = [*keys[: keys.index("step") + 1], "step_label", *keys[keys.index("step") + 1 :]]
-    return out.select(*head, *COUNT_COLUMNS, "denominator", *RATE_COLUMNS, *intervals, "confidence")
+    return out.select(
+        *head,
+        *COUNT_COLUMNS,
+        "denominator",
+        *RATE_COLUMNS,
+        *intervals,
+        "confidence",
+        "positive_tags",
+    )
 
 
 # ---------------------------------------------------------------------------- public API
@@ -292,9 +306,10 @@ def funnel(
     (the count the open/click/reply/positive rates are over) and ``bounce_rate``, ``open_rate``,
     ``click_rate``, ``reply_rate``, ``positive_rate`` (Float64, null for a zero denominator),
     then ``open_rate_low``, ``open_rate_high``, ..., ``positive_rate_high``: the Wilson score
-    interval at ``confidence`` (null where the rate is null or above 1), and ``confidence``
-    (their level, on every row, so a chart can say it). Rows are sorted by segment, step (and
-    variant).
+    interval at ``confidence`` (null where the rate is null or above 1), ``confidence``
+    (their level) and ``positive_tags`` (the tags counted as positive, ``"interested,
+    meeting_booked"``): the same on every row, so a chart can say them. Rows are sorted by
+    segment, step (and variant).
 
     Definitions (see ``DEFINITIONS``): counts are of leads, once per step; bounced = every
     step-s email bounced, delivered = sent - bounced; opened / clicked only on delivered emails;
@@ -336,7 +351,9 @@ def funnel(
     check_confidence(confidence)
     counts = _funnel_counts(leads, segs, by, positive_tags)
     keys = [*(name for name, _, _ in segs), "step", *(["variant"] if by == "variant" else [])]
-    return _finish(counts, keys, denominator, sequence, label_from, leads, confidence)
+    return _finish(
+        counts, keys, denominator, sequence, label_from, leads, confidence, positive_tags
+    )
 
 
 def variant_funnel(
@@ -604,7 +621,8 @@ def headline(
     ``click_rate`` = clicked / delivered (null when the denominator is 0); then each rate's
     Wilson score interval at ``confidence``, ``positive_rate_low``, ``positive_rate_high``, ...,
     ``click_rate_high`` (null where the rate is null or above 1: a narrow segment can hold
-    replies from leads never emailed), and ``confidence`` (their level, on every row).
+    replies from leads never emailed), ``confidence`` (their level) and ``positive_tags`` (the
+    tags counted as positive), the same on every row.
 
     >>> from datetime import datetime, UTC
     >>> e = {"step": 0, "variant": None, "sent_at": datetime(2025, 6, 2, tzinfo=UTC),
@@ -670,7 +688,11 @@ def headline(
         .with_columns(
             **{rate: ratio(events, over) for rate, (events, over) in _HEADLINE_RATES.items()}
         )
-        .with_columns(**intervals, confidence=pl.lit(confidence, pl.Float64))
+        .with_columns(
+            **intervals,
+            confidence=pl.lit(confidence, pl.Float64),
+            positive_tags=positive_tags_column(positive_tags),
+        )
         .sort(keys, nulls_last=False)
     )
 
@@ -739,7 +761,8 @@ def ai_tag_counts(
     """Leads per campaign and AI tag (null = untagged), most frequent first.
 
     Columns: ``campaign_id``, ``ai_tag``, ``is_positive`` (the tag is in the positive set),
-    ``leads``, ``replied`` (of those, replied; Int64) and ``share`` (of the campaign's leads).
+    ``leads``, ``replied`` (of those, replied; Int64), ``share`` (of the campaign's leads) and
+    ``positive_tags`` (the positive set, ``"interested, meeting_booked"``).
 
     >>> leads = pl.DataFrame({"campaign_id": ["c"] * 3, "replied": [True, True, False],
     ...     "ai_tag": ["interested", "not_interested", None]})
@@ -763,7 +786,10 @@ def ai_tag_counts(
             descending=[False, True, False],
             nulls_last=False,
         )
-        .select("campaign_id", "ai_tag", "is_positive", "leads", "replied", "share")
+        .with_columns(positive_tags_column(positive_tags))
+        .select(
+            "campaign_id", "ai_tag", "is_positive", "leads", "replied", "share", "positive_tags"
+        )
     )
 
 
