@@ -499,7 +499,7 @@ def test_positive_wording_names_the_frames_own_tags(
     daily = charts.daily_activity(m.daily_activity(leads, positive_tags=tags))
     assert "positive AI tag (interested)</i>" in trace(daily, "Positive").hovertext[0]
     ai = charts.ai_tag_breakdown(m.ai_tag_counts(leads, positive_tags=tags))
-    assert "positive AI tag (interested))" in texts(ai)
+    assert "Positive tags (interested) make a reply a positive reply" in texts(ai)
     cmp = m.compare_campaigns(all_leads, ws.campaigns, positive_tags=tags)
     assert "positive AI tag (interested)" in charts.campaign_comparison(cmp).data[0].hovertext[0]
     # The default set, named as such by the frame; a frame without the column says "default".

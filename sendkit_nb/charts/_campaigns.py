@@ -255,10 +255,9 @@ def ai_tag_breakdown(
         title="AI reply tags",
         subtitle=subtitle,
         notes=[
-            f"Positive tags make a reply a positive reply "
-            f"({positive_note(positive_tags_of(frame))}). A tag can sit on "
-            "a lead whose replied flag is false (e.g. an auto-reply); the hover shows how many "
-            "tagged leads replied."
+            f"Positive tags ({_tag_list(positive_tags_of(frame))}) make a reply a positive "
+            "reply. A tag can sit on a lead whose replied flag is false (e.g. an auto-reply); "
+            "the hover shows how many tagged leads replied."
         ],
         plot=max(120, 30 * len(rows)),
         bottom=56,
@@ -276,6 +275,12 @@ def _tag_hover(row: dict[str, Any], grand: int, positive: bool) -> str:
     if is_number(row.get("replied")):
         text += f"<br>{fmt_int(row['replied'])} of them replied"
     return text
+
+
+def _tag_list(tags: str | None) -> str:
+    if tags is None:
+        return "default: interested, meeting_booked"
+    return esc(tags) if tags else "none counted as positive"
 
 
 def campaign_comparison(
