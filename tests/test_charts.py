@@ -294,7 +294,7 @@ def test_variant_comparison_within_steps_with_intervals_and_too_small_flag(
     assert list(bars.marker.pattern.shape) == ["x" if s else "" for s in small]
     assert list(bars.marker.opacity) == [0.45 if s else 1.0 for s in small]
     assert "too small" in labels.text[1] and "too small" not in labels.text[0]
-    assert "Too small to call</b>: under 1600 leads" in bars.hovertext[1]
+    assert "Too small to call</b>: fewer than 1600 leads" in bars.hovertext[1]
     assert "1 of 4 arms too small to call" in subtitle(fig)
     # The notes quote the rule the frame was tested with, not the defaults.
     assert "fewer than 1600 leads in the denominator" in texts(fig)
@@ -477,15 +477,27 @@ def test_interval_wording_follows_the_frames_confidence(
     rates = charts.step_rates(m.funnel(leads, sequence=campaign, confidence=0.9))
     assert "whiskers: 90% Wilson interval" in subtitle(rates)
     assert all("<br>90% interval" in h for h in rates.data[0].hovertext)
-    arms = charts.variant_comparison(m.variant_funnel(leads, confidence=0.975))
+    arms = charts.variant_comparison(m.variant_funnel(leads, confidence=0.975, alpha=0.025))
     assert "97.5% Wilson interval" in subtitle(arms)
+    assert "not significant at 2.5%" in texts(arms)
     curve = charts.reply_curve(m.reply_curve(leads, confidence=0.8))
     assert "band: 80% confidence" in subtitle(curve)
     assert "(80% CI" in curve.data[1].hovertext[5]
-    # The default level, and a frame without the column, read 95%.
     assert "95% Wilson" in subtitle(charts.step_rates(m.funnel(leads)))
+    # A frame that does not say its level (built by hand), or mixes levels (frames computed
+    # differently, concatenated), gets no number in the subtitle; each hover uses its row's.
     bare = m.funnel(leads).drop("confidence")
-    assert "95% Wilson" in subtitle(charts.step_rates(bare))
+    assert "whiskers: Wilson interval" in subtitle(charts.step_rates(bare))
+    first, second = (all_leads.filter(pl.col("campaign_id") == c["_id"]) for c in ws.campaigns[:2])
+    mixed = pl.concat(
+        [m.compare_campaigns(first, confidence=0.8), m.compare_campaigns(second)]
+    ).sort("campaign_id")
+    fig = charts.campaign_comparison(mixed, "reply")
+    assert "whiskers: Wilson interval" in subtitle(fig)
+    levels = {row["campaign_id"]: row["confidence"] for row in mixed.to_dicts()}
+    hovers = dict(zip(mixed["campaign_id"].to_list(), fig.data[0].hovertext, strict=True))
+    for cid, level in levels.items():
+        assert f"<br>{level * 100:g}% interval" in hovers[cid]
 
 
 def test_positive_wording_names_the_frames_own_tags(
@@ -502,10 +514,12 @@ def test_positive_wording_names_the_frames_own_tags(
     assert "Positive tags (interested) make a reply a positive reply" in texts(ai)
     cmp = m.compare_campaigns(all_leads, ws.campaigns, positive_tags=tags)
     assert "positive AI tag (interested)" in charts.campaign_comparison(cmp).data[0].hovertext[0]
-    # The default set, named as such by the frame; a frame without the column says "default".
     assert "(interested, meeting_booked)" in texts(charts.step_funnel(m.funnel(leads)))
+    # Without the column, or with an empty frame, no tags are claimed.
     bare = m.funnel(leads).drop("positive_tags")
-    assert "(default: interested, meeting_booked)" in texts(charts.step_funnel(bare))
+    assert "Positive: replied with a positive AI tag." in texts(charts.step_funnel(bare))
+    empty = charts.ai_tag_breakdown(m.ai_tag_counts(leads.head(0), positive_tags=tags))
+    assert "Positive tags make a reply" in texts(empty) and "default" not in texts(empty)
 
 
 def test_campaign_comparison_by_step(all_leads: pl.DataFrame, ws: Any) -> None:
@@ -771,6 +785,12 @@ def test_update_figure_adds_removes_and_resets(leads: pl.DataFrame, campaign: Ra
 
     with pytest.raises(BadRequestError, match="two plotly figures"):
         charts.update_figure(shown, {"data": []})
+
+    # A plain figure has no browser: a range the new figure drops is dropped.
+    zoomed = go.Figure(charts.step_funnel(funnel))
+    zoomed.update_yaxes(range=[0, 10])
+    charts.update_figure(zoomed, charts.step_funnel(funnel))
+    assert zoomed.layout.yaxis.range is None
 
 
 def test_hovers_follow_the_frames_denominator(leads: pl.DataFrame, campaign: Raw) -> None:

@@ -426,6 +426,27 @@ def test_an_invalid_chart_value_is_caught_for_that_chart_only(
     assert dash.chart_errors == {}
 
 
+def test_a_chart_drawn_only_on_change_is_retried_after_a_failure(
+    dash: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The campaigns chart is rebuilt only when the metric changes; if drawing it failed, the
+    # next update must try again rather than leave the old metric and the error on show.
+    real = charts.campaign_comparison
+
+    def fails_once(*args: Any, **kwargs: Any) -> go.Figure:
+        monkeypatch.setattr(charts, "campaign_comparison", real)
+        fig = real(*args, **kwargs)
+        fig.data[0]._props["marker"] = {"opacity": 5}  # rejected when assigned to the widget
+        return fig
+
+    monkeypatch.setattr(charts, "campaign_comparison", fails_once)
+    dash.set_options(metric="click")
+    assert set(dash.chart_errors) == {"campaigns"}
+    dash.set_statuses(["replied"])
+    assert dash.chart_errors == {} and "sk-error" not in dash.message.value
+    assert dash.figures["campaigns"].layout.title.text.startswith("<b>Click rate")
+
+
 def test_no_key_runs_on_the_demo_api_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SENDKIT_API_KEY", raising=False)
     monkeypatch.delenv("SENDKIT_BASE_URL", raising=False)

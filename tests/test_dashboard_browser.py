@@ -78,6 +78,13 @@ def jupyterlab(tmp_path: Path) -> Iterator[str]:
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
+    # Start the notebook's kernel without asking: on a slow start JupyterLab otherwise opens
+    # a "Select Kernel" dialog in front of the page.
+    tracker = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"autoStartDefaultKernel": True})
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SENDKIT_", "PLOTLY_"))}
     env.update(
         JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
@@ -174,14 +181,16 @@ def run_all_cells(page: Page) -> None:
     is still connecting (the menu item is there, but nothing runs)."""
     for attempt in range(4):
         accept_dialog(page)
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.locator("li[data-command='runmenu:run-all']").click()
         try:
+            # A dialog that opens meanwhile would take the clicks: short timeouts, then retry.
+            page.get_by_role("menuitem", name="Run", exact=True).click(timeout=10_000)
+            page.locator("li[data-command='runmenu:run-all']").click(timeout=10_000)
             page.wait_for_function(EXECUTION_STARTED, timeout=15_000)
             return
         except PlaywrightTimeout:
             if attempt == 3:
                 raise
+            page.keyboard.press("Escape")  # close a menu left open, then start over
 
 
 @pytest.mark.slow

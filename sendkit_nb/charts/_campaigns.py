@@ -19,18 +19,19 @@ from ._common import (
     esc,
     finish,
     fmt_int,
-    fmt_level,
     fmt_pct,
     funnel_bases,
     hover_template,
     interval_level,
     is_number,
+    level_words,
     names_for,
     num,
     opens_footnote,
     positive_note,
     positive_tags_of,
     rate_sentence,
+    row_level,
     trace_uid,
 )
 from ._spec import FigureSpec
@@ -255,9 +256,9 @@ def ai_tag_breakdown(
         title="AI reply tags",
         subtitle=subtitle,
         notes=[
-            f"Positive tags ({_tag_list(positive_tags_of(frame))}) make a reply a positive "
-            "reply. A tag can sit on a lead whose replied flag is false (e.g. an auto-reply); "
-            "the hover shows how many tagged leads replied."
+            f"Positive tags{_tag_list(positive_tags_of(frame))} make a reply a positive reply. "
+            "A tag can sit on a lead whose replied flag is false (e.g. an auto-reply); the "
+            "hover shows how many tagged leads replied."
         ],
         plot=max(120, 30 * len(rows)),
         bottom=56,
@@ -279,8 +280,8 @@ def _tag_hover(row: dict[str, Any], grand: int, positive: bool) -> str:
 
 def _tag_list(tags: str | None) -> str:
     if tags is None:
-        return "default: interested, meeting_booked"
-    return esc(tags) if tags else "none counted as positive"
+        return ""
+    return f" ({esc(tags) if tags else 'none counted as positive'})"
 
 
 def campaign_comparison(
@@ -360,7 +361,15 @@ def campaign_comparison(
         hovertext=[
             f"<b>{esc(label)}</b><br>"
             + rate_sentence(
-                metric, v, r[event], base, r[base], low=lo, high=hi, level=level, tags=tags
+                metric,
+                v,
+                r[event],
+                base,
+                r[base],
+                low=lo,
+                high=hi,
+                level=row_level(r, level),
+                tags=tags,
             )
             for label, r, v, lo, hi in zip(labels, rows, rates, lows, highs, strict=True)
         ],
@@ -435,7 +444,7 @@ def _ratio(events: object, base: object) -> float | None:
 
 def _whiskers(frame: pl.DataFrame, rate_col: str) -> str:
     if f"{rate_col}_low" in frame.columns and f"{rate_col}_high" in frame.columns:
-        return f"whiskers: {fmt_level(interval_level(frame))} Wilson interval"
+        return f"whiskers: {level_words(interval_level(frame))}Wilson interval"
     return "no intervals in this frame (no *_rate_low/_high columns)"
 
 
@@ -510,7 +519,15 @@ def _comparison_by_step(
                 hovertext=[
                     f"<b>{esc(label)}</b><br>{esc(r['step_label'])}<br>"
                     + rate_sentence(
-                        metric, v, r[event], base, r[base], low=lo, high=hi, level=level, tags=tags
+                        metric,
+                        v,
+                        r[event],
+                        base,
+                        r[base],
+                        low=lo,
+                        high=hi,
+                        level=row_level(r, level),
+                        tags=tags,
                     )
                     if r is not None
                     else f"<b>{esc(label)}</b><br>{esc(p)}: not in this campaign's sequence"

@@ -31,7 +31,6 @@ __all__ = [
     "EVENT_OF",
     "NO_DATA",
     "OPENS_SHORT",
-    "POSITIVE_NOTE",
     "RATE_TITLE",
     "SUBTITLE",
     "check_frame",
@@ -41,15 +40,18 @@ __all__ = [
     "fmt_int",
     "fmt_level",
     "fmt_pct",
+    "frame_setting",
     "funnel_bases",
     "hover_template",
     "interval_level",
+    "level_words",
     "names_for",
     "num",
     "positive_note",
     "positive_tags_of",
     "rate_note",
     "rate_sentence",
+    "row_level",
     "stacked_subplots",
     "step_tick",
     "trace_uid",
@@ -86,8 +88,6 @@ ATTRIBUTION: Final = (
 OPENS_SHORT: Final = (
     "directional: image blocking undercounts opens, privacy proxies and scanners overcount them"
 )
-#: What "positive" means when the frame does not say which tags it counted.
-POSITIVE_NOTE: Final = "replied with a positive AI tag (default: interested, meeting_booked)"
 
 #: What a rate's hover adds after "Reply rate 3.7% = 120 replied / 3,239 delivered".
 _RATE_NOTE: Final[dict[str, str]] = {
@@ -191,7 +191,7 @@ def rate_sentence(
     *,
     low: object = None,
     high: object = None,
-    level: float = 0.95,
+    level: float | None = 0.95,
     note: bool = True,
     tags: str | None = None,
 ) -> str:
@@ -207,25 +207,43 @@ def rate_sentence(
             f"({fmt_int(events)} {EVENT_OF[rate]})"
         )
     if is_number(low) and is_number(high):
-        text += f"<br>{fmt_level(level)} interval {fmt_pct(low)} – {fmt_pct(high)} (Wilson)"
+        text += f"<br>{level_words(level)}interval {fmt_pct(low)} – {fmt_pct(high)} (Wilson)"
     if note:
         text += f"<br><i>{rate_note(rate, tags)}</i>"
     return text
 
 
-def interval_level(frame: pl.DataFrame) -> float:
-    """The confidence level of a metrics frame's intervals (its ``confidence`` column; the
-    metrics' default, 0.95, for a frame without one)."""
-    if "confidence" in frame.columns and frame.height:
-        found = frame["confidence"].drop_nulls()
-        if found.len():
-            return float(found[0])
-    return 0.95
+def frame_setting(frame: pl.DataFrame, column: str) -> Any:
+    """The value of a metrics frame's setting column (``confidence``, ``positive_tags``,
+    ``min_sends``...: the same on every row), or None when the frame has no such column, no
+    rows, or several values (frames computed with different settings, concatenated): then a
+    chart says nothing it cannot stand behind."""
+    if column not in frame.columns or not frame.height:
+        return None
+    found = frame[column].drop_nulls().unique()
+    return found[0] if found.len() == 1 else None
+
+
+def interval_level(frame: pl.DataFrame) -> float | None:
+    """The confidence level of a metrics frame's intervals (see :func:`frame_setting`)."""
+    level = frame_setting(frame, "confidence")
+    return float(level) if level is not None else None
+
+
+def row_level(row: dict[str, Any], level: float | None) -> float | None:
+    """A row's own confidence level where it has one (a concatenation may mix levels)."""
+    own = num(row.get("confidence"))
+    return own if own is not None else level
 
 
 def fmt_level(level: float) -> str:
     """``0.95`` -> ``"95%"``, ``0.975`` -> ``"97.5%"``."""
     return f"{level * 100:.4g}%"
+
+
+def level_words(level: float | None) -> str:
+    """``"95% "`` before "Wilson interval", or nothing when the level is not known."""
+    return f"{fmt_level(level)} " if level is not None else ""
 
 
 def rate_note(rate: str, tags: str | None = None) -> str:
@@ -236,18 +254,15 @@ def rate_note(rate: str, tags: str | None = None) -> str:
 
 def positive_tags_of(frame: pl.DataFrame) -> str | None:
     """The positive AI tags a metrics frame counted (its ``positive_tags`` column, e.g.
-    ``"interested, meeting_booked"``), or None for a frame without the column."""
-    if "positive_tags" in frame.columns and frame.height:
-        found = frame["positive_tags"].drop_nulls()
-        if found.len():
-            return str(found[0])
-    return None
+    ``"interested, meeting_booked"``; see :func:`frame_setting`)."""
+    tags = frame_setting(frame, "positive_tags")
+    return str(tags) if tags is not None else None
 
 
 def positive_note(tags: str | None = None) -> str:
-    """What "positive" means: the frame's own tags when known, else the default set."""
+    """What "positive" means: the tags the frame counted when it says which."""
     if tags is None:
-        return POSITIVE_NOTE
+        return "replied with a positive AI tag"
     if not tags:
         return "replied with a positive AI tag (none was counted as positive)"
     return f"replied with a positive AI tag ({esc(tags)})"

@@ -15,7 +15,6 @@ import plotly.graph_objects as go
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
-from sendkit_nb.metrics import MIN_EVENTS, MIN_SENDS
 
 from ._common import (
     ATTRIBUTION,
@@ -28,16 +27,19 @@ from ._common import (
     fmt_int,
     fmt_level,
     fmt_pct,
+    frame_setting,
     funnel_bases,
     hover_template,
     interval_level,
     is_number,
+    level_words,
     num,
     opens_footnote,
     positive_note,
     positive_tags_of,
     rate_note,
     rate_sentence,
+    row_level,
     stacked_subplots,
     step_tick,
     tick_width,
@@ -346,7 +348,15 @@ def step_rates(
                 hovertext=[
                     f"<b>{esc(row['step_label'])}</b><br>"
                     + rate_sentence(
-                        r, v, row[event], base, row[base], low=lo, high=hi, level=level, tags=tags
+                        r,
+                        v,
+                        row[event],
+                        base,
+                        row[base],
+                        low=lo,
+                        high=hi,
+                        level=row_level(row, level),
+                        tags=tags,
                     )
                     for row, v, lo, hi in zip(rows, values, lows, highs, strict=True)
                 ],
@@ -366,7 +376,7 @@ def step_rates(
     # panel headings and do not collide with the legend-free top margin.
     fig.update_annotations(x=0.0, xanchor="left", font={"size": 12})
     whiskers = (
-        f"whiskers: {fmt_level(level)} Wilson interval"
+        f"whiskers: {level_words(level)}Wilson interval"
         if has_intervals
         else "no intervals in this frame (no *_rate_low/_high columns)"
     )
@@ -548,16 +558,14 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         flags.append("one arm per step: nothing to compare")
     subtitle = (
         f"{RATE_TITLE[metric]} = {event} / {base} per arm · whiskers: "
-        f"{fmt_level(level)} Wilson interval · "
+        f"{level_words(level)}Wilson interval · "
         "leader outlined" + "".join(f" · {f}" for f in flags)
     )
-    rule = _test_rule(rows)
     notes = [
         "Compare variants only within a step. Each arm is tested against its step's leader "
         "(two-proportion z-test, Fisher's exact test for small counts; p-values Holm-adjusted "
-        f"within the step; n.s. = not significant at {rule['alpha']:.0%}). Too small to call: "
-        f"fewer than {rule['min_sends']} leads in the denominator, or fewer than "
-        f"{rule['min_events']} {event} across the step's arms.",
+        f"within the step; n.s. = not significant{_at_alpha(frame)}). Too small to call: "
+        f"{_too_small_rule(frame, event)}.",
     ]
     if metric in ("reply", "positive"):
         notes.append(f"Replies: {ATTRIBUTION}.")
@@ -575,15 +583,23 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
     )
 
 
-def _test_rule(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The A/B rule the frame was tested with (its ``min_sends``, ``min_events`` and
-    ``alpha`` columns), or variant_funnel's defaults for a frame without them."""
-    rule: dict[str, Any] = {"min_sends": MIN_SENDS, "min_events": MIN_EVENTS, "alpha": 0.05}
-    for key in rule:
-        found = rows[0].get(key) if rows else None
-        if found is not None:
-            rule[key] = found
-    return rule
+def _at_alpha(frame: pl.DataFrame) -> str:
+    alpha = num(frame_setting(frame, "alpha"))
+    return f" at {fmt_level(alpha)}" if alpha is not None else ""
+
+
+def _too_small_rule(frame: pl.DataFrame, event: str) -> str:
+    """The too-small rule with the frame's own thresholds (``min_sends``, ``min_events``)."""
+    sends, events = frame_setting(frame, "min_sends"), frame_setting(frame, "min_events")
+    if sends is None or events is None:
+        return (
+            "too few leads in the denominator, or too few "
+            f"{event} across the step's arms (the frame's min_sends and min_events)"
+        )
+    return (
+        f"fewer than {sends} leads in the denominator, or fewer than {events} {event} across "
+        "the step's arms"
+    )
 
 
 def _arm_label(row: dict[str, Any], rate_col: str) -> str:
@@ -608,7 +624,7 @@ def _arm_hover(
     event: str,
     base: str,
     rate_col: str,
-    level: float,
+    level: float | None,
     tags: str | None,
 ) -> str:
     variant = row["variant"] if row["variant"] is not None else NO_VARIANT_LABEL
@@ -620,7 +636,7 @@ def _arm_hover(
         row[base],
         low=row[f"{rate_col}_low"],
         high=row[f"{rate_col}_high"],
-        level=level,
+        level=row_level(row, level),
         note=False,
     )
     arms = row["arms"] or 0
@@ -635,10 +651,6 @@ def _arm_hover(
     elif arms <= 1:
         text += "<br>Only arm of this step: nothing to compare"
     if row["too_small"]:
-        rule = _test_rule([row])
-        text += (
-            f"<br><b>Too small to call</b>: under {rule['min_sends']} leads in the denominator "
-            f"or under {rule['min_events']} {event} across the step"
-        )
+        text += f"<br><b>Too small to call</b>: {_too_small_rule(pl.DataFrame([row]), event)}"
     # The definition last, in italics, as in every other rate hover.
     return text + f"<br><i>{rate_note(metric, tags)}</i>"

@@ -16,14 +16,15 @@ from ._common import (
     esc,
     finish,
     fmt_int,
-    fmt_level,
     fmt_pct,
     hover_template,
     interval_level,
     is_number,
+    level_words,
     opens_footnote,
     positive_note,
     positive_tags_of,
+    row_level,
     stacked_subplots,
     trace_uid,
     unique_labels,
@@ -139,7 +140,7 @@ def reply_curve(curve_frame: pl.DataFrame, *, names: Mapping[str, str] | None = 
         title="Cumulative reply curve",
         subtitle=(
             "Kaplan–Meier share of contacted leads who replied within N days of their first "
-            f"email · band: {fmt_level(level)} confidence (Greenwood, log-log)"
+            f"email · band: {level_words(level)}confidence (Greenwood, log-log)"
         ),
         notes=[
             "Leads still waiting are censored (counted only for the days they were observed), "
@@ -183,14 +184,17 @@ def _band_polygon(days: list[Any], low: list[Any], high: list[Any]) -> tuple[lis
     return xs, ys
 
 
-def _curve_hover(name: str, row: dict[str, Any], level: float) -> str:
+def _curve_hover(name: str, row: dict[str, Any], level: float | None) -> str:
     day = row["day"]
     text = (
         f"<b>{esc(name)}</b> · day {day}<br>"
         f"Replied within {day} day{'s' if day != 1 else ''}: {fmt_pct(row['cumulative_share'])}"
     )
     if is_number(row["ci_low"]) and is_number(row["ci_high"]):
-        text += f" ({fmt_level(level)} CI {fmt_pct(row['ci_low'])} – {fmt_pct(row['ci_high'])})"
+        text += (
+            f" ({level_words(row_level(row, level))}CI "
+            f"{fmt_pct(row['ci_low'])} – {fmt_pct(row['ci_high'])})"
+        )
     if "_replies" in row and "_on_curve" in row:
         text += (
             f"<br>{fmt_int(row['_replies'])} replies so far / {fmt_int(row['_on_curve'])} "

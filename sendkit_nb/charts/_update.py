@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import plotly.graph_objects as go
 from plotly.basedatatypes import BaseFigure
 
 from sendkit_nb._errors import BadRequestError
@@ -42,9 +43,9 @@ def update_figure(target: Any, source: Any) -> Any:
 
     Traces that match by position, type and ``uid`` (or ``name``: a plain FigureWidget assigns
     its own uids) are updated property by property, the uid excepted: properties that differ
-    are assigned, a property the new trace lacks is reset, equal ones are left alone. What the
-    browser sets (a trace hidden from the legend, an axis range from a zoom) stays unless the
-    new figure sets it, or that axis changes otherwise. Traces
+    are assigned, a property the new trace lacks is reset, equal ones are left alone. On a
+    FigureWidget, what the browser sets (a trace hidden from the legend, an axis range from a
+    zoom) stays unless the new figure sets it, or that axis changes otherwise. Traces
     are removed or added only where the two figures differ (e.g. a reply curve with another
     number of groups). The layout is updated the same way key by key, titles and annotations
     included, except the template. Property updates happen in one ``batch_update()``, so a
@@ -82,20 +83,25 @@ def update_figure(target: Any, source: Any) -> Any:
     # time when everything was assigned), and the browser gets a smaller update. Both sides
     # are read as the plain property dicts plotly keeps (`_props`), not to_plotly_json(),
     # which deep-copies every value, the large template included.
+    # Only a figure on screen has settings of the browser's own to keep.
+    # (go.FigureWidget is plotly's stand-in class when anywidget is not installed.)
+    kept = _BROWSER_OWNED if isinstance(target, go.FigureWidget) else frozenset()
     with target.batch_update():
         for old, fresh in zip(target.data[:keep], new[:keep], strict=True):
             # Never the uid: a FigureWidget's own uid is how it finds the trace on screen.
-            _assign_changes(old, _props(fresh), skip=_TRACE_KEEP)
-        _assign_changes(target.layout, _props(source.layout), skip=_KEEP)
+            _assign_changes(old, _props(fresh), skip=_TRACE_KEEP, kept=kept)
+        _assign_changes(target.layout, _props(source.layout), skip=_KEEP, kept=kept)
     return target
 
 
-def _assign_changes(target: Any, wanted: dict[str, Any], skip: frozenset[str]) -> None:
+def _assign_changes(
+    target: Any, wanted: dict[str, Any], skip: frozenset[str], kept: frozenset[str]
+) -> None:
     """Set each top-level property of ``target`` that differs from ``wanted`` (a property
     ``wanted`` lacks is reset to its default), leaving equal ones untouched, and leaving the
-    browser's own settings (:data:`_BROWSER_OWNED`) where ``wanted`` does not set them."""
+    ``kept`` settings (the browser's own) where ``wanted`` does not set them."""
     current = _props(target)
-    for key in current.keys() - wanted.keys() - skip - _BROWSER_OWNED:
+    for key in current.keys() - wanted.keys() - skip - kept:
         target[key] = None
     for key, value in wanted.items():
         if key in skip:
@@ -103,7 +109,7 @@ def _assign_changes(target: Any, wanted: dict[str, Any], skip: frozenset[str]) -
         old = current.get(key, _ABSENT)
         if isinstance(old, dict) and isinstance(value, dict):
             # An axis the browser zoomed differs from the chart's only by its range.
-            old = {k: v for k, v in old.items() if k in value or k not in _BROWSER_OWNED}
+            old = {k: v for k, v in old.items() if k in value or k not in kept}
         if not _equal(old, value):
             target[key] = value
 

@@ -692,6 +692,11 @@ class Dashboard:
         log.debug("chart %s failed", key, exc_info=True)
         self.last_error = exc
         self.chart_errors[key] = f"{type(exc).__name__}: {exc}"
+        # The charts drawn only when their input changes must be tried again next time.
+        if key == "campaigns":
+            self._comparison_metric = None
+        elif key == "status":
+            self._status_drawn_for = None
 
     def _render_table(self, view: View) -> None:
         self.table.value = table_html(
