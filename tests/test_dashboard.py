@@ -517,30 +517,42 @@ def test_export_to_a_bad_path_is_a_message(dash: Dashboard, tmp_path: Path) -> N
     assert "sk-error" in dash.message.value
 
 
-def test_load_warnings_are_shown_in_the_dashboard(
-    client: sk.SendKitClient, catalog: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_load_warnings_are_shown_in_the_dashboard() -> None:
     import warnings
 
-    from sendkit_nb.widgets import _state
+    from tests.scripted_server import ScriptedServer, lead
 
-    real = sk.load_leads
+    campaign_id = "665a1b2c3d4e5f6a7b8c9d0e"
+    campaign = {
+        "_id": campaign_id,
+        "name": "Shrinking",
+        "status": "active",
+        "sequence": [{"type": "email", "order": 0, "subject": "Hello"}],
+    }
 
-    def changing(*args: Any, **kwargs: Any) -> pl.DataFrame:
-        # What the loader says when a campaign keeps changing during the load.
-        warnings.warn(
-            "loaded 99 leads but the API reports 100", sk.IncompleteLoadWarning, stacklevel=2
-        )
-        return real(*args, **kwargs)
+    # A server that numbers its pages but has no cursors, and announces one lead more than
+    # it serves (a lead removed mid-load): the loader cannot re-walk, so it warns.
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path == "/v1/campaigns":
+            pagination = {"page": 1, "limit": 100, "total": 1, "pages": 1}
+            return 200, {"success": True, "data": [campaign], "pagination": pagination}
+        page = int(query.get("page", 1))
+        items = [lead(1), lead(2)] if page == 1 else [lead(3)]
+        pagination = {"page": page, "limit": 2, "total": 4, "pages": 2}
+        return 200, {"success": True, "data": items, "pagination": pagination}
 
-    monkeypatch.setattr(_state, "load_leads", changing)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # nothing may reach the notebook as a warning
-        d = Dashboard(client)
-    assert "loaded 99 leads but the API reports 100" in d.message.value
-    assert "sk-error" not in d.message.value
-    assert d.view is not None and d.view.headline["leads"] > 0
-    d.close()
+    with ScriptedServer(script) as server:
+        client = sk.SendKitClient("sk_test", base_url=server.url, sleep=lambda s: None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # nothing may reach the notebook as a warning
+            d = Dashboard(client)
+        try:
+            assert "loaded 3 leads" in d.message.value and "total of 4" in d.message.value
+            assert "sk-error" not in d.message.value
+            assert d.view is not None and d.view.headline["leads"] == 3
+        finally:
+            d.close()
+            client.close()
 
 
 def test_campaign_names_and_search_text_are_escaped(dash: Dashboard) -> None:
