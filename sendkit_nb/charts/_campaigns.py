@@ -15,7 +15,6 @@ from ._common import (
     EVENT_OF,
     RATE_TITLE,
     check_frame,
-    diff,
     esc,
     finish,
     fmt_int,
@@ -31,8 +30,10 @@ from ._common import (
     positive_note,
     positive_tags_of,
     rate_sentence,
+    ratio_of,
     row_level,
     trace_uid,
+    whiskers,
 )
 from ._spec import FigureSpec
 from ._theme import COLORWAY, EVENT_COLORS, PALETTE, STATUS_COLORS
@@ -349,15 +350,7 @@ def campaign_comparison(
         x=rates,
         showlegend=False,
         marker={"color": color},
-        error_x={
-            "type": "data",
-            "symmetric": False,
-            "array": [diff(h, v) for v, h in zip(rates, highs, strict=True)],
-            "arrayminus": [diff(v, lo) for v, lo in zip(rates, lows, strict=True)],
-            "color": "#333333",
-            "thickness": 1.5,
-            "width": 5,
-        },
+        error_x=whiskers(rates, lows, highs, width=5),
         hovertext=[
             f"<b>{esc(label)}</b><br>"
             + rate_sentence(
@@ -433,13 +426,8 @@ def _rate_and_bounds(
     """A row's rate and the interval the metrics put beside it (``<rate>_low``/``_high``; the
     chart computes none of its own). A frame without the rate column gets ``events / base``
     and no interval."""
-    rate = num(row[rate_col]) if rate_col in row else _ratio(row[events], row[base])
+    rate = num(row[rate_col]) if rate_col in row else ratio_of(row[events], row[base])
     return rate, num(row.get(f"{rate_col}_low")), num(row.get(f"{rate_col}_high"))
-
-
-def _ratio(events: object, base: object) -> float | None:
-    x, n = num(events), num(base)
-    return x / n if x is not None and n else None
 
 
 def _whiskers(frame: pl.DataFrame, rate_col: str) -> str:
@@ -507,15 +495,7 @@ def _comparison_by_step(
                 x=positions,
                 y=values,
                 marker={"color": COLORWAY[i % len(COLORWAY)]},
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [diff(h, v) for v, h in zip(values, highs, strict=True)],
-                    "arrayminus": [diff(v, lo) for v, lo in zip(values, lows, strict=True)],
-                    "color": "#333333",
-                    "thickness": 1.2,
-                    "width": 4,
-                },
+                error_y=whiskers(values, lows, highs, width=4, thickness=1.2),
                 hovertext=[
                     f"<b>{esc(label)}</b><br>{esc(r['step_label'])}<br>"
                     + rate_sentence(

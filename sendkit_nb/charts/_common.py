@@ -51,11 +51,13 @@ __all__ = [
     "positive_tags_of",
     "rate_note",
     "rate_sentence",
+    "ratio_of",
     "row_level",
     "stacked_subplots",
     "step_tick",
     "trace_uid",
     "unique_labels",
+    "whiskers",
     "wrap",
 ]
 
@@ -139,6 +141,33 @@ def diff(a: object, b: object) -> float | None:
     """``a - b``, None unless both are numbers (error bar lengths from bounds)."""
     x, y = num(a), num(b)
     return None if x is None or y is None else x - y
+
+
+def ratio_of(events: object, base: object) -> float | None:
+    """``events / base``, None unless both are numbers and ``base`` is not 0."""
+    x, n = num(events), num(base)
+    return x / n if x is not None and n else None
+
+
+def whiskers(
+    values: Sequence[object],
+    lows: Sequence[object],
+    highs: Sequence[object],
+    *,
+    width: int,
+    thickness: float = 1.5,
+) -> dict[str, Any]:
+    """Asymmetric error bars (``error_x``/``error_y``) from interval bounds; a missing bound
+    draws no whisker."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [diff(h, v) for v, h in zip(values, highs, strict=True)],
+        "arrayminus": [diff(v, lo) for v, lo in zip(values, lows, strict=True)],
+        "color": "#333333",
+        "thickness": thickness,
+        "width": width,
+    }
 
 
 def fmt_int(value: object) -> str:

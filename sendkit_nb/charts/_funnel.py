@@ -21,7 +21,6 @@ from ._common import (
     EVENT_OF,
     RATE_TITLE,
     check_frame,
-    diff,
     esc,
     finish,
     fmt_int,
@@ -39,11 +38,13 @@ from ._common import (
     positive_tags_of,
     rate_note,
     rate_sentence,
+    ratio_of,
     row_level,
     stacked_subplots,
     step_tick,
     tick_width,
     trace_uid,
+    whiskers,
 )
 from ._spec import FigureSpec
 from ._theme import EVENT_COLORS, OPENS_PATTERN, PALETTE
@@ -76,12 +77,6 @@ _SPLITS: Final[tuple[str, ...]] = ("variant", "campaign_id", "status", "ai_tag")
 NO_VARIANT_LABEL: Final = "(no variant)"
 #: Up to this many steps, step_funnel prints the count on each bar.
 _LABELLED_STEPS: Final = 4
-
-
-def _ratio(events: object, base: object) -> float | None:
-    if not (is_number(events) and is_number(base)) or not base:
-        return None
-    return float(events) / float(base)  # type: ignore[arg-type]
 
 
 def _labelled(frame: pl.DataFrame) -> pl.DataFrame:
@@ -233,12 +228,12 @@ def _stage_hover(stage: str, row: dict[str, Any], bases: dict[str, str], tags: s
         return head + (
             f"Delivered: {fmt_int(delivered)} = {fmt_int(sent)} sent − {fmt_int(bounced)} "
             "bounced<br>"
-            + rate_sentence("bounce", _ratio(bounced, sent), bounced, "sent", sent, note=False)
+            + rate_sentence("bounce", ratio_of(bounced, sent), bounced, "sent", sent, note=False)
         )
     rate = _RATE_OF_STAGE[stage]
     base_name = bases[f"{rate}_rate"]
     sentence = rate_sentence(
-        rate, _ratio(row[stage], row[base_name]), row[stage], base_name, row[base_name], tags=tags
+        rate, ratio_of(row[stage], row[base_name]), row[stage], base_name, row[base_name], tags=tags
     )
     return head + f"{_STAGE_NAME[stage]}: {fmt_int(row[stage])} leads<br>{sentence}"
 
@@ -317,16 +312,7 @@ def step_rates(
         highs = [row[high_col] if with_ci else None for row in rows]
         error_y: dict[str, Any] = {"visible": False}
         if with_ci:
-            error_y = {
-                "type": "data",
-                "symmetric": False,
-                "array": [diff(h, v) for v, h in zip(values, highs, strict=True)],
-                "arrayminus": [diff(v, lo) for v, lo in zip(values, lows, strict=True)],
-                "color": "#333333",
-                "thickness": 1.5,
-                "width": 6,
-                "visible": True,
-            }
+            error_y = {**whiskers(values, lows, highs, width=6), "visible": True}
         color = EVENT_COLORS[EVENT_OF[r]]
         fig.add_trace(
             dict(
@@ -375,7 +361,7 @@ def step_rates(
     # Subplot titles are annotations centred over each panel; left-aligned they read as
     # panel headings and do not collide with the legend-free top margin.
     fig.update_annotations(x=0.0, xanchor="left", font={"size": 12})
-    whiskers = (
+    whisker_text = (
         f"whiskers: {level_words(level)}Wilson interval"
         if has_intervals
         else "no intervals in this frame (no *_rate_low/_high columns)"
@@ -391,7 +377,7 @@ def step_rates(
         fig,
         chart="step_rates",
         title="Rates by sequence step",
-        subtitle=f"Each panel: rate {_bases_phrase(bases, chosen)} per step · {whiskers}",
+        subtitle=f"Each panel: rate {_bases_phrase(bases, chosen)} per step · {whisker_text}",
         notes=notes,
         plot=165 * n,
         bottom=62,
@@ -475,7 +461,7 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
     if "arms" not in frame.columns:
         frame = frame.with_columns(arms=pl.len().over(step_key).cast(pl.Int64))
     rows = frame.with_columns(_arms_here=pl.len().over(step_key)).to_dicts()
-    level = interval_level(frame)
+    level, tags = interval_level(frame), positive_tags_of(frame)
     # The outer tick spans its step's arms, so it may be as wide as those arms together.
     outer = [
         step_tick(r["step_label"], max(8, min(40, tick_width(len(rows)) * int(r["_arms_here"]))))
@@ -510,19 +496,8 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
                 "solidity": 0.35,
             },
         },
-        error_y={
-            "type": "data",
-            "symmetric": False,
-            "array": [diff(h, v) for v, h in zip(values, highs, strict=True)],
-            "arrayminus": [diff(v, lo) for v, lo in zip(values, lows, strict=True)],
-            "color": "#333333",
-            "thickness": 1.5,
-            "width": 6,
-        },
-        hovertext=[
-            _arm_hover(r, metric, event, base, rate_col, level, positive_tags_of(frame))
-            for r in rows
-        ],
+        error_y=whiskers(values, lows, highs, width=6),
+        hovertext=[_arm_hover(r, metric, event, base, rate_col, level, tags) for r in rows],
         hovertemplate=hover_template(),
     )
     labels = dict(
@@ -561,11 +536,14 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         f"{level_words(level)}Wilson interval · "
         "leader outlined" + "".join(f" · {f}" for f in flags)
     )
+    too_small = _too_small_rule(
+        frame_setting(frame, "min_sends"), frame_setting(frame, "min_events"), event
+    )
     notes = [
         "Compare variants only within a step. Each arm is tested against its step's leader "
         "(two-proportion z-test, Fisher's exact test for small counts; p-values Holm-adjusted "
         f"within the step; n.s. = not significant{_at_alpha(frame)}). Too small to call: "
-        f"{_too_small_rule(frame, event)}.",
+        f"{too_small}.",
     ]
     if metric in ("reply", "positive"):
         notes.append(f"Replies: {ATTRIBUTION}.")
@@ -588,9 +566,9 @@ def _at_alpha(frame: pl.DataFrame) -> str:
     return f" at {fmt_level(alpha)}" if alpha is not None else ""
 
 
-def _too_small_rule(frame: pl.DataFrame, event: str) -> str:
-    """The too-small rule with the frame's own thresholds (``min_sends``, ``min_events``)."""
-    sends, events = frame_setting(frame, "min_sends"), frame_setting(frame, "min_events")
+def _too_small_rule(sends: object, events: object, event: str) -> str:
+    """The too-small rule with the thresholds the frame (or row) was tested with, or in words
+    when they are not known."""
     if sends is None or events is None:
         return (
             "too few leads in the denominator, or too few "
@@ -651,6 +629,7 @@ def _arm_hover(
     elif arms <= 1:
         text += "<br>Only arm of this step: nothing to compare"
     if row["too_small"]:
-        text += f"<br><b>Too small to call</b>: {_too_small_rule(pl.DataFrame([row]), event)}"
+        rule = _too_small_rule(row.get("min_sends"), row.get("min_events"), event)
+        text += f"<br><b>Too small to call</b>: {rule}"
     # The definition last, in italics, as in every other rate hover.
     return text + f"<br><i>{rate_note(metric, tags)}</i>"
