@@ -6,8 +6,11 @@ enters a URL, a repr, a log record or an error message.
 
 from __future__ import annotations
 
+import http
+import http.client
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -17,17 +20,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 from sendkit_nb._errors import (
     APIConnectionError,
     AuthenticationError,
     BadRequestError,
+    DeadlineExceededError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    SchemaError,
     SendKitError,
     ServerError,
 )
@@ -44,6 +52,13 @@ _OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 # Endpoints that are not scoped to a workspace: platform keys need no X-Workspace-Id there.
 _UNSCOPED_PATHS = ("/v1/account", "/v1/workspaces")
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+# What an HTTP header value may hold here: printable ASCII without spaces. A key pasted with a
+# trailing newline or a non-ASCII look-alike would otherwise fail deep inside http.client, in
+# an error that quotes the header, key included.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+_READ_SIZE = 1 << 16
 _T = TypeVar("_T")
 
 
@@ -81,18 +96,164 @@ class RetryPolicy:
 
 
 def _parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header, or None (use the backoff) for a value
+    that is absent or makes no sense (``nan``, ``inf``, garbage)."""
     if value is None:
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         # The HTTP-date form: wait until then.
         from email.utils import parsedate_to_datetime
 
         try:
-            return float(parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError, IndexError):
             return None
+    return seconds if math.isfinite(seconds) else None
+
+
+def _check_key(key: object) -> str:
+    """The API key, stripped, or an AuthenticationError that never quotes it."""
+    if key is not None and not isinstance(key, str):
+        raise AuthenticationError(
+            f"the API key must be a string, got a {type(key).__name__}",
+            hint="Pass api_key='sk_...' or set SENDKIT_API_KEY.",
+        )
+    stripped = (key or "").strip()
+    if not stripped:
+        raise AuthenticationError(
+            "no API key: pass api_key= or set SENDKIT_API_KEY",
+            hint="Use sendkit_nb.connect() or SendKitClient.demo() to try the demo API.",
+        )
+    if not _HEADER_SAFE.fullmatch(stripped):
+        raise AuthenticationError(
+            "the API key contains a character that cannot be sent in an HTTP header (a space, "
+            "a line break, a control or non-ASCII character); the key is not shown here",
+            hint="Copy the key again from SendKit's settings; a stray newline from copy and "
+            "paste is the usual cause.",
+        )
+    return stripped
+
+
+def _check_base_url(url: object) -> str:
+    hint = "Use the API's address with its scheme, e.g. https://api.sendkit.ai."
+    if not isinstance(url, str):
+        raise BadRequestError(f"base_url must be a string, got {type(url).__name__}", hint=hint)
+    cleaned = url.strip().rstrip("/")
+    if cleaned.endswith("/v1"):
+        cleaned = cleaned[: -len("/v1")]
+    try:
+        parts = urlsplit(cleaned)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise BadRequestError(
+            f"base_url is not a valid URL: {cleaned[:120]!r}", hint=hint
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadRequestError(
+            f"base_url must start with http:// or https:// and name a host, got {cleaned[:120]!r}",
+            hint=hint,
+        )
+    if parts.username or parts.password:
+        raise BadRequestError(
+            "base_url must not carry a user name or password; the API key goes in api_key=",
+            hint=hint,
+        )
+    return cleaned
+
+
+def _check_seconds(value: object, name: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise BadRequestError(
+            f"{name} must be a positive number of seconds, got {value!r}",
+            hint=f"For example {name}=30; None (where allowed) means no limit.",
+        )
+    return float(value)
+
+
+Origin = tuple[str, str, int]
+
+
+def _origin(url: str) -> Origin:
+    """(scheme, host, port) of ``url``; ValueError when it has none of them right."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return scheme, parts.hostname.lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+def _origin_text(origin: Origin) -> str:
+    scheme, host, port = origin
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}:{port}"
+
+
+class _TransportFailure(Exception):
+    """Internal: carries the SendKitError for a failed exchange, and whether a retry could
+    help (a dropped connection may; a refused redirect will not)."""
+
+    def __init__(self, error: SendKitError, *, final: bool = False) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.final = final
+
+
+def _transport_failure(exc: Exception, path: str, deadline: float | None) -> _TransportFailure:
+    """Map anything requests, urllib3 or the socket layer raised to a SendKitError."""
+    if deadline is not None and time.monotonic() >= deadline:
+        return _TransportFailure(
+            DeadlineExceededError(
+                f"the deadline passed while waiting for the response ({type(exc).__name__})",
+                path=path,
+            ),
+            final=True,
+        )
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
+        return _TransportFailure(
+            BadRequestError(f"the request URL was rejected ({type(exc).__name__})", path=path),
+            final=True,
+        )
+    if isinstance(exc, requests.exceptions.ContentDecodingError | urllib3.exceptions.DecodeError):
+        what = "a compressed body that does not decompress"
+    elif isinstance(
+        exc,
+        requests.exceptions.ChunkedEncodingError
+        | urllib3.exceptions.ProtocolError
+        | http.client.IncompleteRead,
+    ):
+        what = "a body cut short"
+    elif isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError):
+        what = "no answer within the timeout"
+    else:
+        # Refused, reset or dropped connections, and whatever else the layers below raise.
+        what = "no response"
+    return _TransportFailure(APIConnectionError(f"{what} ({type(exc).__name__})", path=path))
+
+
+def _read_body(response: requests.Response, deadline: float | None) -> bytes:
+    """The whole (decoded) body. With a deadline, read what has arrived piece by piece and
+    check the clock between pieces: the socket timeout bounds each read, not their sum."""
+    raw = response.raw
+    if deadline is None:
+        return bytes(raw.read(decode_content=True))
+    pieces: list[bytes] = []
+    while True:
+        if time.monotonic() >= deadline:
+            raise _TransportFailure(
+                DeadlineExceededError("the deadline passed while the body was arriving"),
+                final=True,
+            )
+        piece = raw.read1(_READ_SIZE, decode_content=True)
+        if not piece:
+            return b"".join(pieces)
+        pieces.append(piece)
 
 
 class _AdaptiveLimit:
@@ -144,25 +305,34 @@ _STATUS_ERRORS: dict[int, type[SendKitError]] = {
 }
 
 
-def _error_for(response: requests.Response, path: str) -> SendKitError:
+def _error_for(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    path: str,
+    redact: Callable[[str], str],
+) -> SendKitError:
     """Build the error for a non-2xx response from the documented body
-    ``{"error", "message", "code"}``, falling back to the reason phrase for other bodies."""
-    status = response.status_code
+    ``{"error", "message", "code"}``, falling back to the reason phrase for other bodies.
+    ``redact`` removes the key, which a server may echo back in its message."""
     message = ""
     try:
-        body = response.json()
+        doc = json.loads(body)
     except ValueError:
-        body = None
-    if isinstance(body, dict):
-        message = str(body.get("message") or body.get("error") or "")
+        doc = None
+    if isinstance(doc, dict):
+        message = str(doc.get("message") or doc.get("error") or "")
     if not message:
-        snippet = response.text.strip().replace("\n", " ")[:200]
-        message = response.reason or "error"
+        snippet = body.decode("utf-8", "replace").strip().replace("\n", " ")[:200]
+        try:
+            message = http.HTTPStatus(status).phrase
+        except ValueError:
+            message = "error"
         if snippet:
             message += f" (body: {snippet!r})"
     cls = _STATUS_ERRORS.get(status, ServerError if status >= 500 else SendKitError)
-    request_id = response.headers.get("X-Request-Id") or response.headers.get("Request-Id")
-    return cls(message, status=status, path=path, request_id=request_id)
+    request_id = headers.get("X-Request-Id") or headers.get("Request-Id")
+    return cls(redact(message), status=status, path=path, request_id=request_id)
 
 
 class SendKitClient:
@@ -174,8 +344,14 @@ class SendKitClient:
 
     Arguments default to the environment: ``SENDKIT_API_KEY``, ``SENDKIT_BASE_URL`` (default
     ``https://api.sendkit.ai``) and ``SENDKIT_WORKSPACE_ID`` (needed with ``sk_user_`` platform
-    keys, never sent with ``sk_`` workspace keys). ``sleep`` and ``retry`` are injectable so tests
-    need not wait. ``max_workers`` bounds concurrent page fetches.
+    keys, never sent with ``sk_`` workspace keys). ``timeout`` bounds each connect and each read;
+    ``deadline`` (seconds, default None: no limit) bounds a whole call such as one
+    ``load_leads``, retries and waits included, which is what stops a server that drips its
+    body byte by byte. ``sleep`` and ``retry`` are injectable so tests need not wait.
+    ``max_workers`` bounds concurrent page fetches.
+
+    Every argument is checked here, before any request: a bad one raises a
+    :class:`SendKitError` subclass whose message never contains the key.
     """
 
     def __init__(
@@ -188,28 +364,50 @@ class SendKitClient:
         retry: RetryPolicy | None = None,
         max_workers: int = 8,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: float | None = None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("SENDKIT_API_KEY")
-        if not key:
-            raise AuthenticationError(
-                "no API key: pass api_key= or set SENDKIT_API_KEY",
-                hint="Use sendkit_nb.connect() or SendKitClient.demo() to try the demo API.",
-            )
-        self.__key = key.strip()
-        self.base_url = (base_url or os.environ.get("SENDKIT_BASE_URL") or DEFAULT_BASE_URL).rstrip(
-            "/"
+        self.__key = _check_key(
+            api_key if api_key is not None else os.environ.get("SENDKIT_API_KEY")
         )
-        if self.base_url.endswith("/v1"):
-            self.base_url = self.base_url[: -len("/v1")]
-        self.workspace_id = workspace_id or os.environ.get("SENDKIT_WORKSPACE_ID") or None
-        self.timeout = timeout
+        self.base_url = _check_base_url(
+            base_url or os.environ.get("SENDKIT_BASE_URL") or DEFAULT_BASE_URL
+        )
+        self._origin = _origin(self.base_url)
+        workspace = workspace_id or os.environ.get("SENDKIT_WORKSPACE_ID") or None
+        if workspace is not None and not (
+            isinstance(workspace, str) and _HEADER_SAFE.fullmatch(workspace)
+        ):
+            raise BadRequestError(
+                "workspace_id must be printable ASCII text without spaces",
+                hint="Copy the id from client.workspaces() or the SendKit settings page.",
+            )
+        self.workspace_id = workspace
+        self.timeout = _check_seconds(timeout, "timeout")
+        self.deadline = None if deadline is None else _check_seconds(deadline, "deadline")
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise BadRequestError(
+                f"max_workers must be a positive integer, got {max_workers!r}",
+                hint="8 concurrent connections suit most links; the client halves it on 429.",
+            )
         self.retry = retry or RetryPolicy()
-        self.max_workers = max(1, max_workers)
+        self.max_workers = max_workers
         self.sleep = sleep
         self.concurrency = _AdaptiveLimit(self.max_workers)
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
+        self._headers = {
+            "X-Api-Key": self.__key,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "Connection": "keep-alive",
+            "User-Agent": "sendkit_nb/0.1",
+        }
+        self._scoped_headers = (
+            {**self._headers, "X-Workspace-Id": self.workspace_id}
+            if self.workspace_id
+            else self._headers
+        )
+        self._adapter: HTTPAdapter | None = None
+        self._adapter_lock = threading.Lock()
+        self._transport_settings: tuple[dict[str, str], bool | str] | None = None
         self._demo_server: DemoServer | None = None
 
     # -- construction helpers -------------------------------------------------------------
@@ -237,6 +435,11 @@ class SendKitClient:
     def is_platform_key(self) -> bool:
         return self.__key.startswith("sk_user_")
 
+    @property
+    def closed(self) -> bool:
+        """True when no connection is open (before the first request or after ``close()``)."""
+        return self._adapter is None
+
     def __repr__(self) -> str:
         kind = "platform key" if self.is_platform_key else "workspace key"
         ws = f", workspace_id={self.workspace_id!r}" if self.is_platform_key else ""
@@ -256,49 +459,45 @@ class SendKitClient:
 
     def close(self) -> None:
         """Close every pooled connection (and stop an embedded demo server)."""
-        with self._sessions_lock:
-            for session in self._sessions:
-                session.close()
-            self._sessions.clear()
-        self._local = threading.local()
+        with self._adapter_lock:
+            if self._adapter is not None:
+                self._adapter.close()
+                self._adapter = None
         if self._demo_server is not None:
             self._demo_server.stop()
             self._demo_server = None
 
+    def redact(self, text: str) -> str:
+        """``text`` with the API key replaced, for anything a server or a caller may echo."""
+        return text.replace(self.__key, "<redacted key>") if self.__key in text else text
+
     # -- transport ------------------------------------------------------------------------
 
-    def _session(self) -> requests.Session:
-        # requests.Session is not documented as thread-safe, so each thread gets its own
-        # keep-alive session; all of them are closed together by close().
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            # requests re-reads proxy and CA settings from the environment on every request,
-            # a cost comparable to parsing a page; read them once per session instead.
-            session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
-            ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            if ca_bundle:
-                session.verify = ca_bundle
-            session.trust_env = False
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.max_workers, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            session.headers.update(self._headers())
-            self._local.session = session
-            with self._sessions_lock:
-                self._sessions.append(session)
-        return session
+    def _connection(self) -> tuple[HTTPAdapter, dict[str, str], bool | str]:
+        # One adapter (one urllib3 pool, thread-safe) for every thread. Requests are sent
+        # through it directly rather than through requests.Session.request, whose per-call
+        # work (merging settings, re-reading the environment, hooks, cookies, redirects)
+        # costs about as much CPU as the rest of a page's round trip on a fast link; the
+        # proxy and CA settings it would re-read are read once here instead.
+        adapter = self._adapter
+        settings = self._transport_settings
+        if adapter is None or settings is None:
+            with self._adapter_lock:
+                if self._adapter is None or self._transport_settings is None:
+                    proxies = requests.utils.get_environ_proxies(self.base_url)
+                    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
+                        "CURL_CA_BUNDLE"
+                    )
+                    self._transport_settings = (dict(proxies), ca_bundle or True)
+                    self._adapter = HTTPAdapter(
+                        pool_connections=1, pool_maxsize=self.max_workers, max_retries=0
+                    )
+                adapter, settings = self._adapter, self._transport_settings
+        return adapter, settings[0], settings[1]
 
-    def _headers(self) -> dict[str, str]:
-        return {
-            "X-Api-Key": self.__key,
-            "Accept": "application/json",
-            "User-Agent": "sendkit_nb/0.1",
-        }
-
-    def _scope_headers(self, path: str) -> dict[str, str]:
+    def _headers_for(self, path: str) -> dict[str, str]:
         if not self.is_platform_key or path.startswith(_UNSCOPED_PATHS):
-            return {}
+            return self._headers
         if not self.workspace_id:
             raise AuthenticationError(
                 "a platform key (sk_user_...) needs a workspace id for workspace endpoints",
@@ -306,7 +505,13 @@ class SendKitClient:
                 hint="Pass workspace_id= or set SENDKIT_WORKSPACE_ID; client.workspaces() "
                 "lists the ids this key can use.",
             )
-        return {"X-Workspace-Id": self.workspace_id}
+        return self._scoped_headers
+
+    def deadline_at(self, seconds: float | None = None) -> float | None:
+        """The ``time.monotonic()`` instant by which work started now must end: ``seconds``
+        from now, or the client's ``deadline`` when ``seconds`` is None; None for no limit."""
+        budget = self.deadline if seconds is None else _check_seconds(seconds, "deadline")
+        return None if budget is None else time.monotonic() + budget
 
     def request(
         self,
@@ -314,75 +519,172 @@ class SendKitClient:
         params: Mapping[str, object] | None = None,
         *,
         parse: Callable[[bytes], _T],
+        deadline: float | None = None,
     ) -> _T:
         """GET ``path`` and return ``parse(body)``, retrying what is worth retrying.
 
         ``parse`` runs inside the retry loop, so a body that is cut short (invalid JSON) is
         fetched again like a dropped connection; a ``SendKitError`` raised by ``parse`` (a schema
-        problem) is final.
+        problem) is final. ``deadline`` is a ``time.monotonic()`` instant (see
+        :meth:`deadline_at`; default: the client's ``deadline`` from now) after which the call
+        raises :class:`DeadlineExceededError` instead of waiting or retrying.
         """
-        headers = self._scope_headers(path)
+        headers = self._headers_for(path)
+        if deadline is None:
+            deadline = self.deadline_at()
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
-        url = self.base_url + path
+        url = self.base_url + path + ("?" + urlencode(query) if query else "")
         attempt = 0
         while True:
-            started = time.perf_counter()
             retry_after: float | None = None
             try:
-                response = self._session().get(
-                    url, params=query, headers=headers, timeout=self.timeout
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                # ConnectionError covers refused and dropped connections and broken chunked
-                # bodies; neither carries a status, and both are worth another try.
-                failure: SendKitError = APIConnectionError(
-                    f"no response ({type(exc).__name__})", path=path
-                )
+                status, response_headers, body = self._get(url, path, headers, deadline)
+            except _TransportFailure as exc:
+                if exc.final:
+                    raise exc.error from exc.__cause__
+                failure: SendKitError = exc.error
             else:
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                self._log_response(path, response, elapsed_ms)
-                if response.status_code < 300:
+                if status < 300:
                     try:
-                        result = parse(response.content)
+                        result = parse(body)
                     except SendKitError as exc:
                         exc.path = exc.path or path
                         raise
                     except ValueError:
                         failure = APIConnectionError(
                             "the response body is not valid JSON (cut short?)",
-                            status=response.status_code,
+                            status=status,
                             path=path,
                         )
+                    except Exception as exc:  # nothing but a SendKitError may leave the client
+                        raise SchemaError(
+                            f"the response could not be read ({type(exc).__name__}: {exc})",
+                            status=status,
+                            path=path,
+                        ) from exc
                     else:
                         self.concurrency.succeeded()
                         return result
                 else:
-                    failure = _error_for(response, path)
-                    if response.status_code not in _RETRY_STATUSES:
+                    failure = _error_for(status, response_headers, body, path, self.redact)
+                    if status not in _RETRY_STATUSES:
                         raise failure
-                    if response.status_code == 429:
+                    if status == 429:
                         self.concurrency.throttled()
-                    retry_after = _parse_retry_after(response.headers.get("Retry-After"))
+                    retry_after = _parse_retry_after(response_headers.get("Retry-After"))
             if attempt >= self.retry.max_retries:
                 failure.message += f" (after {attempt + 1} attempts)"
                 raise failure
             delay = self.retry.delay(attempt, retry_after)
+            if deadline is not None and time.monotonic() + delay >= deadline:
+                raise DeadlineExceededError(
+                    f"the deadline passed before the request could be retried "
+                    f"(last failure: {failure.message})",
+                    status=failure.status,
+                    path=path,
+                ) from failure
             log.info("retrying GET %s in %.2fs: %s", path, delay, failure.message)
             self.sleep(delay)
             attempt += 1
 
-    def _log_response(self, path: str, response: requests.Response, elapsed_ms: float) -> None:
+    def _get(
+        self, url: str, path: str, headers: Mapping[str, str], deadline: float | None
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One GET with same-origin redirects followed; (status, headers, body) or
+        :class:`_TransportFailure` carrying the SendKitError to raise or retry."""
+        adapter, proxies, verify = self._connection()
+        for _ in range(_MAX_REDIRECTS + 1):
+            started = time.perf_counter()
+            timeout = self.timeout
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _TransportFailure(
+                        DeadlineExceededError("the deadline passed", path=path), final=True
+                    )
+                timeout = min(timeout, remaining)
+            prepared = requests.PreparedRequest()
+            prepared.method = "GET"
+            prepared.url = url
+            prepared.headers = CaseInsensitiveDict(headers)
+            prepared.body = None
+            prepared.hooks = {"response": []}
+            try:
+                response = adapter.send(
+                    prepared, stream=True, timeout=timeout, verify=verify, proxies=proxies
+                )
+                try:
+                    body = _read_body(response, deadline)
+                finally:
+                    response.close()
+            except _TransportFailure:
+                raise
+            except Exception as exc:  # whatever the layers below raise becomes a SendKitError
+                raise _transport_failure(exc, path, deadline) from exc
+            status = response.status_code
+            self._log_response(path, status, response.headers, started)
+            if status not in _REDIRECT_STATUSES:
+                return status, response.headers, body
+            url = self._redirect_target(url, response.headers.get("Location"), status, path)
+        raise _TransportFailure(
+            APIConnectionError(
+                f"more than {_MAX_REDIRECTS} redirects (a redirect loop?)",
+                status=status,
+                path=path,
+                hint="Check SENDKIT_BASE_URL: it should be the API's final address.",
+            ),
+            final=True,
+        )
+
+    def _redirect_target(self, url: str, location: str | None, status: int, path: str) -> str:
+        """Where a redirect points, if it stays on the API's origin. The key travels in a
+        header, and requests forwards custom headers to any host it is redirected to; so a
+        redirect to another origin (host, port or scheme) is refused, never followed."""
+        hint = "Set SENDKIT_BASE_URL to the API's final address (scheme, host and port)."
+        if not location:
+            raise _TransportFailure(
+                APIConnectionError(
+                    "a redirect without a Location", status=status, path=path, hint=hint
+                ),
+                final=True,
+            )
+        try:
+            target = urljoin(url, location.strip())
+            origin = _origin(target)
+        except ValueError:
+            shown = self.redact(location)[:120]
+            raise _TransportFailure(
+                APIConnectionError(
+                    f"a redirect to a malformed address {shown!r}",
+                    status=status,
+                    path=path,
+                    hint=hint,
+                ),
+                final=True,
+            ) from None
+        if origin != self._origin:
+            raise _TransportFailure(
+                APIConnectionError(
+                    f"the server redirected to another origin, {_origin_text(origin)}; not "
+                    f"following it, so the API key is not sent there",
+                    status=status,
+                    path=path,
+                    hint=hint,
+                ),
+                final=True,
+            )
+        return target
+
+    @staticmethod
+    def _log_response(path: str, status: int, headers: Mapping[str, str], started: float) -> None:
+        if not log.isEnabledFor(logging.DEBUG):
+            return  # the hot path: one check instead of a dict comprehension per page
         limits = {
-            k: v
-            for k, v in response.headers.items()
-            if k.lower().startswith(("x-ratelimit", "ratelimit"))
+            k: v for k, v in headers.items() if k.lower().startswith(("x-ratelimit", "ratelimit"))
         }
+        elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug(
-            "GET %s -> %s in %.0f ms%s",
-            path,
-            response.status_code,
-            elapsed_ms,
-            f" {limits}" if limits else "",
+            "GET %s -> %s in %.0f ms%s", path, status, elapsed_ms, f" {limits}" if limits else ""
         )
 
     def get_json(self, path: str, params: Mapping[str, object] | None = None) -> Any:

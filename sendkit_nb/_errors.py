@@ -7,6 +7,8 @@ __all__ = [
     "APIConnectionError",
     "AuthenticationError",
     "BadRequestError",
+    "DeadlineExceededError",
+    "IncompleteLoadError",
     "NotFoundError",
     "PaginationError",
     "PermissionDeniedError",
@@ -104,6 +106,13 @@ class APIConnectionError(SendKitError):
     default_hint = "Check the network and SENDKIT_BASE_URL; raise timeout= for slow links."
 
 
+class DeadlineExceededError(APIConnectionError):
+    """The client's overall ``deadline`` passed before the work finished (a server that drips
+    its body byte by byte never trips the per-read ``timeout``)."""
+
+    default_hint = "Raise deadline= (or pass deadline=None) for very large campaigns or slow links."
+
+
 class PaginationError(SendKitError):
     """The pages do not add up: a repeated cursor or page, a full page with no way forward, or
     more pages than the safety cap."""
@@ -115,3 +124,28 @@ class SchemaError(SendKitError):
     """A response field has a type or value the loader cannot accept; the message names it."""
 
     default_hint = "The API may have changed shape; report it with the field named above."
+
+
+class IncompleteLoadError(SendKitError):
+    """Fewer (or more) leads arrived than the API's ``total`` announced, even after a second walk
+    by cursor. ``loaded`` and ``expected`` carry both numbers."""
+
+    default_hint = (
+        "The campaign may have changed while loading: retry, or pass strict=False to accept the "
+        "partial frame with an IncompleteLoadWarning."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        loaded: int,
+        expected: int,
+        status: int | None = None,
+        path: str | None = None,
+        hint: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.expected = expected
+        super().__init__(message, status=status, path=path, hint=hint, request_id=request_id)

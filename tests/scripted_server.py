@@ -11,7 +11,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-Answer = tuple[int, Any]  # (status, JSON-able body or raw bytes)
+# (status, JSON-able body or raw bytes) or (status, body, extra headers such as Location)
+Answer = tuple[int, Any] | tuple[int, Any, dict[str, str]]
 Script = Callable[[str, dict[str, str]], Answer]
 
 
@@ -19,6 +20,7 @@ class ScriptedServer:
     def __init__(self, script: Script) -> None:
         self.script = script
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.headers: list[dict[str, str]] = []  # the request headers, in arrival order
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -28,11 +30,15 @@ class ScriptedServer:
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 outer.requests.append((parts.path, query))
-                status, body = outer.script(parts.path, query)
+                outer.headers.append(dict(self.headers.items()))
+                answer = outer.script(parts.path, query)
+                status, body = answer[0], answer[1]
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in (answer[2] if len(answer) == 3 else {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 

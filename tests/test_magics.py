@@ -77,7 +77,7 @@ def test_unload_restores_renderer_and_removes_the_magic(shell: InteractiveShell)
     with pytest.raises(UsageError, match="not found"):
         shell.run_line_magic("sendkit", "campaigns")
     # The session's client was closed with the extension: a new call would need a new one.
-    assert client._sessions == []
+    assert client.closed
     # Loading again works (the fixture unloads once more at the end, which is a no-op).
     shell.run_line_magic("load_ext", "sendkit_nb")
     assert "sendkit" in shell.magics_manager.magics["line"]
