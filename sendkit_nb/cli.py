@@ -3,6 +3,9 @@
 The API key comes from ``SENDKIT_API_KEY`` only (a flag would land in shell history);
 ``--demo`` runs on the embedded demo API. Every error ends in a one-line message on stderr and
 exit status 1 (2 for a malformed command line), never a traceback.
+
+Output files (``-o``) are checked before anything is loaded and replaced atomically (see
+``sendkit_nb._files``); missing folders are created, and each creation is said on stderr.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import polars as pl
 from sendkit_nb._client import SendKitClient, check_object_id
 from sendkit_nb._connect import connect
 from sendkit_nb._errors import BadRequestError, SendKitError
+from sendkit_nb._files import check_writable, make_parents, write_atomic
 from sendkit_nb._frames import _check_statuses, load_campaigns, load_leads
 from sendkit_nb._schema import LEAD_STATUSES
 
@@ -26,6 +30,13 @@ __all__ = ["main"]
 
 _STATUS_HELP = (
     f"only leads with this status (repeatable, or comma-separated): {', '.join(LEAD_STATUSES)}"
+)
+_LEADS_SUFFIXES = (".parquet", ".csv")
+_OUTPUT_NOTE = (
+    "The output path is checked before anything is loaded. The file is written to a temporary "
+    "file next to it and renamed into place only when complete, so a failed run leaves an "
+    "existing file as it was. Missing folders are created, and each creation is said on stderr "
+    "('created folder X')."
 )
 
 
@@ -52,11 +63,30 @@ def _cmd_campaigns(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_output(path: Path) -> Path:
+    """Everything about an output path that can fail, checked before any request: a bad path
+    must not cost a whole load."""
+    if path.suffix.lower() not in _LEADS_SUFFIXES:
+        raise BadRequestError(
+            f"cannot write {path.name}: the output must end in .parquet or .csv",
+            hint="For example -o leads.parquet",
+        )
+    return check_writable(path)
+
+
+def _make_parents(path: Path) -> None:
+    """Create the output's missing folders (only once there is something to write), and say
+    so: a folder appearing in silence hides a typo in the path."""
+    created = make_parents(path)
+    if created is not None:
+        print(f"sendkit-nb: created folder {created}", file=sys.stderr)
+
+
 def _write(frame: pl.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        frame.write_parquet(path)
-    elif path.suffix == ".csv":
+    _make_parents(path)
+    if path.suffix.lower() == ".parquet":
+        write_atomic(path, frame.write_parquet)
+    else:
         # CSV has no nested types: tags become "a;b", each lead's emails one JSON array.
         flat = frame.with_columns(
             pl.col("tags").list.join(";"),
@@ -64,12 +94,7 @@ def _write(frame: pl.DataFrame, path: Path) -> None:
                 "[{}]", pl.col("emails").list.eval(pl.element().struct.json_encode()).list.join(",")
             ).alias("emails"),
         )
-        flat.write_csv(path)
-    else:
-        raise BadRequestError(
-            f"cannot write {path.name}: the output must end in .parquet or .csv",
-            hint="For example -o leads.parquet",
-        )
+        write_atomic(path, flat.write_csv)
 
 
 def _statuses(args: argparse.Namespace) -> list[str] | None:
@@ -96,9 +121,7 @@ def _campaign_ids(args: argparse.Namespace) -> list[str] | None:
 
 
 def _cmd_leads(args: argparse.Namespace) -> int:
-    output = Path(args.output)
-    if output.suffix not in (".parquet", ".csv"):
-        _write(pl.DataFrame(), output)  # raises the clear error before any request
+    output = _check_output(Path(args.output))
     wanted = _campaign_ids(args)
     statuses = _statuses(args)
     from sendkit_nb.metrics import headline
@@ -141,23 +164,25 @@ def _cmd_report(args: argparse.Namespace) -> int:
     # Everything that can be checked without the network is checked first.
     from sendkit_nb._report import _require, check_report_path
 
-    output = check_report_path(args.output)
+    output = check_writable(check_report_path(args.output))
     ids = _campaign_ids(args)
     statuses = _statuses(args)
     _require("plotly", "jinja2")
-    from sendkit_nb._report import report
+    from sendkit_nb._report import report, write_report
 
     with _client(args) as client:
         html = report(
             client,
             ids,
-            output,
+            None,  # written below, once the missing folders are created and announced
             status=statuses,
             title=args.title,
             metric=args.metric,
             denominator=args.denominator,
             progress=not args.no_progress,
         )
+    _make_parents(output)
+    write_report(html, output)
     size = len(html.encode("utf-8"))
     print(f"wrote {output.resolve()} ({size / 1e6:.1f} MB; open it in any browser, offline)")
     return 0
@@ -197,11 +222,23 @@ def _parser() -> argparse.ArgumentParser:
     campaigns.add_argument("--search", help="part of the campaign name")
     campaigns.set_defaults(run=_cmd_campaigns)
 
-    leads = sub.add_parser("leads", parents=[common], help="write campaign leads to a file")
+    leads = sub.add_parser(
+        "leads",
+        parents=[common],
+        help="write campaign leads to a file",
+        description="Write every lead of the chosen campaigns to one .parquet or .csv file and "
+        "print a per-campaign summary. A load that ends with fewer leads than the API announced "
+        f"is an error (exit status 1), not a short file. {_OUTPUT_NOTE}",
+    )
     leads.add_argument("campaigns", nargs="*", metavar="CAMPAIGN", help="campaign ids")
     leads.add_argument("--all", action="store_true", help="every campaign of the workspace")
     leads.add_argument("--status", action="append", help=_STATUS_HELP)
-    leads.add_argument("-o", "--output", required=True, help="file ending in .parquet or .csv")
+    leads.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="file ending in .parquet or .csv (replaced atomically; missing folders are created)",
+    )
     leads.set_defaults(run=_cmd_leads)
 
     report = sub.add_parser(
@@ -209,12 +246,17 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="write one offline HTML report (KPIs, funnels, A/B tests, charts)",
         description="Write a single self-contained HTML report: no network or kernel needed "
-        "to open it, and never the API key.",
+        f"to open it, and never the API key. {_OUTPUT_NOTE}",
     )
     report.add_argument("campaigns", nargs="*", metavar="CAMPAIGN", help="campaign ids")
     report.add_argument("--all", action="store_true", help="every campaign of the workspace")
     report.add_argument("--status", action="append", help=_STATUS_HELP)
-    report.add_argument("-o", "--output", required=True, help="file ending in .html")
+    report.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="file ending in .html (replaced atomically; missing folders are created)",
+    )
     report.add_argument("--title", help="the report's title")
     report.add_argument(
         "--metric",

@@ -6,14 +6,18 @@ from __future__ import annotations
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import polars as pl
 import pytest
 
+from sendkit_nb._files import write_atomic
 from sendkit_nb.demo import DemoServer
+from tests.scripted_server import ScriptedServer, lead
 
 DEMO_NOTE = "using the embedded demo API"
 A_CAMPAIGN = "683b61000000000000000001"  # the demo's A/B test campaign (3,400 leads)
@@ -209,3 +213,132 @@ def test_a_malformed_command_line_is_one_line_and_exit_2() -> None:
     assert "-o/--output" in line
     line = one_error_line(run("reports"), code=2)
     assert "invalid choice" in line
+
+
+# -- output files: checked before any request, replaced atomically ------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        RuntimeError("the writer failed"),
+        OSError(28, "No space left on device"),
+        KeyboardInterrupt(),
+    ],
+    ids=["writer-error", "disk-full", "interrupted"],
+)
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp_file(
+    tmp_path: Path, failure: BaseException
+) -> None:
+    target = tmp_path / "leads.parquet"
+    target.write_bytes(b"the good old file")
+
+    def half_then_fail(handle: BinaryIO) -> None:
+        handle.write(b"half a new fi")
+        raise failure
+
+    with pytest.raises(type(failure)):
+        write_atomic(target, half_then_fail)
+    assert target.read_bytes() == b"the good old file"
+    assert [p.name for p in tmp_path.iterdir()] == ["leads.parquet"]
+
+
+def test_a_completed_write_replaces_the_file_and_keeps_its_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "leads.csv"
+    target.write_bytes(b"old")
+    target.chmod(0o600)  # unlike the umask's usual 0644: an in-place write would keep it
+    write_atomic(target, lambda handle: handle.write(b"new, and complete"))
+    assert target.read_bytes() == b"new, and complete"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["leads.csv"]
+
+
+def _bad_output(tmp_path: Path, kind: str, suffix: str) -> tuple[Path, str]:
+    """An output path that cannot be written, and a word its error must contain."""
+    if kind == "parent-is-a-file":
+        blocker = tmp_path / "notes.txt"
+        blocker.write_text("a file, not a folder")
+        return blocker / f"out{suffix}", "is a file, not a folder"
+    if kind == "is-a-folder":
+        folder = tmp_path / f"taken{suffix}"
+        folder.mkdir()
+        return folder, "it is a folder"
+    # Unwritable even for root (the tests may run as root, for whom permission bits mean
+    # nothing): no file can be created in /proc.
+    return Path("/proc/sendkit-nb-test") / f"out{suffix}", "cannot create files in /proc"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("kind", ["parent-is-a-file", "is-a-folder", "unwritable"])
+@pytest.mark.parametrize(("command", "suffix"), [("leads", ".csv"), ("report", ".html")])
+def test_a_bad_output_path_fails_before_any_request(
+    server: DemoServer, tmp_path: Path, kind: str, command: str, suffix: str
+) -> None:
+    env = {"SENDKIT_API_KEY": server.api_key, "SENDKIT_BASE_URL": server.url}
+    output, message = _bad_output(tmp_path, kind, suffix)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    line = one_error_line(run(command, SMALL_CAMPAIGN, "--no-progress", "-o", str(output), env=env))
+    assert message in line and "Hint:" in line
+    assert server.request_log == [], "the path is checked before anything is loaded"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before, "no probe or temp file left"
+    # The same command with a good path does reach this server: the empty log above is real.
+    good = tmp_path / f"good{suffix}"
+    result = run(command, SMALL_CAMPAIGN, "--no-progress", "-o", str(good), env=env)
+    assert result.returncode == 0, result.stderr
+    assert any(r.path.endswith("/leads") for r in server.request_log)
+    assert good.stat().st_size > 0
+
+
+@pytest.mark.parametrize(("command", "suffix"), [("leads", ".parquet"), ("report", ".html")])
+def test_missing_folders_are_created_and_said(tmp_path: Path, command: str, suffix: str) -> None:
+    output = tmp_path / "new" / "deeper" / f"out{suffix}"
+    result = run(command, SMALL_CAMPAIGN, "--demo", "--no-progress", "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    assert output.stat().st_size > 0
+    assert f"sendkit-nb: created folder {output.parent}" in result.stderr.splitlines()
+    # Written into an existing folder, nothing is said about folders.
+    again = run(command, SMALL_CAMPAIGN, "--demo", "--no-progress", "-o", str(output))
+    assert again.returncode == 0 and "created folder" not in again.stderr
+
+
+def test_missing_folders_are_not_created_when_the_load_fails(tmp_path: Path) -> None:
+    output = tmp_path / "new" / "leads.parquet"
+    line = one_error_line(
+        run("leads", "0123456789abcdef01234567", "--demo", "--no-progress", "-o", str(output))
+    )
+    assert "HTTP 404" in line
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_short_load_exits_1_and_keeps_the_old_file(tmp_path: Path) -> None:
+    # Three leads, then hasMore false against an announced total of 500, on every walk: the
+    # load stays short even after the loader's second walk by cursor.
+    campaign = "665a1b2c3d4e5f6a7b8c9d0e"
+    key = "sk_SECRET_short_load_key_0123456789"
+
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path == "/v1/campaigns":
+            item = {"_id": campaign, "name": "Short", "status": "active", "sequence": []}
+            pagination = {"limit": 100, "total": 1, "hasMore": False, "nextCursor": None}
+            return 200, {"success": True, "data": [item], "pagination": pagination}
+        if path == f"/v1/campaigns/{campaign}/leads":
+            pagination = {"limit": 100, "total": 500, "hasMore": False, "nextCursor": None}
+            return 200, {
+                "success": True,
+                "data": [lead(1), lead(2), lead(3)],
+                "pagination": pagination,
+            }
+        return 404, {"error": "Not Found", "message": f"no route {path}"}
+
+    output = tmp_path / "leads.csv"
+    output.write_text("the good old file")
+    with ScriptedServer(script) as server:
+        env = {"SENDKIT_API_KEY": key, "SENDKIT_BASE_URL": server.url}
+        result = run("leads", campaign, "--no-progress", "-o", str(output), env=env)
+    assert any(path.endswith("/leads") for path, _ in server.requests)
+    line = one_error_line(result)
+    assert re.search(r"\b3\b", line) and "500" in line, line  # both numbers
+    assert "Hint:" in line
+    assert key not in result.stdout + result.stderr
+    assert output.read_text() == "the good old file"
+    assert [p.name for p in tmp_path.iterdir()] == ["leads.csv"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sendkit_nb._errors import BadRequestError
+from sendkit_nb._files import write_atomic
 
 __all__ = ["FigureStore", "check_report_path", "render", "write_report"]
 
@@ -52,21 +52,13 @@ so the output must end in .html. Hint: For example -o report.html
 def write_report(html: str, path: str | os.PathLike[str]) -> Path:
     """Write ``html`` to ``path`` (``.html``), creating folders; return the path written.
 
-    The file is written next to its target and then moved into place, so an interrupted write
-    never leaves a half report where a complete one was.
+    The file is written next to its target and then moved into place
+    (:func:`sendkit_nb._files.write_atomic`), so an interrupted write never leaves a half report
+    where a complete one was.
     """
     target = check_report_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Not tempfile.mkstemp: its files are private (0600), and a report is meant to be shared;
-    # a plain exclusive create gets the usual permissions from the umask.
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        with tmp.open("x", encoding="utf-8", newline="\n") as handle:
-            handle.write(html)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(target, lambda handle: handle.write(html.encode("utf-8")))
     return target
 
 
