@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
 import pytest
 
 import sendkit_nb as sk
+from sendkit_nb.demo import DemoServer, Faults
 from tests.conftest import SleepRecorder
 from tests.scripted_server import Answer, ScriptedServer, lead
 
@@ -277,3 +279,59 @@ def test_closed_client_reopens_on_the_next_request() -> None:
         client.close()
         assert client.closed
         assert sk.load_leads(client, CAMPAIGN, progress=False).height == 1
+
+
+# -- transport failures on the demo server: retried, then a SendKitError ------------------------
+
+BODY_FAULTS = ["short_body", "chunked_broken", "bad_gzip", "truncated", "drop"]
+
+
+@pytest.mark.parametrize("kind", BODY_FAULTS)
+def test_a_broken_body_is_retried_and_the_load_completes(
+    kind: str, client: sk.SendKitClient, server: DemoServer, sleeps: SleepRecorder
+) -> None:
+    campaign = server.workspace.campaigns[0]["_id"]
+    expected = len(server.workspace.leads[campaign])
+    server.fail_next(kind, 2)
+    leads = sk.load_leads(client, campaign, progress=False)
+    assert leads.height == expected
+    assert leads["id"].n_unique() == expected
+    assert len(sleeps.calls) == 2  # each broken answer cost one retry, nothing more
+
+
+@pytest.mark.parametrize("kind", BODY_FAULTS)
+def test_a_body_broken_every_time_is_an_api_connection_error(
+    kind: str, server: DemoServer, sleeps: SleepRecorder
+) -> None:
+    server.fail_next(kind, 3)
+    client = sk.SendKitClient(
+        server.api_key,
+        base_url=server.url,
+        sleep=sleeps,
+        retry=sk.RetryPolicy(max_retries=2, rng=lambda: 0.5),
+    )
+    with client, pytest.raises(sk.APIConnectionError, match="after 3 attempts") as caught:
+        sk.load_campaigns(client)
+    assert caught.value.hint
+
+
+def test_a_dripped_body_is_cut_off_by_the_deadline(server: DemoServer) -> None:
+    server.faults = Faults(drip=1.0, drip_seconds=0.02)
+    campaign = server.workspace.campaigns[0]["_id"]
+    client = sk.SendKitClient(server.api_key, base_url=server.url, timeout=5, deadline=1.5)
+    started = time.monotonic()
+    with client, pytest.raises(sk.DeadlineExceededError, match="deadline"):
+        sk.load_leads(client, campaign, progress=False)
+    # Each byte arrives well within the 5 s read timeout: only the deadline can end this,
+    # and it must do so near 1.5 s, not after the minutes the whole page would take.
+    assert time.monotonic() - started < 5
+
+
+def test_load_leads_deadline_overrides_the_clients(server: DemoServer) -> None:
+    server.faults = Faults(drip=1.0, drip_seconds=0.02)
+    campaign = server.workspace.campaigns[0]["_id"]
+    with sk.SendKitClient(server.api_key, base_url=server.url, timeout=5) as client:
+        started = time.monotonic()
+        with pytest.raises(sk.DeadlineExceededError):
+            sk.load_leads(client, campaign, progress=False, deadline=1.0)
+    assert time.monotonic() - started < 4

@@ -8,17 +8,21 @@ taken from the server's own helpers.
 from __future__ import annotations
 
 import collections
+import gzip
 import http.client
 import itertools
 import json
+import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -1034,6 +1038,375 @@ def test_request_log_and_reset(srv: DemoServer) -> None:
     srv.reset()
     assert srv.request_log == []
     assert get(srv, "/v1/campaigns").status_code == 200
+
+
+# -- transport faults (short_body, chunked_broken, bad_gzip, drip, garbage Retry-After) --------
+#
+# Checked on the wire with raw sockets and http.client: requests would translate (and partly
+# hide) exactly what these faults are about.
+
+
+class RawResponse(NamedTuple):
+    status: int
+    headers: dict[str, str]  # names lower-cased
+    body: bytes  # what followed the head on the wire (chunk framing included)
+    closed: bool  # the server closed the connection before the announced length arrived
+    reads: int  # recv() calls that returned body bytes
+
+
+def raw_get(
+    port: int, path: str, *, key: str | None = DEMO_API_KEY, read_timeout: float = 5.0
+) -> RawResponse:
+    """One keep-alive GET on a fresh socket; the body is read up to Content-Length, or to EOF
+    when there is none (chunked), so a response that ends early is seen as it is."""
+    with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as sock:
+        key_line = f"X-Api-Key: {key}\r\n" if key is not None else ""
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{key_line}\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed before the head: {data!r}"
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+        }
+        want = int(headers["content-length"]) if "content-length" in headers else None
+        closed, reads = False, 0
+        while want is None or len(body) < want:
+            chunk = sock.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            body += chunk
+            reads += 1
+        return RawResponse(int(lines[0].split()[1]), headers, body, closed, reads)
+
+
+def leads_path(ws: DemoWorkspace, limit: int = 5) -> str:
+    return f"/v1/campaigns/{ws.campaigns[0]['_id']}/leads?limit={limit}"
+
+
+def outcome(server: DemoServer, path: str) -> str:
+    """What one request on a fresh connection looked like, named after the fault kinds."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    try:
+        conn.request("GET", path, headers={"X-Api-Key": DEMO_API_KEY})
+        resp = conn.getresponse()
+        try:
+            body = resp.read()
+        except http.client.IncompleteRead:
+            chunked = resp.getheader("Transfer-Encoding") == "chunked"
+            return "chunked_broken" if chunked else "short_body"
+        location = resp.getheader("Location") or ""
+        if resp.status == 302:
+            if "_demo_loop=1" in location:
+                return "redirect_loop"
+            if location.startswith("ftp://"):
+                return "redirect_scheme"
+            if location.startswith("http://[::1"):
+                return "redirect_malformed"
+            return "redirect_other_origin"
+        if resp.status == 429:
+            retry_after = resp.getheader("Retry-After") or ""
+            return "429" if retry_after.replace(".", "").isdigit() else "retry_after_garbage"
+        if resp.getheader("Content-Encoding") == "gzip":
+            return "bad_gzip"
+        json.loads(body)
+        return "ok" if resp.status == 200 else str(resp.status)
+    finally:
+        conn.close()
+
+
+@pytest.fixture()
+def tiny_srv() -> Iterator[DemoServer]:
+    """A fresh server on a three-lead campaign: for tests that stop it or leave it dripping."""
+    with DemoServer(make_workspace(seed=1, sizes=[3])) as server:
+        yield server
+
+
+def test_short_body_announces_the_whole_body_then_closes(
+    srv: DemoServer, ws: DemoWorkspace
+) -> None:
+    path = leads_path(ws)
+    full = raw_get(srv.port, path)
+    assert full.status == 200 and not full.closed
+    srv.fail_next("short_body")
+    cut = raw_get(srv.port, path)
+    assert cut.status == 200
+    assert int(cut.headers["content-length"]) == len(full.body)
+    assert cut.body == full.body[: len(full.body) // 2]
+    assert cut.closed, "the connection is closed instead of the rest of the body"
+    assert "connection" not in cut.headers, "the cut is not announced"
+    srv.fail_next("short_body")
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    conn.request("GET", path, headers={"X-Api-Key": DEMO_API_KEY})
+    with pytest.raises(http.client.IncompleteRead):
+        conn.getresponse().read()
+    conn.close()
+    assert [e.status for e in srv.request_log] == [200, 200, 200]
+
+
+def test_chunked_broken_alternates_bad_size_line_and_cut_chunk(
+    srv: DemoServer, ws: DemoWorkspace
+) -> None:
+    path = leads_path(ws)
+    full = raw_get(srv.port, path).body
+    srv.fail_next("chunked_broken", 2)
+    bad_line, cut_chunk = raw_get(srv.port, path), raw_get(srv.port, path)
+    for resp in (bad_line, cut_chunk):
+        assert resp.status == 200 and resp.closed
+        assert resp.headers["transfer-encoding"] == "chunked"
+        assert "content-length" not in resp.headers
+        assert not resp.body.endswith(b"0\r\n\r\n"), "no terminating zero-size chunk"
+    # 1st: a valid chunk with the first half, then a chunk-size line that is not hex
+    size, _, rest = bad_line.body.partition(b"\r\n")
+    first = int(size, 16)
+    assert first == len(full) // 2 and rest[:first] == full[:first]
+    assert rest[first : first + 2] == b"\r\n"
+    with pytest.raises(ValueError):
+        int(rest[first + 2 :].split(b"\r\n")[0], 16)
+    # 2nd: one chunk announcing the whole body, closed after half of it
+    size, _, rest = cut_chunk.body.partition(b"\r\n")
+    assert int(size, 16) == len(full) and rest == full[: len(full) // 2]
+    # a standard client reports both as an incomplete read
+    assert [outcome(srv, path) for _ in range(3)] == ["ok", "ok", "ok"]
+    srv.fail_next("chunked_broken", 2)
+    assert [outcome(srv, path) for _ in range(3)] == ["chunked_broken", "chunked_broken", "ok"]
+
+
+def test_bad_gzip_labels_plain_json_as_gzip(srv: DemoServer, ws: DemoWorkspace) -> None:
+    path = leads_path(ws)
+    full = raw_get(srv.port, path).body
+    srv.fail_next("bad_gzip")
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    headers = {"X-Api-Key": DEMO_API_KEY, "Accept-Encoding": "gzip"}
+    conn.request("GET", path, headers=headers)
+    resp = conn.getresponse()
+    body = resp.read()
+    assert resp.status == 200 and resp.getheader("Content-Encoding") == "gzip"
+    assert body == full, "the body is the plain JSON, complete"
+    with pytest.raises(gzip.BadGzipFile):
+        gzip.decompress(body)
+    # the framing is intact, so the keep-alive connection stays usable
+    conn.request("GET", path, headers=headers)
+    again = conn.getresponse()
+    assert again.getheader("Content-Encoding") is None and again.read() == full
+    conn.close()
+
+
+def test_retry_after_garbage_is_a_429_with_an_unparsable_value(srv: DemoServer) -> None:
+    srv.faults = Faults(retry_after_garbage=1.0)
+    resp = raw_get(srv.port, "/v1/campaigns")
+    assert resp.status == 429 and resp.headers["retry-after"] == "nan"
+    assert json.loads(resp.body)["code"] == 429
+    srv.faults.garbage_retry_after = "soon, maybe"
+    assert raw_get(srv.port, "/v1/campaigns").headers["retry-after"] == "soon, maybe"
+    srv.faults.retry_after_garbage = 0.0
+    assert raw_get(srv.port, "/v1/campaigns").status == 200
+
+
+def test_drip_sends_the_body_a_byte_at_a_time(tiny_srv: DemoServer) -> None:
+    path = "/v1/no-such-route"  # a 404: a small body, and drip applies to every status
+    normal = raw_get(tiny_srv.port, path)
+    assert normal.status == 404
+    tiny_srv.faults = Faults(drip=1.0, drip_seconds=0.01)
+    started = time.perf_counter()
+    # every single read is far quicker than the whole response: a per-read timeout never trips
+    dripped = raw_get(tiny_srv.port, path, read_timeout=0.5)
+    elapsed = time.perf_counter() - started
+    assert dripped.status == 404 and dripped.body == normal.body and not dripped.closed
+    assert elapsed >= 0.9 * 0.01 * len(normal.body)
+    assert dripped.reads >= len(normal.body) // 4, "the bytes trickle in, not in one piece"
+
+
+def wait_until(check: Callable[[], bool], seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def test_drip_ends_when_the_client_leaves_and_does_not_block_stop() -> None:
+    ws = make_workspace(seed=1, sizes=[100])
+    path = leads_path(ws, limit=100)  # ~60 kB: ten minutes of dripping at 10 ms a byte
+    with DemoServer(ws) as server:
+        server.faults = Faults(drip=1.0, drip_seconds=0.01)
+        # _connections holds the sockets of live handler threads: empty again means they ended
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {DEMO_API_KEY}\r\n\r\n".encode()
+        )
+        assert sock.recv(100).startswith(b"HTTP/1.1 200")
+        assert server._connections
+        sock.close()
+        assert wait_until(lambda: not server._connections, 2.0), "the drip outlived its client"
+
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {DEMO_API_KEY}\r\n\r\n".encode()
+        )
+        assert sock.recv(100).startswith(b"HTTP/1.1 200")
+        started = time.perf_counter()
+        server.stop()
+        assert time.perf_counter() - started < 1.0
+        assert wait_until(lambda: not server._connections, 2.0), "the drip outlived stop()"
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "short_body",
+        "chunked_broken",
+        "bad_gzip",
+        "retry_after_garbage",
+        "redirect_loop",
+        "redirect_other_origin",
+        "redirect_scheme",
+        "redirect_malformed",
+    ],
+)
+def test_fail_next_new_kinds_hit_exactly_n_requests(
+    srv: DemoServer, ws: DemoWorkspace, kind: str
+) -> None:
+    path = leads_path(ws)
+    srv.fail_next(kind, 2)
+    assert [outcome(srv, path) for _ in range(3)] == [kind, kind, "ok"]
+
+
+def test_random_faults_follow_one_uniform_draw_in_field_order(
+    srv: DemoServer, ws: DemoWorkspace
+) -> None:
+    # The documented rule, recomputed with a plain RNG: one draw per request, kinds checked in
+    # Faults field order. It pins down that the newer kinds did not reshuffle the older ones.
+    path = leads_path(ws, limit=2)
+    spec = [
+        ("429", 0.1),
+        ("short_body", 0.1),
+        ("chunked_broken", 0.1),
+        ("bad_gzip", 0.1),
+        ("retry_after_garbage", 0.1),
+    ]
+
+    def expected(seed: int, n: int) -> list[str]:
+        rng = random.Random(seed)
+        out: list[str] = []
+        for _ in range(n):
+            u, acc, got = rng.random(), 0.0, "ok"
+            for kind, p in spec:
+                acc += p
+                if u < acc:
+                    got = kind
+                    break
+            out.append(got)
+        return out
+
+    seen: set[str] = set()
+    for seed in (4, 5):
+        srv.reset()
+        srv.faults = Faults(
+            rate_limit=0.1,
+            short_body=0.1,
+            chunked_broken=0.1,
+            bad_gzip=0.1,
+            retry_after_garbage=0.1,
+            retry_after=1,
+            seed=seed,
+        )
+        got = [outcome(srv, path) for _ in range(40)]
+        assert got == expected(seed, 40)
+        seen.update(got)
+    assert seen == {kind for kind, _ in spec} | {"ok"}
+    srv.reset()
+    srv.faults = Faults(rate_limit=0.3, server_error=0.2, seed=42)
+    old = [outcome(srv, "/v1/workspaces") for _ in range(30)]
+    rng = random.Random(42)
+    draws = [rng.random() for _ in range(30)]
+    assert [x == "429" for x in old] == [u < 0.3 for u in draws]
+    assert [x in ("500", "502", "503") for x in old] == [0.3 <= u < 0.5 for u in draws]
+
+
+# -- redirect faults ----------------------------------------------------------------------------
+
+
+def request_on(conn: http.client.HTTPConnection, path: str) -> tuple[int, str, bytes]:
+    conn.request("GET", path, headers={"X-Api-Key": DEMO_API_KEY})
+    resp = conn.getresponse()
+    return resp.status, resp.getheader("Location") or "", resp.read()
+
+
+def test_redirect_loop_points_back_at_itself_forever(srv: DemoServer, ws: DemoWorkspace) -> None:
+    path = leads_path(ws)
+    srv.fail_next("redirect_loop")
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    status, location, _ = request_on(conn, path)
+    assert status == 302 and location == f"{srv.url}{path}&_demo_loop=1"
+    hop = urlsplit(location)
+    for _ in range(5):
+        # the marked URL redirects to itself: a loop no matter how long one follows it
+        assert request_on(conn, f"{hop.path}?{hop.query}")[:2] == (302, location)
+    # the hops drew no faults: fail_next(…, 1) was used up by the first request alone
+    assert request_on(conn, path)[0] == 200
+    conn.close()
+    assert [e.status for e in srv.request_log] == [302] * 6 + [200]
+    srv.fail_next("redirect_loop")
+    assert raw_get(srv.port, "/v1/campaigns").headers["location"] == (
+        f"{srv.url}/v1/campaigns?_demo_loop=1"
+    )
+
+
+def test_redirect_other_origin_serves_the_api_and_logs_whether_the_key_came(
+    srv: DemoServer, ws: DemoWorkspace
+) -> None:
+    path = leads_path(ws)
+    full = raw_get(srv.port, path).body
+    srv.fail_next("redirect_other_origin")
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    status, location, _ = request_on(conn, path)
+    conn.close()
+    assert status == 302 and srv.other_origin_url is not None
+    assert location == srv.other_origin_url + path
+    other = urlsplit(location)
+    assert other.hostname == "127.0.0.1" and other.port not in (None, srv.port)
+    assert other.port is not None
+    with_key = raw_get(other.port, path)
+    assert with_key.status == 200 and with_key.body == full
+    assert raw_get(other.port, path, key=None).status == 401
+    query = {"limit": "5"}
+    assert srv.other_origin_log == [
+        ("GET", other.path, query, True),
+        ("GET", other.path, query, False),
+    ]
+    assert [e.status for e in srv.request_log] == [200, 302], "the other port logs apart"
+    srv.reset()
+    assert srv.other_origin_log == []
+
+
+def test_other_origin_port_closes_with_the_server(tiny_srv: DemoServer) -> None:
+    assert tiny_srv.other_origin_url is None, "started on first use only"
+    tiny_srv.fail_next("redirect_other_origin")
+    port = urlsplit(raw_get(tiny_srv.port, "/v1/campaigns").headers["location"]).port
+    assert port is not None
+    tiny_srv.stop()
+    assert tiny_srv.other_origin_url is None
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_redirect_scheme_and_malformed_locations(srv: DemoServer, ws: DemoWorkspace) -> None:
+    path = leads_path(ws)
+    srv.fail_next("redirect_scheme")
+    assert raw_get(srv.port, path).headers["location"] == f"ftp://127.0.0.1:{srv.port}{path}"
+    srv.fail_next("redirect_malformed")
+    location = raw_get(srv.port, path).headers["location"]
+    assert location == f"http://[::1{path}"
+    with pytest.raises(ValueError, match="IPv6"):
+        urlsplit(location)
+    assert [e.status for e in srv.request_log] == [302, 302]
 
 
 # -- lifecycle, limits, command line ---------------------------------------------------------

@@ -18,6 +18,7 @@ import logging
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from bisect import bisect_right
@@ -49,6 +50,7 @@ __all__ = [
     "DemoServer",
     "Faults",
     "LoggedRequest",
+    "OtherOriginRequest",
 ]
 
 _log = logging.getLogger(__name__)
@@ -73,8 +75,40 @@ LEAD_FILTER_STATUSES: tuple[str, ...] = (
     "removed",
 )
 
-#: Kinds accepted by :meth:`DemoServer.fail_next`.
-FAULT_KINDS: tuple[str, ...] = ("429", "500", "502", "503", "drop", "slow", "truncated")
+#: Kinds accepted by :meth:`DemoServer.fail_next`. The first twelve can also be drawn at random
+#: through :class:`Faults`; the ``redirect_*`` kinds only through ``fail_next``:
+#:
+#: * ``redirect_loop``: 302 to the same URL plus a ``_demo_loop=1`` marker; a request carrying
+#:   the marker is answered with a 302 to itself, forever (the hops draw no faults);
+#: * ``redirect_other_origin``: 302 to the same path on a second port of this server
+#:   (:attr:`DemoServer.other_origin_url`), whose requests go to
+#:   :attr:`DemoServer.other_origin_log` (with whether an API key came along) instead of
+#:   :attr:`DemoServer.request_log`;
+#: * ``redirect_scheme``: 302 to ``ftp://127.0.0.1:<port>/<same path>``;
+#: * ``redirect_malformed``: 302 with an unparsable ``Location`` (``http://[::1/<path>``).
+FAULT_KINDS: tuple[str, ...] = (
+    "429",
+    "500",
+    "502",
+    "503",
+    "drop",
+    "slow",
+    "truncated",
+    "short_body",
+    "chunked_broken",
+    "bad_gzip",
+    "drip",
+    "retry_after_garbage",
+    "redirect_loop",
+    "redirect_other_origin",
+    "redirect_scheme",
+    "redirect_malformed",
+)
+#: Faults that only mangle how a 200's body is framed or encoded: other statuses (a 401, a 404)
+#: are written normally, as with ``truncated``, so that a test's error paths stay deterministic.
+_BODY_FAULTS = frozenset({"truncated", "short_body", "chunked_broken", "bad_gzip"})
+#: Query parameter that marks a hop of a ``redirect_loop``.
+_LOOP_MARKER = "_demo_loop"
 
 _HEX24 = re.compile(r"[0-9a-fA-F]{24}")
 _INT = re.compile(r"[+-]?\d{1,18}")
@@ -105,9 +139,26 @@ class Faults:
     drop: float = 0.0  # connection closed without any response
     slow: float = 0.0  # sleep slow_seconds, then answer normally
     truncated: float = 0.0  # 200 whose body is cut in half (Content-Length matches the cut)
+    # The kinds below were added later; they come after the original five so that a seed that
+    # only sets the original ones still draws the very same sequence of faults.
+    #: 200 whose Content-Length announces the whole body, but half is sent before the
+    #: connection is closed (the client sees an incomplete read, not invalid JSON).
+    short_body: float = 0.0
+    #: 200 with ``Transfer-Encoding: chunked`` whose chunk stream breaks: alternately a
+    #: non-hex chunk-size line after the first half, and a close in the middle of a chunk.
+    chunked_broken: float = 0.0
+    #: 200 with ``Content-Encoding: gzip`` on a body that is plain JSON.
+    bad_gzip: float = 0.0
+    #: The response body sent one byte per ``drip_seconds``: no single read ever waits long
+    #: enough for a per-read timeout, yet a page of leads takes minutes.
+    drip: float = 0.0
+    #: 429 whose Retry-After is ``garbage_retry_after`` (unparsable, or NaN when parsed naively).
+    retry_after_garbage: float = 0.0
     #: Retry-After value in seconds sent with 429s; None omits the header.
     retry_after: float | None = 0
     slow_seconds: float = 2.0
+    drip_seconds: float = 0.01
+    garbage_retry_after: str = "nan"
     seed: int = 0
 
 
@@ -118,6 +169,17 @@ class LoggedRequest(NamedTuple):
     path: str
     query: dict[str, str]
     status: int
+
+
+class OtherOriginRequest(NamedTuple):
+    """One entry of :attr:`DemoServer.other_origin_log`: a request that followed a
+    ``redirect_other_origin`` to the second port. ``key_sent`` tells whether it carried an API
+    key (``X-Api-Key`` or ``Authorization``), i.e. whether the client leaked it cross-origin."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    key_sent: bool
 
 
 class _ApiError(Exception):
@@ -193,6 +255,18 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     demo: DemoServer
+    #: True for the second port that ``redirect_other_origin`` points at.
+    other_origin = False
+    #: Set by stop() before shutting down, so that a dripping response notices and ends
+    #: instead of keeping its thread busy for minutes.
+    closed = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gives up mid-response (a timeout, a deadline, a refused redirect) resets
+        # its connection; with the transport faults that is routine, not worth a stderr dump.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind calls socket.getfqdn(), a reverse DNS lookup that can stall
@@ -257,7 +331,8 @@ class DemoServer:
     style). ``latency`` seconds are slept before every response to simulate a network.
 
     Tests steer it with :attr:`faults`, :meth:`fail_next`, :meth:`add_leads_during_paging`, and
-    read :attr:`request_log`; :meth:`reset` clears all of those.
+    read :attr:`request_log` (and :attr:`other_origin_log`, for ``redirect_other_origin``);
+    :meth:`reset` clears all of those.
     """
 
     def __init__(
@@ -300,7 +375,14 @@ class DemoServer:
         self._rng_owner: Faults | None = None
         self._rng_seed: int | None = None
         self._5xx_turn = 0
+        self._chunked_turn = 0
         self._grow: dict[str, deque[int]] = {}
+        # The second port for redirect_other_origin: started on first use, since most servers
+        # never need it and every start costs a socket and a thread.
+        self._other: _HTTPServer | None = None
+        self._other_thread: threading.Thread | None = None
+        self._other_lock = threading.Lock()
+        self._other_log: list[OtherOriginRequest] = []
         self._index_lock = threading.Lock()
         self._indexes: dict[str, _LeadIndex] = {}
         self._analytics_cache: dict[tuple[Any, ...], Any] = {}
@@ -339,8 +421,16 @@ class DemoServer:
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
-        httpd.shutdown()
-        httpd.server_close()
+        with self._other_lock:
+            other, self._other = self._other, None
+            other_thread, self._other_thread = self._other_thread, None
+        for server in (httpd, other):
+            if server is not None:
+                server.closed = True
+                server.shutdown()
+                server.server_close()
+        if other_thread is not None:
+            other_thread.join(timeout=5)
         # Keep-alive connections would otherwise keep their handler threads blocked in a read.
         with self._conn_lock:
             conns = list(self._connections)
@@ -367,8 +457,19 @@ class DemoServer:
         """Base URL, e.g. ``http://127.0.0.1:8765`` (no trailing slash, no ``/v1``)."""
         if self._httpd is None:
             raise RuntimeError("DemoServer is not running; call start() or use it in a with")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return self._base_url(self.port)
+
+    @property
+    def other_origin_url(self) -> str | None:
+        """Base URL of the second port ``redirect_other_origin`` points at, once it was used."""
+        other = self._other
+        return None if other is None else self._base_url(other.server_port)
+
+    @property
+    def other_origin_log(self) -> list[OtherOriginRequest]:
+        """A snapshot of every request that reached the second (other-origin) port."""
+        with self._log_lock:
+            return list(self._other_log)
 
     @property
     def running(self) -> bool:
@@ -411,15 +512,17 @@ class DemoServer:
             self._grow.setdefault(campaign_id, deque()).append(n)
 
     def reset(self) -> None:
-        """Clear faults, queued failures, pending growth and the request log."""
+        """Clear faults, queued failures, pending growth and both request logs."""
         with self._fault_lock:
             self.faults = Faults()
             self._queued.clear()
             self._grow.clear()
             self._rng_owner = None
             self._5xx_turn = 0
+            self._chunked_turn = 0
         with self._log_lock:
             self._log.clear()
+            self._other_log.clear()
 
     # -- request handling --------------------------------------------------------------------
 
@@ -445,6 +548,11 @@ class DemoServer:
                 ("drop", f.drop),
                 ("slow", f.slow),
                 ("truncated", f.truncated),
+                ("short_body", f.short_body),
+                ("chunked_broken", f.chunked_broken),
+                ("bad_gzip", f.bad_gzip),
+                ("drip", f.drip),
+                ("retry_after_garbage", f.retry_after_garbage),
             )
             if all(p <= 0 for _, p in kinds):
                 return None
@@ -475,7 +583,21 @@ class DemoServer:
             else:
                 query[key] = value
         self._drain(h)
-        fault = self._draw_fault() if path.startswith("/v1/") else None
+        fault: str | None = None
+        other_origin = cast(_HTTPServer, h.server).other_origin
+        if other_origin:
+            # Someone followed a redirect_other_origin here: log whether the key came along
+            # (in other_origin_log, not request_log), then answer like the API would, never
+            # with a fault, so that nothing loops back.
+            self._record_other(method, path, query, h.headers)
+        elif _LOOP_MARKER in query:
+            # A hop of a redirect loop: back to the very same URL, forever, drawing no fault
+            # (so fail_next counts stay about requests the client chose to make).
+            self._record(method, path, query, 302)
+            self._redirect(h, self._base_url(self.port) + h.path)
+            return
+        elif path.startswith("/v1/"):
+            fault = self._draw_fault()
         if fault == "drop":
             self._record(method, path, query, 0)
             h.close_connection = True
@@ -486,10 +608,20 @@ class DemoServer:
             time.sleep(self.latency)
         if fault == "slow":
             time.sleep(max(self.faults.slow_seconds, 0.0))
-        if fault == "429":
+        if fault is not None and fault.startswith("redirect_"):
+            location = self._redirect_target(fault, split.path, split.query)
+            if location is None:  # the server is stopping: no second port to send anyone to
+                h.close_connection = True
+                return
+            self._record(method, path, query, 302)
+            self._redirect(h, location)
+            return
+        if fault in ("429", "retry_after_garbage"):
             headers = []
             retry_after = self.faults.retry_after
-            if retry_after is not None:
+            if fault == "retry_after_garbage":
+                headers.append(("Retry-After", self.faults.garbage_retry_after))
+            elif retry_after is not None:
                 headers.append(("Retry-After", _format_seconds(retry_after)))
             reply = _error_reply(429, "Too many requests, please slow down", headers)
         elif fault in ("500", "502", "503"):
@@ -504,12 +636,74 @@ class DemoServer:
                 _log.exception("demo server error on %s %s", method, path)
                 reply = _error_reply(500, "Internal error in the demo server")
         body = reply.body
-        if fault == "truncated" and reply.status == 200:
-            body = body[: len(body) // 2]
-        elif reply.after is not None:
+        # A page the client cannot read in full was not delivered: it must not trigger growth.
+        mangled = fault if fault in _BODY_FAULTS and reply.status == 200 else None
+        if mangled is None and reply.after is not None:
             reply.after()
-        self._record(method, path, query, reply.status)
-        self._write(h, reply.status, body, reply.headers)
+        if not other_origin:
+            self._record(method, path, query, reply.status)
+        if mangled == "truncated":
+            self._write(h, reply.status, body[: len(body) // 2], reply.headers)
+        elif mangled == "short_body":
+            self._write_short(h, reply.status, body, reply.headers)
+        elif mangled == "chunked_broken":
+            with self._fault_lock:
+                bad_size_line = self._chunked_turn % 2 == 0
+                self._chunked_turn += 1
+            self._write_broken_chunks(h, reply.status, body, reply.headers, bad_size_line)
+        elif mangled == "bad_gzip":
+            self._write(h, reply.status, body, [*reply.headers, ("Content-Encoding", "gzip")])
+        elif fault == "drip":
+            self._write_drip(h, reply.status, body, reply.headers)
+        else:
+            self._write(h, reply.status, body, reply.headers)
+
+    def _base_url(self, port: int) -> str:
+        # Not self.url: that raises once stop() has begun, and a handler may still be running.
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{port}"
+
+    def _redirect_target(self, fault: str, path: str, query: str) -> str | None:
+        target = f"{path}?{query}" if query else path
+        if fault == "redirect_loop":
+            marked = f"{query}&{_LOOP_MARKER}=1" if query else f"{_LOOP_MARKER}=1"
+            return f"{self._base_url(self.port)}{path}?{marked}"
+        if fault == "redirect_other_origin":
+            port = self._other_origin_port()
+            return None if port is None else self._base_url(port) + target
+        if fault == "redirect_scheme":
+            return f"ftp://{self.host}:{self.port}{target}"
+        # redirect_malformed: an IPv6 literal without its closing bracket cannot be parsed
+        return f"http://[::1{target}"
+
+    def _other_origin_port(self) -> int | None:
+        with self._other_lock:
+            if self._other is None:
+                # stop() clears _httpd before it takes this lock: checking under the lock means
+                # a second port is never started after stop() collected the one to close.
+                if self._httpd is None:
+                    return None
+                cls = _HTTPServer6 if self.host == "::1" else _HTTPServer
+                other = cls((self.host, 0), _Handler)
+                other.demo = self
+                other.other_origin = True
+                thread = threading.Thread(
+                    target=other.serve_forever,
+                    kwargs={"poll_interval": 0.05},
+                    name=f"sendkit-demo-{self.port}-other-origin",
+                    daemon=True,
+                )
+                thread.start()
+                self._other, self._other_thread = other, thread
+            return self._other.server_port
+
+    def _record_other(
+        self, method: str, path: str, query: dict[str, str], headers: Message[str, str]
+    ) -> None:
+        # Only whether a key was sent is kept: the log must not become a copy of the secret.
+        key_sent = bool(headers.get("X-Api-Key") or headers.get("Authorization"))
+        with self._log_lock:
+            self._other_log.append(OtherOriginRequest(method, path, query, key_sent))
 
     @staticmethod
     def _drain(h: _Handler) -> None:
@@ -526,21 +720,91 @@ class DemoServer:
             h.rfile.read(length)
 
     @staticmethod
-    def _write(h: _Handler, status: int, body: bytes, headers: Iterable[tuple[str, str]]) -> None:
+    def _head(
+        h: _Handler, status: int, headers: Iterable[tuple[str, str]], length: int | None
+    ) -> bytes:
+        """The status line and headers; ``length`` None sends no Content-Length (chunked)."""
         lines = [
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
             "Content-Type: application/json; charset=utf-8",
-            f"Content-Length: {len(body)}",
         ]
+        if length is not None:
+            lines.append(f"Content-Length: {length}")
         lines.extend(f"{k}: {v}" for k, v in headers)
         if h.close_connection:
             lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    @classmethod
+    def _write(
+        cls, h: _Handler, status: int, body: bytes, headers: Iterable[tuple[str, str]]
+    ) -> None:
+        head = cls._head(h, status, headers, len(body))
         try:
             # one write: headers and body in the same segment(s), no Nagle interplay
             h.wfile.write(head + body)
         except OSError:
             h.close_connection = True
+
+    @classmethod
+    def _redirect(cls, h: _Handler, location: str) -> None:
+        body = _dumps({"error": "Found", "message": f"Moved to {location}", "code": 302})
+        cls._write(h, 302, body, [("Location", location)])
+
+    @classmethod
+    def _write_short(
+        cls, h: _Handler, status: int, body: bytes, headers: Iterable[tuple[str, str]]
+    ) -> None:
+        # The head is built before close_connection is set: a server that cuts a response
+        # short does not announce it, the client only learns from the early EOF.
+        head = cls._head(h, status, headers, len(body))
+        h.close_connection = True
+        with contextlib.suppress(OSError):
+            h.wfile.write(head + body[: len(body) // 2])
+            h.connection.shutdown(socket.SHUT_WR)  # EOF now, not when the handler unwinds
+
+    @classmethod
+    def _write_broken_chunks(
+        cls,
+        h: _Handler,
+        status: int,
+        body: bytes,
+        headers: Iterable[tuple[str, str]],
+        bad_size_line: bool,
+    ) -> None:
+        head = cls._head(h, status, [*headers, ("Transfer-Encoding", "chunked")], None)
+        h.close_connection = True
+        # at least one byte: a first chunk of size 0 would be a valid end of an empty body
+        cut = max(1, len(body) // 2)
+        if bad_size_line:
+            # a valid first chunk, then a size line that is not hex
+            stream = b"%x\r\n%s\r\nzz-not-hex\r\n%s" % (cut, body[:cut], body[cut:])
+        else:
+            # one chunk announcing the whole body, closed after half of it
+            stream = b"%x\r\n%s" % (len(body), body[:cut])
+        with contextlib.suppress(OSError):
+            h.wfile.write(head + stream)
+            h.connection.shutdown(socket.SHUT_WR)
+
+    def _write_drip(
+        self, h: _Handler, status: int, body: bytes, headers: Iterable[tuple[str, str]]
+    ) -> None:
+        server = cast(_HTTPServer, h.server)
+        pause = max(self.faults.drip_seconds, 0.0)
+        try:
+            h.wfile.write(self._head(h, status, headers, len(body)))
+            for i in range(len(body)):
+                # A stopping server must not keep this thread dripping for minutes; a client
+                # that went away ends it too, through the OSError of the next write or two.
+                if server.closed:
+                    break
+                time.sleep(pause)
+                h.wfile.write(body[i : i + 1])
+            else:
+                return
+        except OSError:
+            pass
+        h.close_connection = True
 
     # -- routing -----------------------------------------------------------------------------
 
