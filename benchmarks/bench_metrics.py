@@ -40,8 +40,9 @@ def synthetic_leads(n: int, seed: int = 0) -> pl.DataFrame:
 
     Emails go to steps 0, 2, 4 (wait steps take the odd indexes, as in the API's example),
     steps 0 and 2 have variants A/B, step 4 none. A bounce ends the sequence. About 7% of the
-    delivered leads reply; a few replies come before the first send or lack ``replied_at``, as
-    real data does.
+    delivered leads reply; a few replies come before the first send or lack ``replied_at``, and a
+    few come from leads never emailed (counted beside the headline, not in it), as real data
+    does.
     """
     rng = np.random.default_rng(seed)
     max_emails = 3
@@ -83,6 +84,8 @@ def synthetic_leads(n: int, seed: int = 0) -> pl.DataFrame:
     contacted = n_emails > 0
     any_bounce = first_bounce <= n_emails
     replied = contacted & ~any_bounce & (rng.random(n) < 0.07)
+    # A reply from a lead never emailed (e.g. to an earlier thread): headline unattributed_replies.
+    replied |= ~contacted & (rng.random(n) < 0.01)
     reply_us = t0 + (rng.exponential(3.0, size=n) * _DAY_US).astype(np.int64)
     odd = rng.random(n)
     reply_us = np.where(odd < 0.003, t0 - _DAY_US, reply_us)  # reply before the first send
@@ -223,6 +226,10 @@ def pd_headline(leads: Any, emails: Any) -> Any:
     x["_contacted"] = x["_n"] > 0
     x["_bounced"] = x["_contacted"] & ~x["_d"]
     x["_unattributed"] = x["replied"] & ~x["_lead"].isin(attributed)
+    # Numerators count contacted leads only; replies from leads never emailed go beside them.
+    x["_replied"] = x["replied"] & x["_contacted"]
+    x["_positive_contacted"] = x["_positive"] & x["_contacted"]
+    x["_never_emailed"] = x["replied"] & ~x["_contacted"]
     out = x.groupby("campaign_id").agg(
         leads=("_lead", "size"),
         contacted=("_contacted", "sum"),
@@ -230,9 +237,10 @@ def pd_headline(leads: Any, emails: Any) -> Any:
         bounced=("_bounced", "sum"),
         opened=("_o", "sum"),
         clicked=("_c", "sum"),
-        replied=("replied", "sum"),
-        positive=("_positive", "sum"),
+        replied=("_replied", "sum"),
+        positive=("_positive_contacted", "sum"),
         unattributed=("_unattributed", "sum"),
+        unattributed_replies=("_never_emailed", "sum"),
     )
     out["positive_rate"] = _pd_ratio(out["positive"], out["contacted"])
     out["reply_rate"] = _pd_ratio(out["replied"], out["contacted"])
@@ -406,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         "replied",
         "positive",
         "unattributed",
+        "unattributed_replies",
         "positive_rate",
         "reply_rate",
         "bounce_rate",

@@ -241,6 +241,7 @@ def ref_headline(
                         "replied",
                         "positive",
                         "unattributed",
+                        "unattributed_replies",
                     ),
                     0,
                 ),
@@ -253,9 +254,12 @@ def ref_headline(
             row["bounced"] += bool(emails) and not delivered
             row["opened"] += any(e["opened"] for e in delivered)
             row["clicked"] += any(e["clicked"] for e in delivered)
-            row["replied"] += bool(item.get("replied"))
-            row["positive"] += ref_positive(item, positive)
+            # numerators count contacted leads only; a reply from a lead never emailed is
+            # reported beside them
+            row["replied"] += bool(emails) and bool(item.get("replied"))
+            row["positive"] += bool(emails) and ref_positive(item, positive)
             row["unattributed"] += ref_attribution(item) is None
+            row["unattributed_replies"] += not emails and bool(item.get("replied"))
     for row in out.values():
         for rate, events, over in (
             ("positive_rate", "positive", "contacted"),
@@ -273,7 +277,7 @@ def ref_headline(
 
 def _ref_wilson(events: int, n: int) -> tuple[float | None, float | None]:
     """The 95% Wilson interval as scipy computes it; None, None for an empty base or more
-    events than the base (replies from leads never emailed, in a narrow segment)."""
+    events than the base (a rate over opens)."""
     if n == 0 or events > n:
         return None, None
     ci = sps.binomtest(events, n).proportion_ci(0.95, method="wilson")
@@ -414,12 +418,13 @@ def test_replies_are_attributed_or_unattributed(
         else:
             assert row["attributed"] is True and (row["step"], row["variant"]) == where
         assert row["positive"] == ref_positive(item)
-    # step replies + unattributed == replied leads, per campaign
+    # step replies + unattributed == replied leads (contacted or not), per campaign
     steps = (
         m.funnel(leads, segment="campaign_id").group_by("campaign_id").agg(pl.col("replied").sum())
     )
     head = m.headline(leads).join(steps, on="campaign_id", how="left", suffix="_steps")
-    assert (head["replied_steps"].fill_null(0) + head["unattributed"] == head["replied"]).all()
+    every_reply = head["replied"] + head["unattributed_replies"]
+    assert (head["replied_steps"].fill_null(0) + head["unattributed"] == every_reply).all()
 
 
 def test_status_and_tag_counts(raw: dict[str, list[Raw]], leads: pl.DataFrame) -> None:
@@ -769,6 +774,7 @@ def test_empty_input_gives_typed_empty_frames() -> None:
     assert out["variant"].schema["too_small"] == pl.Boolean
     assert out["headline"].schema["positive_rate"] == pl.Float64
     assert out["headline"].schema["unattributed"] == pl.Int64
+    assert out["headline"].schema["unattributed_replies"] == pl.Int64
     assert out["segmented"].columns[:2] == ["status", "tag:vip"]
 
 
@@ -788,7 +794,8 @@ def test_no_sends() -> None:
     out = everything(frame)
     assert out["funnel"].height == 0 and out["variant"].height == 0
     head = out["headline"].row(0, named=True)
-    assert (head["leads"], head["contacted"], head["replied"], head["unattributed"]) == (6, 0, 1, 1)
+    assert (head["leads"], head["contacted"], head["replied"], head["positive"]) == (6, 0, 0, 0)
+    assert (head["unattributed"], head["unattributed_replies"]) == (1, 1)
     assert head["positive_rate"] is None and head["open_rate"] is None
     assert all(no_nan(f) for f in out.values())
 
@@ -810,6 +817,7 @@ def test_all_bounced() -> None:
     assert v["reply_rate_low"].null_count() == 2
     head = out["headline"].row(0, named=True)
     assert (head["delivered"], head["bounced"], head["unattributed"]) == (0, 121, 1)
+    assert (head["replied"], head["unattributed_replies"]) == (1, 0)
     assert head["bounce_rate"] == 1.0 and head["open_rate"] is None
     assert all(no_nan(f) for f in out.values())
 
@@ -856,7 +864,8 @@ def test_attribution_edge_cases() -> None:
         (4, 1, 0, 1, 0, 1),
     ]
     head = m.headline(frame).row(0, named=True)
-    assert (head["replied"], head["unattributed"]) == (8, 3)
+    # the lead with no emails at all is not in replied: it is an unattributed_replies
+    assert (head["replied"], head["unattributed"], head["unattributed_replies"]) == (7, 3, 1)
     assert_rows_match(keyed(f, ["step"]), ref_funnel({"c": items}), (*COUNTS, *RATES))
 
 
@@ -1069,13 +1078,15 @@ def test_properties_on_generated_leads(
     # every replied lead is attributed to a step or counted as unattributed
     replied = sum(bool(i.get("replied")) for items in by_campaign.values() for i in items)
     assert int(steps["replied"].sum()) + int(head["unattributed"].sum()) == replied
-    assert int(head["replied"].sum()) == replied
+    assert int(head["replied"].sum()) + int(head["unattributed_replies"].sum()) == replied
 
     # headline: nested per-lead counts
     for r in head.iter_rows(named=True):
         assert r["leads"] >= r["contacted"] >= r["delivered"] >= r["opened"]
         assert r["delivered"] >= r["clicked"] and r["contacted"] == r["delivered"] + r["bounced"]
-        assert r["replied"] >= r["positive"] and r["replied"] >= r["unattributed"]
+        assert r["contacted"] >= r["replied"] >= r["positive"]
+        every_reply = r["replied"] + r["unattributed_replies"]
+        assert every_reply >= r["unattributed"] >= r["unattributed_replies"]
 
     # the A/B columns are consistent
     for r in variants.iter_rows(named=True):
@@ -1088,6 +1099,121 @@ def test_properties_on_generated_leads(
         if low is not None:
             assert 0.0 <= low <= r["reply_rate"] <= high <= 1.0
     assert variants.filter("is_leader").group_by(keys).len()["len"].max() in (None, 1)
+
+
+# ------------------------------------------------ no rate above 100%, for any selection
+
+#: Rates that may exceed 1 by design: over opens (clicks and replies without a tracked open).
+OVER_OPENS = ("click_rate", "reply_rate", "positive_rate")
+
+
+def assert_proportions(frame: pl.DataFrame, name: str, *, over_opens: bool = False) -> None:
+    """Every rate of ``frame`` is null or in [0, 1] (except the rates over opens), and every
+    interval is null or satisfies 0 <= low <= rate <= high <= 1, with no float noise."""
+    assert no_nan(frame), name
+    for rate in RATES:
+        if rate not in frame.columns:
+            continue
+        bounded = not (over_opens and rate in OVER_OPENS)
+        has_interval = f"{rate}_low" in frame.columns
+        lows = frame[f"{rate}_low"] if has_interval else [None] * frame.height
+        highs = frame[f"{rate}_high"] if has_interval else [None] * frame.height
+        for value, low, high in zip(frame[rate], lows, highs, strict=True):
+            where = (name, rate, value, low, high)
+            if value is not None:
+                assert value >= 0.0, where
+                assert value <= 1.0 or not bounded, where
+            if has_interval and bounded:
+                # an interval exactly where there is a rate
+                assert (low is None) == (high is None) == (value is None), where
+            if low is not None:
+                assert 0.0 <= low <= value <= high <= 1.0, where
+                # snapped, not 1.7e-18 nor 1 - 1e-16
+                assert low == 0.0 or low > 1e-12, where
+                assert high == 1.0 or high < 1.0 - 1e-12, where
+
+
+def check_all_rates(frame: pl.DataFrame) -> None:
+    assert_proportions(m.headline(frame), "headline")
+    assert_proportions(m.headline(frame, segment=["status", "tag:vip"]), "headline by segment")
+    for denominator in ("delivered", "sent", "opened"):
+        over_opens = denominator == "opened"
+        for name, out in (
+            ("funnel", m.funnel(frame, denominator=denominator)),
+            ("variant_funnel", m.variant_funnel(frame, denominator=denominator)),
+            ("funnel by status", m.funnel(frame, segment="status", denominator=denominator)),
+        ):
+            assert_proportions(out, f"{name} over {denominator}", over_opens=over_opens)
+    compared = m.compare_campaigns(frame)
+    assert_proportions(compared, "compare_campaigns")
+    head = m.headline(frame)
+    assert (head["replied"] <= head["contacted"]).all()
+    assert (head["positive"] <= head["replied"]).all()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(statuses=st.sets(st.sampled_from(LEAD_STATUSES)))
+def test_no_rate_above_one_for_any_status_selection(
+    leads: pl.DataFrame, statuses: set[str]
+) -> None:
+    # the dashboard's status filter on the demo workspace (which plants replies from leads
+    # never emailed, and steps where nobody clicked or replied)
+    check_all_rates(leads.filter(pl.col("status").is_in(sorted(statuses))))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(by_campaign=_workspaces, statuses=st.sets(st.sampled_from(LEAD_STATUSES)))
+def test_no_rate_above_one_on_generated_leads(
+    by_campaign: dict[str, list[Raw]], statuses: set[str]
+) -> None:
+    frame = frame_of(by_campaign)
+    check_all_rates(frame)
+    check_all_rates(frame.filter(pl.col("status").is_in(sorted(statuses))))
+
+
+def test_replies_from_leads_never_emailed_are_beside_the_rate() -> None:
+    # The issue: with the status filter on "replied", 270 replied of 269 contacted read 100.4%.
+    emailed = [
+        raw_lead([raw_email(0, 0)], replied=True, replied_at=5, ai_tag="interested", status=s)
+        for s in ("replied", "replied", "completed")
+    ]
+    never = raw_lead([], replied=True, replied_at=5, ai_tag="interested", status="replied")
+    frame = frame_of({"c": [*emailed, never]})
+    selected = frame.filter(pl.col("status") == "replied")
+    head = m.headline(selected).row(0, named=True)
+    assert (head["leads"], head["contacted"], head["replied"], head["positive"]) == (3, 2, 2, 2)
+    assert head["unattributed_replies"] == 1 and head["unattributed"] == 1
+    assert head["reply_rate"] == 1.0 and head["positive_rate"] == 1.0
+    assert head["reply_rate_low"] is not None and head["reply_rate_high"] == 1.0
+    assert_proportions(m.headline(selected), "headline")
+    # the lead never emailed alone: no rate, the reply still reported
+    alone = m.headline(frame.filter(pl.col("emails").list.len() == 0)).row(0, named=True)
+    assert (alone["contacted"], alone["replied"], alone["unattributed_replies"]) == (0, 0, 1)
+    assert alone["reply_rate"] is None and alone["reply_rate_low"] is None
+    # the reply is still listed, unattributed
+    assert m.reply_attribution(selected)["attributed"].to_list() == [True, True, False]
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.9, 0.95, 0.99])
+def test_wilson_bounds_have_no_float_noise(confidence: float) -> None:
+    ns = [*range(1, 400), 1_000, 3_366, 10_000, 123_457]
+    events: list[int] = []
+    trials: list[int] = []
+    for n in ns:
+        for x in sorted({0, 1, n // 2, n - 1, n}):
+            events.append(x)
+            trials.append(n)
+            low, high = m.wilson_interval(x, n, confidence) or (math.nan, math.nan)
+            assert 0.0 <= low <= x / n <= high <= 1.0, (x, n, low, high)
+            assert (low == 0.0) == (x == 0) and (high == 1.0) == (x == n), (x, n, low, high)
+    frame = pl.DataFrame({"x": events, "n": trials})
+    low_e, high_e = _stats.wilson_expr("x", "n", confidence)
+    got = frame.select(low=low_e, high=high_e, rate=pl.col("x") / pl.col("n"), x="x", n="n")
+    assert got.filter(pl.col("x") == 0)["low"].to_list() == [0.0] * len(ns)
+    assert got.filter(pl.col("x") == pl.col("n"))["high"].to_list() == [1.0] * len(ns)
+    ordered = (pl.col("low") <= pl.col("rate")) & (pl.col("rate") <= pl.col("high"))
+    assert got.select(ordered.all()).item()
+    assert got.select((pl.col("low") >= 0) & (pl.col("high") <= 1)).to_series().all()
 
 
 # ------------------------------------------------------------------ definitions & docs

@@ -82,10 +82,14 @@ metric in all arms together; a difference is significant only when the adjusted 
 
 Campaign headline (per lead): leads; contacted = leads with at least one email; delivered =
 leads with at least one email that did not bounce; opened, clicked = leads with a delivered email
-opened / clicked; replied = leads that replied; positive = replied leads with a positive aiTag;
-unattributed = replied leads whose reply has no delivered email before it. Headline rate:
-positive replies per lead contacted (positive_rate); reply_rate and bounce_rate are per lead
-contacted too, open_rate and click_rate per lead delivered.
+opened / clicked; replied = contacted leads that replied; positive = of those, leads with a
+positive aiTag. Headline numerators count contacted leads only, so no rate exceeds 100% for any
+selection; replies from leads never emailed are reported beside them as unattributed_replies
+(not in replied or positive). unattributed = replied leads, emailed or not, whose reply has no
+delivered email at or before it (the replies no funnel step counts; it includes the
+unattributed_replies). Headline rate: positive replies per lead contacted (positive_rate);
+reply_rate and bounce_rate are per lead contacted too, open_rate and click_rate per lead
+delivered. Wilson interval bounds are clamped to [0, 1].
 
 Reply curve (Kaplan-Meier, per contacted lead): the clock starts at the lead's first send (the
 earliest sentAt of its emails); a replied lead (replied is true) counts on day ceil(days from the

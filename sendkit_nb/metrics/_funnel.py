@@ -549,7 +549,8 @@ def reply_attribution(
 
     Columns: ``campaign_id``, ``id``, ``replied_at``, ``ai_tag``, ``positive``, ``attributed``
     (False: no delivered email at or before the reply; such a reply counts in the headline's
-    ``unattributed``), ``step`` and ``variant`` (null when unattributed). Input order is kept.
+    ``unattributed``, and also in ``unattributed_replies`` if the lead was never emailed),
+    ``step`` and ``variant`` (null when unattributed). Input order is kept.
 
     >>> from datetime import datetime, UTC
     >>> e = {"step": 0, "variant": None, "sent_at": datetime(2025, 6, 2, tzinfo=UTC),
@@ -599,6 +600,7 @@ _HEADLINE_COUNTS = (
     "replied",
     "positive",
     "unattributed",
+    "unattributed_replies",
 )
 
 
@@ -614,15 +616,22 @@ def headline(
     Columns: ``campaign_id``, the ``segment`` columns, then Int64 counts ``leads``,
     ``contacted`` (at least one email), ``delivered`` (at least one email that did not bounce),
     ``bounced`` (contacted, every email bounced), ``opened``, ``clicked`` (a delivered email
-    opened / clicked), ``replied``, ``positive`` (replied with a positive ``ai_tag``),
-    ``unattributed`` (replied, no delivered email at or before the reply); then Float64
-    ``positive_rate`` = positive / contacted (the headline rate), ``reply_rate`` = replied /
-    contacted, ``bounce_rate`` = bounced / contacted, ``open_rate`` = opened / delivered,
-    ``click_rate`` = clicked / delivered (null when the denominator is 0); then each rate's
-    Wilson score interval at ``confidence``, ``positive_rate_low``, ``positive_rate_high``, ...,
-    ``click_rate_high`` (null where the rate is null or above 1: a narrow segment can hold
-    replies from leads never emailed), ``confidence`` (their level) and ``positive_tags`` (the
-    tags counted as positive), the same on every row.
+    opened / clicked), ``replied`` (contacted leads that replied), ``positive`` (of those, a
+    positive ``ai_tag``), ``unattributed`` (replied leads, emailed or not, with no delivered
+    email at or before the reply: the replies no step of the funnel counts, as
+    ``reply_attribution`` lists them), ``unattributed_replies`` (replied leads never emailed:
+    left out of ``replied`` and ``positive`` and reported here instead; also counted in
+    ``unattributed``); then Float64 ``positive_rate`` = positive / contacted (the headline rate),
+    ``reply_rate`` = replied / contacted, ``bounce_rate`` = bounced / contacted, ``open_rate`` =
+    opened / delivered, ``click_rate`` = clicked / delivered (null when the denominator is 0);
+    then each rate's Wilson score interval at ``confidence``, ``positive_rate_low``,
+    ``positive_rate_high``, ..., ``click_rate_high`` (null where the rate is), ``confidence``
+    (their level) and ``positive_tags`` (the tags counted as positive), the same on every row.
+
+    Every numerator counts contacted leads only, so for any selection of leads (a status
+    filter, a narrow segment) every rate and interval bound is within [0, 1]. Per row,
+    ``replied + unattributed_replies`` is every replied lead, and the funnel's step replies plus
+    ``unattributed`` are every replied lead too.
 
     >>> from datetime import datetime, UTC
     >>> e = {"step": 0, "variant": None, "sent_at": datetime(2025, 6, 2, tzinfo=UTC),
@@ -632,6 +641,12 @@ def headline(
     ...     "emails": [[e], [e], []]})
     >>> headline(leads).select("leads", "contacted", "replied", "positive", "positive_rate").rows()
     [(3, 2, 1, 1, 0.5)]
+
+    A reply from a lead never emailed is not in ``replied``:
+
+    >>> never = leads.with_columns(replied=pl.Series([True, False, True]))
+    >>> headline(never).select("replied", "unattributed", "unattributed_replies").rows()
+    [(1, 1, 1)]
     """
     segs = [s for s in segment_columns(segment) if s[0] != "campaign_id"]
     check_leads(leads, ["campaign_id", *_REPLY_COLUMNS, *(src for _, _, src in segs)], "headline")
@@ -670,13 +685,17 @@ def headline(
         .fill_null(False)
     )
     # The reply side only touches replied leads (a few percent): tag matching stays cheap.
+    # Numerators count contacted leads only, so no rate can pass 100% however the leads were
+    # selected; a reply from a lead never emailed goes to unattributed_replies instead.
+    contacted = pl.col("_contacted")
     replies = (
         per_lead.filter(pl.col("replied").fill_null(False))
         .group_by(keys)
         .agg(
-            replied=pl.len(),
-            positive=positive_expr(positive_tags).sum(),
+            replied=contacted.sum(),
+            positive=(positive_expr(positive_tags) & contacted).sum(),
             unattributed=(~attributed).sum(),
+            unattributed_replies=(~contacted).sum(),
         )
     )
     out = contacts.join(replies, on=keys, how="left", nulls_equal=True)

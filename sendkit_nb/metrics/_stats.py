@@ -11,10 +11,12 @@ import math
 import numbers
 from collections.abc import Sequence
 from statistics import NormalDist
+from typing import Final
 
 import polars as pl
 
 __all__ = [
+    "BOUND_TOLERANCE",
     "check_confidence",
     "fisher_exact_p",
     "holm",
@@ -23,6 +25,12 @@ __all__ = [
     "wilson_interval",
     "z_for",
 ]
+
+#: Interval bounds closer than this to 0 or 1 are float noise and are snapped to 0 or 1: with
+#: no events the Wilson low bound is exactly 0 in theory but ``centre - half`` can leave
+#: ``1.7e-18``, which would put the bound above a rate of 0 (and ``1 - 1e-16`` below a rate of 1).
+#: A true Wilson bound that close to 0 or 1 needs about 10**12 leads.
+BOUND_TOLERANCE: Final = 1e-12
 
 #: Below this expected count in any cell of the 2x2 table the normal approximation of the
 #: z-test is poor (Cochran's rule), so Fisher's exact test is used instead.
@@ -57,7 +65,9 @@ def z_for(confidence: float) -> float:
 
 def wilson_interval(events: int, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
     """The Wilson score interval for ``events`` out of ``n``; None when ``n`` is 0 or the counts
-    are not a proportion (``events`` outside ``0..n``).
+    are not a proportion (``events`` outside ``0..n``). The bounds are within [0, 1], exactly 0
+    for no events and exactly 1 when every lead had the event (float noise snapped away), so
+    ``low <= events / n <= high`` always holds.
 
     >>> low, high = wilson_interval(10, 100)
     >>> round(low, 4), round(high, 4)
@@ -69,14 +79,36 @@ def wilson_interval(events: int, n: int, confidence: float = 0.95) -> tuple[floa
     z2 = z * z
     centre = (events + z2 / 2.0) / (n + z2)
     half = z / (n + z2) * math.sqrt(events * (n - events) / n + z2 / 4.0)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return _tidy(centre - half), _tidy(centre + half)
+
+
+def _tidy(bound: float) -> float:
+    """An interval bound clamped to [0, 1], with float noise near 0 or 1 snapped away (see
+    :data:`BOUND_TOLERANCE`); the scalar twin of :func:`_tidy_expr`."""
+    if bound < BOUND_TOLERANCE:
+        return 0.0
+    if bound > 1.0 - BOUND_TOLERANCE:
+        return 1.0
+    return bound
+
+
+def _tidy_expr(bound: pl.Expr) -> pl.Expr:
+    """:func:`_tidy` as a polars expression (null stays null)."""
+    return (
+        pl.when(bound < BOUND_TOLERANCE)
+        .then(0.0)
+        .when(bound > 1.0 - BOUND_TOLERANCE)
+        .then(1.0)
+        .otherwise(bound)
+    )
 
 
 def wilson_expr(events: str, n: str, confidence: float = 0.95) -> tuple[pl.Expr, pl.Expr]:
     """Polars expressions for the low and high Wilson bounds of columns ``events`` / ``n``.
 
     Null where ``n`` is 0 or ``events`` is outside ``0..n`` (rates over opens can exceed 1, and
-    an interval for those would be meaningless).
+    an interval for those would be meaningless). Otherwise within [0, 1], tidied exactly as in
+    :func:`wilson_interval`, so ``low <= events / n <= high``.
     """
     z = z_for(confidence)
     z2 = z * z
@@ -87,8 +119,10 @@ def wilson_expr(events: str, n: str, confidence: float = 0.95) -> tuple[pl.Expr,
     safe_m = pl.when(m > 0).then(m).otherwise(1.0)
     centre = (x + z2 / 2.0) / (safe_m + z2)
     half = z / (safe_m + z2) * ((x * (safe_m - x) / safe_m).clip(lower_bound=0.0) + z2 / 4.0).sqrt()
-    low = pl.when(valid).then((centre - half).clip(lower_bound=0.0)).otherwise(None)
-    high = pl.when(valid).then((centre + half).clip(upper_bound=1.0)).otherwise(None)
+    # The one place every metric frame's intervals are tidied (funnel, variant funnel, headline,
+    # comparisons): clamped to [0, 1] with float noise at the ends snapped away.
+    low = pl.when(valid).then(_tidy_expr(centre - half)).otherwise(None).cast(pl.Float64)
+    high = pl.when(valid).then(_tidy_expr(centre + half)).otherwise(None).cast(pl.Float64)
     return low, high
 
 
