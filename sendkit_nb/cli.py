@@ -6,24 +6,44 @@ exit status 1 (2 for a malformed command line), never a traceback.
 
 Output files (``-o``) are checked before anything is loaded and replaced atomically (see
 ``sendkit_nb._files``); missing folders are created, and each creation is said on stderr.
+Tables and progress bars size campaign names to the terminal (``shutil.get_terminal_size``,
+which honours ``COLUMNS``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import polars as pl
 
 from sendkit_nb._client import SendKitClient, check_object_id
 from sendkit_nb._connect import connect
-from sendkit_nb._errors import BadRequestError, SendKitError
+from sendkit_nb._errors import (
+    AuthenticationError,
+    BadRequestError,
+    IncompleteLoadError,
+    SchemaError,
+    SendKitError,
+)
 from sendkit_nb._files import check_writable, make_parents, write_atomic
-from sendkit_nb._frames import _check_statuses, load_campaigns, load_leads
+from sendkit_nb._frames import (
+    IncompleteLoadWarning,
+    _check_statuses,
+    campaigns_frame,
+    list_campaigns,
+    load_campaigns,
+    load_leads,
+)
+from sendkit_nb._progress import Progress
 from sendkit_nb._schema import LEAD_STATUSES
 
 __all__ = ["main"]
@@ -51,15 +71,138 @@ def _client(args: argparse.Namespace) -> SendKitClient:
     return connect(demo=False)
 
 
-def _print_table(frame: pl.DataFrame) -> None:
-    with pl.Config(tbl_rows=200, tbl_cols=20, tbl_width_chars=160, tbl_hide_dataframe_shape=True):
-        print(frame)
+# -- terminal widths ------------------------------------------------------------------------------
+
+#: Names are never cut shorter than this in tables (the width they had before tables were
+#: sized to the terminal); a wider terminal shows more, up to the whole name.
+_MIN_NAME = 32
+#: Progress bar labels: at least this much of the name, and room left for the bar's counts.
+_MIN_LABEL, _BAR_ROOM = 20, 60
+
+
+def _columns() -> int:
+    """The terminal's width (``COLUMNS`` first; 80 when stdout is not a terminal)."""
+    return shutil.get_terminal_size().columns
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "\u2026"
+
+
+def _table_config(rows: int, name_width: int) -> pl.Config:
+    return pl.Config(
+        tbl_rows=max(rows, 1),
+        tbl_cols=-1,
+        # Wide enough never to wrap a cell: the names are cut here, to the terminal, instead.
+        tbl_width_chars=10_000,
+        fmt_str_lengths=max(name_width, _MIN_NAME),
+        tbl_hide_dataframe_shape=True,
+    )
+
+
+def _print_table(frame: pl.DataFrame, name: str = "name") -> None:
+    """Print ``frame`` whole, its ``name`` column as wide as the terminal allows (never
+    narrower than ``_MIN_NAME``, so a narrow terminal shows what it always did)."""
+    # The width of everything but the names: the table drawn with blank names.
+    with _table_config(frame.height, _MIN_NAME):
+        blank = str(frame.with_columns(pl.lit("", pl.String).alias(name)))
+    # A blank name column is as wide as its header, "---" or "str".
+    rest = len(blank.splitlines()[0]) - max(len(name), 3)
+    width = max(_MIN_NAME, _columns() - rest)
+    names = pl.col(name)
+    cut = frame.with_columns(
+        pl.when(names.str.len_chars() > width)
+        .then(names.str.slice(0, width - 1) + "\u2026")
+        .otherwise(names)
+        .alias(name)
+    )
+    with _table_config(frame.height, width):
+        print(cut)
+
+
+def _label(name: str) -> str:
+    """A progress bar label: the campaign name, cut to leave the bar its room."""
+    return _cut(name, max(_MIN_LABEL, _columns() - _BAR_ROOM))
+
+
+# -- campaigns and workspaces -------------------------------------------------------------------
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _lead_count(item: dict[str, Any]) -> int | None:
+    """The campaign's lead count as its list item carries it: ``leadCounts.total`` (the
+    detail shape, which the demo's list items share) or ``stats.totalLeads`` (the newer list
+    shape); None when the item has neither."""
+    for group, key in (("leadCounts", "total"), ("stats", "totalLeads")):
+        values = item.get(group)
+        if isinstance(values, dict):
+            count = _count(values.get(key))
+            if count is not None:
+                return count
+    return None
+
+
+def _date(column: str, alias: str) -> pl.Expr:
+    return pl.col(column).dt.strftime("%Y-%m-%d").fill_null("-").alias(alias)
 
 
 def _cmd_campaigns(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        campaigns = load_campaigns(client, status=args.status, search=args.search)
-    _print_table(campaigns.select("campaign_id", "name", "status"))
+        items = list_campaigns(
+            client, status=args.status, search=args.search, deadline=client.deadline_at()
+        )
+    campaigns = campaigns_frame(items).with_columns(
+        pl.Series("leads", [_lead_count(item) for item in items], dtype=pl.Int64)
+    )
+    _print_table(
+        campaigns.select(
+            "campaign_id",
+            "name",
+            "status",
+            "leads",
+            _date("created_at", "created"),
+            _date("started_at", "started"),
+        )
+    )
+    return 0
+
+
+def _cmd_workspaces(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        items = client.workspaces()
+        platform = client.is_platform_key
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise SchemaError("unexpected workspaces response: expected a list of objects")
+    rows = []
+    for item in items:
+        usage = item.get("usage")
+        if not isinstance(usage, dict):
+            usage = {}
+        workspace_id = item.get("id", item.get("_id"))
+        rows.append(
+            {
+                "workspace_id": None if workspace_id is None else str(workspace_id),
+                "name": None if item.get("name") is None else str(item["name"]),
+                "campaigns": _count(usage.get("totalCampaigns")),
+                "leads": _count(usage.get("totalLeads")),
+            }
+        )
+    schema = {
+        "workspace_id": pl.String,
+        "name": pl.String,
+        "campaigns": pl.Int64,
+        "leads": pl.Int64,
+    }
+    _print_table(pl.DataFrame(rows, schema=schema))
+    if platform:
+        print(
+            "sendkit-nb: set SENDKIT_WORKSPACE_ID to one of these ids to use this platform key "
+            "with the other commands",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -120,6 +263,101 @@ def _campaign_ids(args: argparse.Namespace) -> list[str] | None:
     return [check_object_id(c) for c in dict.fromkeys(args.campaigns)]
 
 
+class _CampaignBar:
+    """A tqdm bar labelled with the campaign's name, fed through ``load_leads``' progress
+    function (the loader's own bars can only say ``leads 000001``)."""
+
+    def __init__(self, label: str) -> None:
+        from tqdm.auto import tqdm
+
+        self._label = label
+        self._bar: Any = tqdm(desc=label, unit=" leads", leave=True, dynamic_ncols=True)
+        self._pages = 0
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if done < self._bar.n:
+            # The loader's second walk, by cursor, counts from zero again.
+            self._bar.reset(total=total)
+            self._bar.set_description(f"{self._label} (again, by cursor)", refresh=False)
+            self._pages = 0
+        self._pages += 1
+        if total is not None and self._bar.total != total:
+            self._bar.total = total
+        self._bar.set_postfix(pages=self._pages, refresh=False)
+        self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+@contextmanager
+def _progress(label: str, show: bool) -> Iterator[Progress]:
+    """``progress=`` for one load: a bar named ``label``, or False for none."""
+    if not show:
+        yield False
+        return
+    bar = _CampaignBar(label)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+@dataclass
+class _Load:
+    """What the ``leads`` command loaded of one campaign."""
+
+    campaign_id: str
+    frame: pl.DataFrame
+    #: The loader's warnings of a short load (``--allow-partial``), one per status walked.
+    short: list[str] = field(default_factory=list)
+
+
+def _load_campaign(
+    client: SendKitClient,
+    campaign_id: str,
+    name: str,
+    statuses: list[str] | None,
+    *,
+    show_progress: bool,
+    strict: bool,
+) -> _Load:
+    """One campaign's leads, one ``load_leads`` call per status so that each bar says which
+    status it counts (as the loader's own bars do); a lead can be in one status only, but
+    one that changed status between the walks is kept once, as the loader keeps it."""
+    frames = []
+    short: list[str] = []
+    walks: list[str | None] = [*statuses] if statuses else [None]
+    for status in walks:
+        label = _label(name) + (f" [{status}]" if status else "")
+        with (
+            _progress(label, show_progress) as progress,
+            warnings.catch_warnings(record=True) as seen,
+        ):
+            warnings.simplefilter("always", IncompleteLoadWarning)
+            frames.append(load_leads(client, campaign_id, status, progress=progress, strict=strict))
+        for warning in seen:
+            if issubclass(warning.category, IncompleteLoadWarning):
+                short.append(_one_line(str(warning.message)))
+                print(f"sendkit-nb: warning: {short[-1]}", file=sys.stderr)
+            else:
+                warnings.showwarning(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+    if len(frames) == 1:
+        return _Load(campaign_id, frames[0], short)
+    leads = pl.concat(frames, how="vertical")
+    if leads.get_column("id").n_unique() != leads.height:
+        leads = leads.unique(subset="id", keep="first", maintain_order=True)
+    return _Load(campaign_id, leads.rechunk(), short)
+
+
+def _why_empty(statuses: list[str] | None) -> str:
+    if not statuses:
+        return "no leads"
+    return f"no leads with status {' or '.join(statuses)}"
+
+
 def _cmd_leads(args: argparse.Namespace) -> int:
     output = _check_output(Path(args.output))
     wanted = _campaign_ids(args)
@@ -129,14 +367,22 @@ def _cmd_leads(args: argparse.Namespace) -> int:
     with _client(args) as client:
         campaigns = load_campaigns(client)
         names = dict(zip(campaigns["campaign_id"], campaigns["name"], strict=True))
+        states = dict(zip(campaigns["campaign_id"], campaigns["status"], strict=True))
         ids = list(names) if wanted is None else wanted
         if not ids:
             raise BadRequestError("nothing to write: the workspace has no campaigns")
-        frames = [
-            load_leads(client, campaign_id, statuses, progress=not args.no_progress)
+        loads = [
+            _load_campaign(
+                client,
+                campaign_id,
+                names.get(campaign_id) or campaign_id,
+                statuses,
+                show_progress=not args.no_progress,
+                strict=not args.allow_partial,
+            )
             for campaign_id in ids
         ]
-    leads = pl.concat(frames) if frames else pl.DataFrame()
+    leads = pl.concat([load.frame for load in loads])
     _write(leads, output)
     summary = headline(leads).with_columns(
         pl.col("campaign_id").replace_strict(names, default=None).alias("name")
@@ -144,7 +390,7 @@ def _cmd_leads(args: argparse.Namespace) -> int:
     # The headline's main columns, so the table fits a terminal; rates as percentages.
     _print_table(
         summary.select(
-            pl.col("name").str.slice(0, 32),
+            pl.col("name").fill_null(pl.col("campaign_id")),
             "leads",
             "contacted",
             "replied",
@@ -157,7 +403,41 @@ def _cmd_leads(args: argparse.Namespace) -> int:
         )
     )
     print(f"wrote {leads.height} leads of {len(ids)} campaign(s) to {output}")
+    _say_left_out(loads, names, states, statuses)
     return 0
+
+
+def _describe_campaign(campaign_id: str, names: dict[str, str], states: dict[str, str]) -> str:
+    name = names.get(campaign_id)
+    state = states.get(campaign_id)
+    details = ", ".join(x for x in (campaign_id, state) if x)
+    return f"{name} ({details})" if name else details
+
+
+def _say_left_out(
+    loads: Sequence[_Load],
+    names: dict[str, str],
+    states: dict[str, str],
+    statuses: list[str] | None,
+) -> None:
+    """After the summary: the campaigns it has no row for (nothing to write), and why; and on
+    stderr, the campaigns written short (``--allow-partial``)."""
+    empty = [load.campaign_id for load in loads if load.frame.height == 0]
+    if empty:
+        print(
+            f"left out {len(empty)} of {len(loads)} campaign(s), with nothing to write "
+            "(not in the file or the table above):"
+        )
+        for campaign_id in empty:
+            print(f"  {_describe_campaign(campaign_id, names, states)}: {_why_empty(statuses)}")
+    short = [load.campaign_id for load in loads if load.short]
+    if short:
+        listed = "; ".join(_describe_campaign(c, names, states) for c in short)
+        print(
+            f"sendkit-nb: warning: wrote fewer leads than the API announced for {len(short)} "
+            f"campaign(s) (--allow-partial): {listed}",
+            file=sys.stderr,
+        )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -215,20 +495,38 @@ def _parser() -> argparse.ArgumentParser:
         description="SendKit campaign analytics. The API key is read from SENDKIT_API_KEY "
         "(SENDKIT_BASE_URL and SENDKIT_WORKSPACE_ID optional).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    campaigns = sub.add_parser("campaigns", parents=[common], help="list campaigns")
+    campaigns = sub.add_parser(
+        "campaigns",
+        parents=[common],
+        help="list campaigns, with their lead counts and dates",
+        description="List the workspace's campaigns: id, name, status, lead count (as the API "
+        "lists it) and the dates each was created and started (UTC).",
+    )
     campaigns.add_argument("--status", help="draft, active, paused, completed or archived")
     campaigns.add_argument("--search", help="part of the campaign name")
     campaigns.set_defaults(run=_cmd_campaigns)
+
+    workspaces = sub.add_parser(
+        "workspaces",
+        parents=[common],
+        help="list the workspaces the key can use (for SENDKIT_WORKSPACE_ID)",
+        description="List the workspaces the key can use. A platform key (sk_user_...) needs "
+        "one of these ids in SENDKIT_WORKSPACE_ID for every other command; a workspace key "
+        "lists its own.",
+    )
+    workspaces.set_defaults(run=_cmd_workspaces)
 
     leads = sub.add_parser(
         "leads",
         parents=[common],
         help="write campaign leads to a file",
         description="Write every lead of the chosen campaigns to one .parquet or .csv file and "
-        "print a per-campaign summary. A load that ends with fewer leads than the API announced "
-        f"is an error (exit status 1), not a short file. {_OUTPUT_NOTE}",
+        "print a per-campaign summary, then the campaigns left out of it (no leads to write) "
+        "and why. A load that ends with fewer leads than the API announced is an error (exit "
+        f"status 1), not a short file, unless --allow-partial is given. {_OUTPUT_NOTE}",
     )
     leads.add_argument("campaigns", nargs="*", metavar="CAMPAIGN", help="campaign ids")
     leads.add_argument("--all", action="store_true", help="every campaign of the workspace")
@@ -238,6 +536,12 @@ def _parser() -> argparse.ArgumentParser:
         "--output",
         required=True,
         help="file ending in .parquet or .csv (replaced atomically; missing folders are created)",
+    )
+    leads.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="write what a short load got (fewer leads than the API announced), with a warning "
+        "on stderr, instead of exiting with status 1",
     )
     leads.set_defaults(run=_cmd_leads)
 
@@ -282,8 +586,38 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    """The installed distribution's version, else the package's own (a source checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sendkit_nb")
+    except PackageNotFoundError:
+        from sendkit_nb import __version__
+
+        return __version__
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
+
+
+def _error_line(exc: SendKitError, command: str | None) -> str:
+    """The error's one line, its hint rewritten where the library's hint names an argument a
+    command-line user cannot pass."""
+    hint = exc.hint
+    if isinstance(exc, IncompleteLoadError):
+        if command == "leads":
+            hint = "The campaign may have changed while loading: retry, or rerun with "
+            hint += "--allow-partial to keep the partial file."
+        else:
+            hint = "The campaign may have changed while loading: retry (`sendkit-nb leads "
+            hint += "--allow-partial` writes a partial leads file)."
+    elif isinstance(exc, AuthenticationError | BadRequestError) and "client.workspaces()" in hint:
+        hint = "Set SENDKIT_WORKSPACE_ID; `sendkit-nb workspaces` lists the ids this key can use."
+    if hint != exc.hint:
+        exc.hint = hint
+    return _one_line(str(exc))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -298,7 +632,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except SendKitError as exc:
-        print(f"sendkit-nb: error: {_one_line(str(exc))}", file=sys.stderr)
+        line = _error_line(exc, getattr(args, "command", None))
+        print(f"sendkit-nb: error: {line}", file=sys.stderr)
         return 1
     except OSError as exc:
         # A file that cannot be written (permissions, a folder in the way, a full disk).

@@ -16,12 +16,15 @@ import polars as pl
 import pytest
 
 from sendkit_nb._files import write_atomic
-from sendkit_nb.demo import DemoServer
+from sendkit_nb.demo import DEMO_WORKSPACE_ID, DemoServer, make_workspace
 from tests.scripted_server import ScriptedServer, lead
 
 DEMO_NOTE = "using the embedded demo API"
 A_CAMPAIGN = "683b61000000000000000001"  # the demo's A/B test campaign (3,400 leads)
 SMALL_CAMPAIGN = "683b610000000000000041c1"  # the demo's smallest campaign with emails
+EMPTY_CAMPAIGN = "683b61000000000000004513"  # the demo's archived campaign without leads
+DRAFT_CAMPAIGN = "683b610000000000000042b7"  # the demo's draft (all leads pending)
+LONG_NAME = "Q3 SaaS founders - subject line A/B"  # A_CAMPAIGN's name: 35 characters
 
 
 def run(
@@ -162,7 +165,7 @@ def test_demo_server_serves_until_stopped() -> None:
 def test_help_lists_every_command() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for command in ("campaigns", "leads", "report", "demo-server"):
+    for command in ("campaigns", "workspaces", "leads", "report", "demo-server"):
         assert command in result.stdout
     report_help = run("report", "--help")
     assert report_help.returncode == 0 and "--status" in report_help.stdout
@@ -310,35 +313,250 @@ def test_missing_folders_are_not_created_when_the_load_fails(tmp_path: Path) -> 
     assert not (tmp_path / "new").exists()
 
 
+SHORT_CAMPAIGN = "665a1b2c3d4e5f6a7b8c9d0e"
+SHORT_KEY = "sk_SECRET_short_load_key_0123456789"
+
+
+def _short_load(path: str, query: dict[str, str]) -> tuple[int, Any]:
+    """Three leads, then hasMore false against an announced total of 500, on every walk: the
+    load stays short even after the loader's second walk by cursor."""
+    if path == "/v1/campaigns":
+        item = {"_id": SHORT_CAMPAIGN, "name": "Short", "status": "active", "sequence": []}
+        pagination = {"limit": 100, "total": 1, "hasMore": False, "nextCursor": None}
+        return 200, {"success": True, "data": [item], "pagination": pagination}
+    if path == f"/v1/campaigns/{SHORT_CAMPAIGN}/leads":
+        pagination = {"limit": 100, "total": 500, "hasMore": False, "nextCursor": None}
+        return 200, {
+            "success": True,
+            "data": [lead(1), lead(2), lead(3)],
+            "pagination": pagination,
+        }
+    return 404, {"error": "Not Found", "message": f"no route {path}"}
+
+
 def test_a_short_load_exits_1_and_keeps_the_old_file(tmp_path: Path) -> None:
-    # Three leads, then hasMore false against an announced total of 500, on every walk: the
-    # load stays short even after the loader's second walk by cursor.
-    campaign = "665a1b2c3d4e5f6a7b8c9d0e"
-    key = "sk_SECRET_short_load_key_0123456789"
-
-    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
-        if path == "/v1/campaigns":
-            item = {"_id": campaign, "name": "Short", "status": "active", "sequence": []}
-            pagination = {"limit": 100, "total": 1, "hasMore": False, "nextCursor": None}
-            return 200, {"success": True, "data": [item], "pagination": pagination}
-        if path == f"/v1/campaigns/{campaign}/leads":
-            pagination = {"limit": 100, "total": 500, "hasMore": False, "nextCursor": None}
-            return 200, {
-                "success": True,
-                "data": [lead(1), lead(2), lead(3)],
-                "pagination": pagination,
-            }
-        return 404, {"error": "Not Found", "message": f"no route {path}"}
-
     output = tmp_path / "leads.csv"
     output.write_text("the good old file")
-    with ScriptedServer(script) as server:
-        env = {"SENDKIT_API_KEY": key, "SENDKIT_BASE_URL": server.url}
-        result = run("leads", campaign, "--no-progress", "-o", str(output), env=env)
+    with ScriptedServer(_short_load) as server:
+        env = {"SENDKIT_API_KEY": SHORT_KEY, "SENDKIT_BASE_URL": server.url}
+        result = run("leads", SHORT_CAMPAIGN, "--no-progress", "-o", str(output), env=env)
     assert any(path.endswith("/leads") for path, _ in server.requests)
     line = one_error_line(result)
     assert re.search(r"\b3\b", line) and "500" in line, line  # both numbers
-    assert "Hint:" in line
-    assert key not in result.stdout + result.stderr
+    # The library's hint (strict=False) is no use on the command line: the flag is.
+    assert "Hint:" in line and "rerun with --allow-partial to keep the partial file" in line
+    assert "strict=False" not in line
+    assert SHORT_KEY not in result.stdout + result.stderr
     assert output.read_text() == "the good old file"
     assert [p.name for p in tmp_path.iterdir()] == ["leads.csv"]
+
+
+def test_allow_partial_writes_the_short_load_with_a_warning(tmp_path: Path) -> None:
+    output = tmp_path / "leads.csv"
+    output.write_text("the good old file")
+    with ScriptedServer(_short_load) as server:
+        env = {"SENDKIT_API_KEY": SHORT_KEY, "SENDKIT_BASE_URL": server.url}
+        result = run("leads", SHORT_CAMPAIGN, "--allow-partial", "-o", str(output), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert pl.read_csv(output).height == 3
+    assert f"wrote 3 leads of 1 campaign(s) to {output}" in result.stdout
+    warned = [line for line in result.stderr.splitlines() if "sendkit-nb: warning:" in line]
+    assert any(re.search(r"\b3\b", line) and "500" in line for line in warned), warned
+    assert any("--allow-partial" in line and "Short" in line for line in warned), warned
+    # The bar (progress is on) is named after the campaign, not "leads 8c9d0e".
+    assert "Short:" in result.stderr and "leads 8c9d0e" not in result.stderr
+    assert SHORT_KEY not in result.stdout + result.stderr
+
+
+def test_a_short_report_load_does_not_suggest_a_flag_report_lacks(tmp_path: Path) -> None:
+    with ScriptedServer(_short_load) as server:
+        env = {"SENDKIT_API_KEY": SHORT_KEY, "SENDKIT_BASE_URL": server.url}
+        result = run(
+            "report", SHORT_CAMPAIGN, "--no-progress", "-o", str(tmp_path / "r.html"), env=env
+        )
+    line = one_error_line(result)
+    assert "500" in line and "strict=False" not in line
+    assert "rerun with --allow-partial" not in line and "sendkit-nb leads --allow-partial" in line
+    assert not any(tmp_path.iterdir())
+
+
+# -- CLI polish: names, counts, left-out campaigns, version, workspaces ------------------------
+
+
+def test_progress_bars_name_the_campaign(tmp_path: Path) -> None:
+    wide = run(
+        "leads",
+        A_CAMPAIGN,
+        SMALL_CAMPAIGN,
+        "--demo",
+        "-o",
+        str(tmp_path / "a.parquet"),
+        env={"COLUMNS": "200"},
+    )
+    assert wide.returncode == 0, wide.stderr
+    assert f"{LONG_NAME}:" in wide.stderr and "Local partners pilot:" in wide.stderr
+    assert "leads 000001" not in wide.stderr and "leads 0041c1" not in wide.stderr
+    # A narrow terminal cuts the label to leave the bar its room; a status filter is named.
+    narrow = run(
+        "leads",
+        A_CAMPAIGN,
+        "--demo",
+        "--status",
+        "replied",
+        "-o",
+        str(tmp_path / "b.parquet"),
+        env={"COLUMNS": "80"},
+    )
+    assert narrow.returncode == 0, narrow.stderr
+    assert "Q3 SaaS founders - \u2026 [replied]:" in narrow.stderr
+    assert LONG_NAME not in narrow.stderr
+
+
+def _table_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line[:1] in "\u250c\u2502\u255e\u2514"]
+
+
+def test_names_are_as_wide_as_the_terminal(tmp_path: Path) -> None:
+    wide = run("campaigns", "--demo", env={"COLUMNS": "200"})
+    assert wide.returncode == 0, wide.stderr
+    assert f" {LONG_NAME} " in wide.stdout
+    # Just too narrow for the whole name: cut to fit, with an ellipsis.
+    width = max(len(line) for line in _table_lines(wide.stdout)) - 1
+    cut = run("campaigns", "--demo", env={"COLUMNS": str(width)})
+    assert cut.returncode == 0, cut.stderr
+    assert LONG_NAME not in cut.stdout and f" {LONG_NAME[:33]}\u2026 " in cut.stdout
+    assert max(len(line) for line in _table_lines(cut.stdout)) == width
+    # Never cut shorter than 32 characters, as before, however narrow the terminal.
+    narrow = run("campaigns", "--demo", env={"COLUMNS": "40"})
+    assert f" {LONG_NAME[:31]}\u2026 " in narrow.stdout
+
+    summary = run(
+        "leads",
+        A_CAMPAIGN,
+        "--demo",
+        "--no-progress",
+        "-o",
+        str(tmp_path / "l.parquet"),
+        env={"COLUMNS": "200"},
+    )
+    assert summary.returncode == 0, summary.stderr
+    assert f" {LONG_NAME} " in summary.stdout
+
+
+def test_campaigns_shows_lead_counts_and_dates() -> None:
+    result = run("campaigns", "--demo", env={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    rows = {
+        cells[0]: cells
+        for line in _table_lines(result.stdout)
+        if len(cells := [c.strip() for c in re.split("[\u2502\u2506]", line)[1:-1]]) == 6
+    }
+    assert rows["campaign_id"] == ["campaign_id", "name", "status", "leads", "created", "started"]
+    workspace = make_workspace()
+    assert len(workspace.campaigns) == 7
+    for campaign in workspace.campaigns:
+        started = campaign["startedAt"][:10] if campaign["startedAt"] else "-"
+        assert rows[campaign["_id"]] == [
+            campaign["_id"],
+            campaign["name"],
+            campaign["status"],
+            str(len(workspace.leads[campaign["_id"]])),
+            campaign["createdAt"][:10],
+            started,
+        ]
+    assert rows[EMPTY_CAMPAIGN][3] == "0" and rows[DRAFT_CAMPAIGN][5] == "-"
+
+
+def test_campaigns_reads_the_newer_list_shape_and_shows_no_count_when_there_is_none() -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        items = [
+            {
+                "_id": "665a1b2c3d4e5f6a7b8c9d01",
+                "name": "Newer",
+                "status": "active",
+                "stats": {"totalLeads": 200, "contacted": 150},
+                "createdAt": "2025-06-01T08:00:00Z",
+            },
+            {
+                "_id": "665a1b2c3d4e5f6a7b8c9d02",
+                "name": "Older",
+                "status": "paused",
+                "stats": {"sent": 10},
+                "createdAt": "2025-05-01T08:00:00Z",
+            },
+        ]
+        pagination = {"limit": 100, "total": 2, "hasMore": False, "nextCursor": None}
+        return 200, {"success": True, "data": items, "pagination": pagination}
+
+    with ScriptedServer(script) as server:
+        env = {"SENDKIT_API_KEY": SHORT_KEY, "SENDKIT_BASE_URL": server.url, "COLUMNS": "200"}
+        result = run("campaigns", env=env)
+    assert result.returncode == 0, result.stderr
+    newer = next(line for line in result.stdout.splitlines() if "Newer" in line)
+    older = next(line for line in result.stdout.splitlines() if "Older" in line)
+    assert " 200 " in newer and "2025-06-01" in newer
+    assert " null " in older and "2025-05-01" in older
+
+
+def test_all_summaries_say_which_campaigns_they_left_out_and_why(tmp_path: Path) -> None:
+    result = run("leads", "--all", "--demo", "--no-progress", "-o", str(tmp_path / "a.parquet"))
+    assert result.returncode == 0, result.stderr
+    tail = result.stdout.splitlines()[-2:]
+    assert tail == [
+        "left out 1 of 7 campaign(s), with nothing to write (not in the file or the table above):",
+        f"  Old smoke test ({EMPTY_CAMPAIGN}, archived): no leads",
+    ]
+    # The draft's leads are all pending: a status filter leaves it out too, and says so.
+    replied = run(
+        "leads",
+        "--all",
+        "--demo",
+        "--no-progress",
+        "--status",
+        "replied,completed",
+        "-o",
+        str(tmp_path / "r.parquet"),
+    )
+    assert replied.returncode == 0, replied.stderr
+    assert "left out 2 of 7 campaign(s)" in replied.stdout
+    assert (
+        f"  Enterprise ABM (draft) ({DRAFT_CAMPAIGN}, draft): no leads with status replied or "
+        "completed" in replied.stdout.splitlines()
+    )
+    # Nothing left out, nothing said.
+    one = run("leads", SMALL_CAMPAIGN, "--demo", "--no-progress", "-o", str(tmp_path / "s.csv"))
+    assert one.returncode == 0 and "left out" not in one.stdout
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    from importlib.metadata import version
+
+    import sendkit_nb
+
+    result = run("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"sendkit-nb {version('sendkit_nb')}\n"
+    assert version("sendkit_nb") == sendkit_nb.__version__
+
+
+def test_workspaces_lists_what_a_platform_key_can_use(demo_server: DemoServer) -> None:
+    env = {"SENDKIT_API_KEY": demo_server.platform_key, "SENDKIT_BASE_URL": demo_server.url}
+    # Without a workspace id, the error points to the command, not to client.workspaces().
+    line = one_error_line(run("campaigns", env=env))
+    assert "sendkit-nb workspaces" in line and "client.workspaces()" not in line
+
+    listed = run("workspaces", env=env)
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if DEMO_WORKSPACE_ID in line)
+    assert "SendKit demo workspace" in row and " 7 " in row
+    assert "SENDKIT_WORKSPACE_ID" in listed.stderr
+    assert demo_server.platform_key not in listed.stdout + listed.stderr
+
+    scoped = run("campaigns", env={**env, "SENDKIT_WORKSPACE_ID": DEMO_WORKSPACE_ID})
+    assert scoped.returncode == 0 and A_CAMPAIGN in scoped.stdout
+
+    # A workspace key (here the demo's) lists its own workspace, with no platform-key note.
+    demo = run("workspaces", "--demo")
+    assert demo.returncode == 0 and DEMO_WORKSPACE_ID in demo.stdout
+    assert "SENDKIT_WORKSPACE_ID" not in demo.stderr
