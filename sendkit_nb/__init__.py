@@ -8,9 +8,13 @@
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from sendkit_nb import metrics
+
+if typing.TYPE_CHECKING:  # (a module, so the public-name test does not see a new name)
+    from sendkit_nb._report import Report
 from sendkit_nb._client import RetryPolicy, SendKitClient
 from sendkit_nb._connect import connect
 from sendkit_nb._errors import (
@@ -65,9 +69,11 @@ def dashboard(client: SendKitClient | None = None, **options: Any) -> Any:
     return _dashboard(client, **options)
 
 
-def report(source: Any, campaigns: Any = None, path: Any = None, **options: Any) -> str:
-    """One self-contained offline HTML report of campaigns; returns the HTML and writes it when
-    ``path`` is given. ``source`` is a client or a loaded leads frame (then pass
+def report(source: Any, campaigns: Any = None, path: Any = None, **options: Any) -> Report:
+    """One self-contained offline HTML report of campaigns, written to ``path`` when given.
+    Returns a small :class:`~sendkit_nb._report.Report` that shows as a link in a notebook
+    (``.as_raw_html()`` for the HTML text, ``.write_raw_html(path)`` to write it). ``source``
+    is a client or a loaded leads frame (then pass
     ``catalog=load_campaigns(client)`` for names and sequences). Options: ``status``,
     ``title``, ``positive_tags``, ``denominator``, ``metric``, ``progress``.
 

@@ -460,7 +460,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             metric=args.metric,
             denominator=args.denominator,
             progress=not args.no_progress,
-        )
+        ).as_raw_html()
     _make_parents(output)
     write_report(html, output)
     size = len(html.encode("utf-8"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +17,7 @@ import pytest
 
 import sendkit_nb as sk
 from sendkit_nb import metrics
-from sendkit_nb._report import as_html, check_report_path, write_report
+from sendkit_nb._report import Report, as_html, check_report_path, write_report
 from sendkit_nb.demo import DemoServer
 from sendkit_nb.demo._server import DEMO_API_KEY, DEMO_PLATFORM_KEY
 
@@ -98,7 +98,8 @@ def full_report(demo_server: DemoServer, tmp_path_factory: pytest.TempPathFactor
     path = tmp_path_factory.mktemp("report") / "all.html"
     with sk.SendKitClient(demo_server.api_key, base_url=demo_server.url) as client:
         returned = sk.report(client, path=path, progress=False)
-    assert path.read_text("utf-8") == returned
+    assert returned.path == path.resolve()
+    assert path.read_text("utf-8") == returned.as_raw_html()
     return path
 
 
@@ -208,7 +209,7 @@ def test_the_api_key_is_never_in_the_report(demo_server: DemoServer, full_html: 
     with sk.SendKitClient(
         DEMO_PLATFORM_KEY, base_url=demo_server.url, workspace_id=demo_server.workspace_id
     ) as client:
-        page = sk.report(client, demo_server.workspace.campaigns[4]["_id"], progress=False)
+        page = as_html(client, demo_server.workspace.campaigns[4]["_id"], progress=False)
     assert DEMO_PLATFORM_KEY not in page and DEMO_API_KEY not in page
     assert "sk_user_" not in page
 
@@ -236,8 +237,8 @@ def test_a_frame_and_a_client_give_the_same_campaigns_and_numbers(
     client: sk.SendKitClient, all_leads: pl.DataFrame, catalog: pl.DataFrame
 ) -> None:
     ids = catalog["campaign_id"].to_list()[:2]
-    from_client = sk.report(client, ids, progress=False)
-    from_frame = sk.report(all_leads, ids, catalog=catalog, progress=False)
+    from_client = as_html(client, ids, progress=False)
+    from_frame = as_html(all_leads, ids, catalog=catalog, progress=False)
 
     def tables(page: str) -> list[str]:
         return re.findall(r"<table .*?</table>", page, re.S)
@@ -274,7 +275,7 @@ def test_status_filter_keeps_only_those_leads_and_says_so(
     client: sk.SendKitClient, server: DemoServer
 ) -> None:
     cid = server.workspace.campaigns[0]["_id"]
-    page = sk.report(client, [cid], status=["replied", "completed"], progress=False)
+    page = as_html(client, [cid], status=["replied", "completed"], progress=False)
     replied = sk.load_leads(client, cid, ["replied", "completed"], progress=False)
     assert f"{replied.height:,} leads with status replied, completed" in page
     assert "Only leads with status replied, completed are included" in page
@@ -291,7 +292,7 @@ def test_campaign_names_are_escaped(all_leads: pl.DataFrame, catalog: pl.DataFra
     renamed = catalog.with_columns(
         name=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(evil)).otherwise(pl.col("name"))
     )
-    page = sk.report(all_leads, renamed["campaign_id"][:1], catalog=renamed, progress=False)
+    page = as_html(all_leads, renamed["campaign_id"][:1], catalog=renamed, progress=False)
     assert evil not in page
     assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;" in page
     assert (
@@ -305,7 +306,7 @@ def test_empty_and_unsent_campaigns_are_reported_not_dropped(
     counts = all_leads.group_by("campaign_id").len()
     empty = [c for c in catalog["campaign_id"] if c not in counts["campaign_id"].to_list()]
     assert empty, "the demo has a campaign without leads"
-    page = sk.report(client, empty, progress=False)
+    page = as_html(client, empty, progress=False)
     assert f'data-campaign-id="{empty[0]}"' in page
     assert "This campaign has no leads" in page
     assert "None of the chosen campaigns has leads" in page
@@ -328,7 +329,111 @@ def test_sk_report_is_a_function_after_its_package_is_imported(
 
     assert callable(sk.report) and not isinstance(sk.report, types.ModuleType)
     page = sk.report(all_leads, catalog["campaign_id"][:1], catalog=catalog, progress=False)
-    assert page.startswith("<!DOCTYPE html>")
+    assert page.as_raw_html().startswith("<!DOCTYPE html>")
+
+
+# -- what report() returns: a small handle, never the 5 MB string ---------------------------------
+
+
+def _displayed(value: object) -> dict[str, str]:
+    """What a notebook cell ending in ``value`` shows: IPython's display formats of it."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    formatter = InteractiveShell.instance().display_formatter
+    assert formatter is not None
+    fmt: Callable[[object], tuple[dict[str, object], dict[str, object]]] = formatter.format
+    data, _ = fmt(value)
+    return {mime: str(text) for mime, text in data.items()}
+
+
+def test_a_written_report_shows_as_one_line_and_a_link(
+    all_leads: pl.DataFrame,
+    catalog: pl.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ids = catalog["campaign_id"].to_list()[:4]
+    got = sk.report(all_leads, ids, "out/my report.html", catalog=catalog, progress=False)
+    target = tmp_path / "out" / "my report.html"
+    assert isinstance(got, Report)
+    assert got.path == target.resolve()
+    assert got.campaigns == tuple(ids)
+    assert got.names == tuple(catalog["name"].to_list()[:4])
+    assert got.size == target.stat().st_size > 1_000_000
+    # The full document is still one call away, and it is exactly the file.
+    page = got.as_raw_html()
+    assert page == got.html == target.read_text("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+
+    assert repr(got) == f"Report('out/my report.html', {got.size / 1e6:.1f} MB, 4 campaigns)"
+    shown = _displayed(got)
+    assert set(shown) == {"text/plain", "text/html"}
+    assert shown["text/plain"] == repr(got)
+    html = shown["text/html"]
+    assert len(html) < 1_000
+    assert '<a href="out/my%20report.html" target="_blank"' in html
+    assert ">out/my report.html</a>" in html
+    assert htmllib.escape(catalog["name"][0]) in html and "and 1 more" in html
+    assert "4 campaigns" in html
+
+    # Seen from outside its folder: the absolute path, and a file:// link.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert repr(got) == f"Report({str(target.resolve())!r}, {got.size / 1e6:.1f} MB, 4 campaigns)"
+    assert f'href="{htmllib.escape(target.resolve().as_uri())}"' in got._repr_html_()
+
+
+def test_a_report_without_a_path_is_kept_in_memory_and_written_on_request(
+    all_leads: pl.DataFrame,
+    catalog: pl.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ids = catalog["campaign_id"].to_list()[:1]
+    got = sk.report(all_leads, ids, catalog=catalog, title="A & B <i>", progress=False)
+    assert got.path is None and list(tmp_path.iterdir()) == []
+    assert got.as_raw_html().startswith("<!DOCTYPE html>")
+    assert got.size == len(got.as_raw_html().encode("utf-8"))
+    assert repr(got) == f"Report(not written, {got.size / 1e6:.1f} MB, 1 campaign)"
+    html = _displayed(got)["text/html"]
+    assert len(html) < 1_000
+    assert "A &amp; B &lt;i&gt;" in html and "<i>" not in html
+    assert "write_raw_html" in html and "as_raw_html" in html and "<a " not in html
+
+    target = tmp_path / "new" / "r.html"
+    written = got.write_raw_html(target)
+    assert target.read_text("utf-8") == got.as_raw_html()
+    assert written.path == target.resolve() and got.path is None
+    assert repr(written) == f"Report('new/r.html', {got.size / 1e6:.1f} MB, 1 campaign)"
+    assert [p.name for p in target.parent.iterdir()] == ["r.html"]  # no temporary file left
+
+    # Replaced atomically: a write that fails leaves the previous file whole.
+    target.write_text("previous", "utf-8")
+
+    def fail(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched, pytest.raises(OSError, match="No space left"):
+        patched.setattr("sendkit_nb._files.os.fsync", fail)
+        got.write_raw_html(target)
+    assert target.read_text("utf-8") == "previous"
+    assert [p.name for p in target.parent.iterdir()] == ["r.html"]
+    with pytest.raises(sk.BadRequestError, match=r"must end in \.html"):
+        got.write_raw_html(tmp_path / "r.pdf")
+
+
+def test_as_html_is_the_string_of_the_same_report(
+    all_leads: pl.DataFrame, catalog: pl.DataFrame
+) -> None:
+    ids = catalog["campaign_id"].to_list()[:1]
+    page = as_html(all_leads, ids, catalog=catalog, progress=False)
+    assert isinstance(page, str) and page.startswith("<!DOCTYPE html>")
+    built = sk.report(all_leads, ids, catalog=catalog, progress=False)
+    # Same page but for the build time in the header.
+    assert abs(len(page) - built.size) < 100
 
 
 # -- errors -------------------------------------------------------------------------------------

@@ -1,12 +1,17 @@
 """One self-contained HTML report of SendKit campaigns that works offline and without a kernel.
 
-Usage (exported as ``sk.report``, ``sk.as_html`` and ``sk.write_report``)::
+Usage (``report`` is exported as ``sk.report``)::
 
     import sendkit_nb as sk
     client = sk.connect()                       # the real API with SENDKIT_API_KEY, else the demo
-    html = sk.report(client, path="report.html")                  # every campaign
-    html = sk.report(client, ["<id>", "<id>"], "two.html", status="replied")
-    html = sk.report(leads, catalog=sk.load_campaigns(client))   # an already-loaded frame
+    sk.report(client, path="report.html")       # every campaign; shows as a link in a notebook
+    sk.report(client, ["<id>", "<id>"], "two.html", status="replied")
+    page = sk.report(leads, catalog=sk.load_campaigns(client))   # an already-loaded frame
+    page.write_raw_html("leads.html")           # or page.as_raw_html(): the HTML text
+
+``report`` returns a small :class:`Report` (path, size, campaigns), never the 5 MB string
+itself, so a notebook cell ending in ``sk.report(...)`` shows a line and a link;
+:func:`as_html` returns the string.
 
 The page holds plotly.js once (no CDN, no request of any kind), an overview of the chosen
 campaigns side by side, per campaign the KPIs, step funnel, A/B variants with intervals, reply
@@ -19,9 +24,13 @@ The layout is in package files (``templates/report.html.j2``, ``report.css``, ``
 
 from __future__ import annotations
 
+import html as htmllib
 import os
+import urllib.parse
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -34,6 +43,7 @@ from sendkit_nb._report._select import CampaignChoice
 __all__ = [
     "OFFLINE_RENDERER",
     "REPORT_SUFFIXES",
+    "Report",
     "as_html",
     "check_report_path",
     "report",
@@ -42,6 +52,102 @@ __all__ = [
 ]
 
 _METRICS = ("open", "click", "reply", "positive")
+
+#: Campaign names listed in a report's notebook summary before "and N more".
+_NAMES_SHOWN = 3
+
+
+@dataclass(frozen=True, eq=False)
+class Report:
+    """What :func:`report` returns: a small handle on one built report, not its 5 MB of text.
+
+    In a notebook it shows as one line with a link to the file (or, when nothing was written,
+    a note on how to write it); ``repr()`` is one short line. The page itself is
+    :meth:`as_raw_html` (also :attr:`html`), and :meth:`write_raw_html` writes it.
+
+    ``path``: the file written (absolute), or None when ``report()`` was called without one.
+    ``size``: the page's size in bytes (UTF-8). ``campaigns``: the ids in the report, in
+    order; ``names``: their names. ``title``: the page title.
+    """
+
+    path: Path | None
+    size: int
+    campaigns: tuple[str, ...]
+    names: tuple[str, ...]
+    title: str
+    #: The whole page (plotly.js included): kept out of the repr on purpose.
+    html: str = field(repr=False)
+
+    def as_raw_html(self) -> str:
+        """The report as one self-contained HTML document (the text of the file)."""
+        return self.html
+
+    def write_raw_html(self, path: str | os.PathLike[str]) -> Report:
+        """Write the page to ``path`` (``.html``), creating folders; the file is replaced
+        atomically (:func:`sendkit_nb._files.write_atomic`), so an interrupted write never
+        leaves half a report. Returns the report bound to that file (shown as a link)."""
+        target = write_report(self.html, path)
+        return replace(self, path=target.resolve())
+
+    def _size_text(self) -> str:
+        if self.size >= 1_000_000:
+            return f"{self.size / 1e6:.1f} MB"
+        return f"{max(1, round(self.size / 1e3))} kB"
+
+    def _campaigns_text(self) -> str:
+        count = len(self.campaigns)
+        return f"{count} campaign{'' if count == 1 else 's'}"
+
+    def __repr__(self) -> str:
+        where = repr(_shown_path(self.path)) if self.path is not None else "not written"
+        return f"Report({where}, {self._size_text()}, {self._campaigns_text()})"
+
+    def _repr_html_(self) -> str:
+        names = ", ".join(self.names[:_NAMES_SHOWN])
+        if len(self.names) > _NAMES_SHOWN:
+            names += f" and {len(self.names) - _NAMES_SHOWN} more"
+        about = htmllib.escape(f"{self._summary()}: {names}" if names else self._summary())
+        title = htmllib.escape(self.title)
+        if self.path is None:
+            text = (
+                f"<b>{title}</b> ({about}), not written to a file: "
+                "<code>.write_raw_html(&quot;report.html&quot;)</code> writes it, "
+                "<code>.as_raw_html()</code> returns the HTML"
+            )
+        else:
+            link = (
+                f'<a href="{htmllib.escape(_href(self.path))}" target="_blank" rel="noopener">'
+                f"{htmllib.escape(_shown_path(self.path))}</a>"
+            )
+            text = f"<b>{title}</b>: {link} ({about})"
+        return f'<div class="sendkit-report">{text}</div>'
+
+    def _summary(self) -> str:
+        """``"5.3 MB, 7 campaigns"``: what the notebook summary says about the page."""
+        return f"{self._size_text()}, {self._campaigns_text()}"
+
+
+def _relative(path: Path) -> Path | None:
+    """``path`` relative to the working folder, or None when it is outside it (or the working
+    folder no longer exists)."""
+    try:
+        return path.relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return None
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working folder when it is inside it, else absolute."""
+    relative = _relative(path)
+    return relative.as_posix() if relative is not None else str(path)
+
+
+def _href(path: Path) -> str:
+    """The link to a written report: relative to the working folder when the file is inside
+    it (as :class:`IPython.display.FileLink` does, so Jupyter opens it beside the notebook),
+    else a ``file://`` URI."""
+    relative = _relative(path)
+    return urllib.parse.quote(relative.as_posix()) if relative is not None else path.as_uri()
 
 
 def as_html(
@@ -58,7 +164,7 @@ def as_html(
     pulled_at: datetime | None = None,
 ) -> str:
     """The report as an HTML string (see :func:`report`; this one never writes a file)."""
-    return report(
+    built = report(
         source,
         campaigns,
         None,
@@ -71,6 +177,7 @@ def as_html(
         progress=progress,
         pulled_at=pulled_at,
     )
+    return built.as_raw_html()
 
 
 def report(
@@ -86,8 +193,10 @@ def report(
     metric: str = "reply",
     progress: bool = True,
     pulled_at: datetime | None = None,
-) -> str:
-    """Build the offline HTML report; return it, and write it to ``path`` when given.
+) -> Report:
+    """Build the offline HTML report, write it to ``path`` when given, and return a small
+    :class:`Report` (shown as a link in a notebook; ``.as_raw_html()`` is the HTML text,
+    ``.write_raw_html(path)`` writes it).
 
     ``source``: a :class:`~sendkit_nb.SendKitClient` (the campaigns and leads are loaded
     through it, and the pull time recorded) or an already-loaded leads frame from
@@ -133,9 +242,15 @@ def report(
     )
     view, store = build_view(selection, options)
     html = render(view, store)
-    if target is not None:
-        write_report(html, target)
-    return html
+    written = write_report(html, target).resolve() if target is not None else None
+    return Report(
+        path=written,
+        size=len(html.encode("utf-8")),
+        campaigns=tuple(c.campaign_id for c in view.campaigns),
+        names=tuple(c.name for c in view.campaigns),
+        title=view.title,
+        html=html,
+    )
 
 
 def _positive_tags(tags: Iterable[str] | None) -> tuple[str, ...] | None:
