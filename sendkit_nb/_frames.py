@@ -1,23 +1,33 @@
 """JSON pages -> polars frames: campaign leads, campaigns, and one row per sent email.
 
-Bodies are parsed by polars' JSON reader against an explicit schema (no per-row Python), which
-also ignores unknown fields and fills missing ones with null. When polars rejects a body, a slow
-pure-Python pass finds the offending field so the error can name it.
+Lead pages are parsed by polars' JSON reader against an explicit schema (no per-row Python),
+which also ignores unknown fields and fills missing ones with null. Each page becomes a frame
+of the final ``LEADS_SCHEMA`` as soon as it arrives, in the thread that fetched it, and its raw
+body is dropped; pages are packed into blocks of a few thousand leads as they come (in list
+order) and the blocks joined into one chunk per column at the end, so a load holds about its
+result, not every page until the last one.
+
+Both steps are strict, so a good page is checked by converting it and nothing more: when the
+reader rejects a body, a slow pure-Python pass finds the field of the wrong JSON type; when
+the conversion rejects a value the reader admitted (an unknown status, a step that is not an
+integer within Int32, a time that does not parse), a slow pass over the page's columns finds
+it. Either way the error names it, e.g. ``data[3].emailsSent[0].opened``.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
 from polars._typing import PolarsDataType
 
 from sendkit_nb._client import SendKitClient, check_object_id
-from sendkit_nb._errors import BadRequestError, PaginationError, SchemaError
+from sendkit_nb._errors import BadRequestError, IncompleteLoadError, PaginationError, SchemaError
 from sendkit_nb._pagination import Page, Walk, walk
 from sendkit_nb._progress import Progress, check_progress, progress_bar
 from sendkit_nb._schema import (
@@ -26,7 +36,7 @@ from sendkit_nb._schema import (
     EMAILS_SCHEMA,
     LEAD_STATUSES,
     LEADS_SCHEMA,
-    UTC,
+    LeadStatus,
 )
 
 __all__ = [
@@ -38,11 +48,15 @@ __all__ = [
 ]
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 # The API's campaign-lead item, as far as the loader reads it (sendkit-api.md 4.6 and the seed).
+# Integers are read as text and cast to Int32 strictly, which rejects in one step what polars'
+# Int64 reader would let through silently: 1.5 (truncated), true (read as 1) and numbers beyond
+# Int64 (read as null). The reader writes 1e3 and 2.0 as "1000" and "2".
 _RAW_EMAIL = pl.Struct(
     {
-        "sequenceStep": pl.Int64,
+        "sequenceStep": pl.String,
         "variant": pl.String,
         "sentAt": pl.String,
         "opened": pl.Boolean,
@@ -63,7 +77,7 @@ _RAW_LEAD = pl.Struct(
             }
         ),
         "status": pl.String,
-        "currentSequenceStep": pl.Int64,
+        "currentSequenceStep": pl.String,
         "emailsSent": pl.List(_RAW_EMAIL),
         "replied": pl.Boolean,
         "repliedAt": pl.String,
@@ -84,36 +98,48 @@ _PAGINATION = pl.Struct(
 )
 _LEADS_PAGE = pl.Schema({"data": pl.List(_RAW_LEAD), "pagination": _PAGINATION})
 
-# JSON type expected at each field, for naming the culprit when polars rejects a page.
+# JSON types each field takes, for naming the culprit when polars rejects a page. Text columns
+# take any JSON scalar (polars writes numbers and booleans as text); the value checks come later.
+_TEXT: tuple[type, ...] = (str, int, float, bool)
+_INTEGER: tuple[type, ...] = (int, float, str, bool)  # read as text, then checked by the cast
 _EXPECTED: dict[str, tuple[type, ...]] = {
-    "_id": (str,),
-    "status": (str,),
-    "currentSequenceStep": (int,),
+    "_id": _TEXT,
+    "status": _TEXT,
+    "currentSequenceStep": _INTEGER,
     "replied": (bool,),
-    "repliedAt": (str,),
-    "aiTag": (str,),
-    "addedAt": (str,),
+    "repliedAt": _TEXT,
+    "aiTag": _TEXT,
+    "addedAt": _TEXT,
     "tags": (list,),
     "emailsSent": (list,),
     "leadId": (dict,),
 }
 _EXPECTED_EMAIL: dict[str, tuple[type, ...]] = {
-    "sequenceStep": (int,),
-    "variant": (str, int, float, bool),
-    "sentAt": (str,),
+    "sequenceStep": _INTEGER,
+    "variant": _TEXT,
+    "sentAt": _TEXT,
     "opened": (bool,),
     "clicked": (bool,),
     "bounced": (bool,),
 }
-_EXPECTED_PERSON = {k: (str,) for k in ("_id", "email", "firstName", "lastName", "companyName")}
+_EXPECTED_PERSON = {k: _TEXT for k in ("_id", "email", "firstName", "lastName", "companyName")}
+_EXPECTED_PAGINATION: dict[str, tuple[type, ...]] = {
+    "page": (int,),
+    "limit": (int,),
+    "total": (int,),
+    "pages": (int,),
+    "hasMore": (bool,),
+    "nextCursor": (str, int),
+}
+_JSON_NAMES = {bool: "boolean", int: "integer", str: "string", list: "list", dict: "object"}
 
 
 class IncompleteLoadWarning(UserWarning):
-    """The number of leads loaded differs from the total the API reported, because the
-    campaign changed while it was being loaded. The message carries both numbers."""
+    """With ``strict=False``: the number of leads loaded differs from the total the API
+    reported, even after walking the campaign again by cursor. The message carries both."""
 
 
-# -- parsing ----------------------------------------------------------------------------------
+# -- naming what is wrong ---------------------------------------------------------------------
 
 
 def _type_problem(value: Any, expected: tuple[type, ...]) -> bool:
@@ -124,49 +150,252 @@ def _type_problem(value: Any, expected: tuple[type, ...]) -> bool:
     return not isinstance(value, expected)
 
 
+def _describe(where: str, value: Any, expected: tuple[type, ...]) -> str:
+    wanted = _JSON_NAMES.get(expected[0], expected[0].__name__)
+    return f"{where}: expected {wanted}, got {value!r:.60}"
+
+
 def _find_bad_field(body: bytes) -> str:
     """Name the first field whose JSON type the schema cannot take, e.g.
-    ``data[3].emailsSent[0].opened: expected boolean, got 'yes'``."""
+    ``data[3].emailsSent[0].opened: expected boolean, got 'yes'``. ValueError if the body is
+    not JSON at all."""
     doc = json.loads(body)
-    items = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        return f"the body is not a JSON object: {doc!r:.60}"
+    pagination = doc.get("pagination")
+    if pagination is None:
+        pagination = {}
+    elif not isinstance(pagination, dict):
+        return _describe("pagination", pagination, (dict,))
+    for key, expected in _EXPECTED_PAGINATION.items():
+        if _type_problem(pagination.get(key), expected):
+            return _describe(f"pagination.{key}", pagination[key], expected)
+    items = doc.get("data")
     if not isinstance(items, list):
         return "data: expected a list of campaign leads"
-    names = {bool: "boolean", int: "integer", str: "string", list: "list", dict: "object"}
-
-    def describe(where: str, value: Any, expected: tuple[type, ...]) -> str:
-        return (
-            f"{where}: expected {names.get(expected[0], expected[0].__name__)}, got {value!r:.60}"
-        )
-
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            return f"data[{i}]: expected an object, got {item!r:.60}"
+            return _describe(f"data[{i}]", item, (dict,))
         for key, expected in _EXPECTED.items():
             if _type_problem(item.get(key), expected):
-                return describe(f"data[{i}].{key}", item[key], expected)
+                return _describe(f"data[{i}].{key}", item[key], expected)
         person = item.get("leadId") or {}
         for key, expected in _EXPECTED_PERSON.items():
             if _type_problem(person.get(key), expected):
-                return describe(f"data[{i}].leadId.{key}", person[key], expected)
+                return _describe(f"data[{i}].leadId.{key}", person[key], expected)
         for tag_index, tag in enumerate(item.get("tags") or []):
-            if _type_problem(tag, (str,)):
-                return describe(f"data[{i}].tags[{tag_index}]", tag, (str,))
+            if _type_problem(tag, _TEXT):
+                return _describe(f"data[{i}].tags[{tag_index}]", tag, _TEXT)
         for j, sent in enumerate(item.get("emailsSent") or []):
             if not isinstance(sent, dict):
-                return f"data[{i}].emailsSent[{j}]: expected an object, got {sent!r:.60}"
+                return _describe(f"data[{i}].emailsSent[{j}]", sent, (dict,))
             for key, expected in _EXPECTED_EMAIL.items():
                 if _type_problem(sent.get(key), expected):
-                    return describe(f"data[{i}].emailsSent[{j}].{key}", sent[key], expected)
+                    return _describe(f"data[{i}].emailsSent[{j}].{key}", sent[key], expected)
     return "a field of unexpected type"
 
 
-def parse_leads_page(body: bytes) -> Page[pl.DataFrame]:
-    """Parse one ``GET /v1/campaigns/{id}/leads`` body into a one-row frame whose ``data``
-    column holds the page's raw lead structs (exploded once, after the last page: per page it
-    would cost as much again as the parse).
+def _first(bad: pl.Series) -> int | None:
+    """The index of the first true value of ``bad`` (nulls count as false), or None."""
+    hits = bad.fill_null(False).arg_true()
+    return int(hits[0]) if hits.len() else None
 
-    Raises ValueError for a body that is not JSON (the client retries those) and SchemaError
-    naming the field for JSON of the wrong shape.
+
+def _not_int32(values: pl.Series) -> pl.Series:
+    """True where a non-blank text is not an integer within Int32 (a blank is no value)."""
+    exact = values.cast(pl.Int32, strict=False)
+    return values.is_not_null() & (values != "") & exact.is_null()
+
+
+def _not_time(values: pl.Series) -> pl.Series:
+    """True where a non-blank text is not an ISO-8601 time (a blank is no time, like null)."""
+    parsed = values.str.to_datetime(_TS_FORMAT, time_unit="us", time_zone="UTC", strict=False)
+    return values.is_not_null() & (values != "") & parsed.is_null()
+
+
+# What each checked field must hold, and the test for values that do not.
+_VALUE_CHECKS: tuple[tuple[str, str, Callable[[pl.Series], pl.Series]], ...] = (
+    ("currentSequenceStep", "an integer within Int32", _not_int32),
+    ("repliedAt", "an ISO-8601 time", _not_time),
+    ("addedAt", "an ISO-8601 time", _not_time),
+)
+_EMAIL_VALUE_CHECKS: tuple[tuple[str, str, Callable[[pl.Series], pl.Series]], ...] = (
+    ("sequenceStep", "an integer within Int32", _not_int32),
+    ("sentAt", "an ISO-8601 time", _not_time),
+)
+
+
+def _bad_value(raw: pl.DataFrame) -> str | None:
+    """The slow path, run only when the strict conversion of a page failed: name the first
+    value of a type the reader admits that the loader cannot use (an unknown status, a step
+    that is not an integer within Int32, a time that does not parse), e.g.
+    ``data[3].emailsSent[0].sequenceStep: expected an integer within Int32, got '1.5'``.
+    None when there is none (the failure was a blank, which the lenient pass admits)."""
+    status = raw.get_column("status")
+    i = _first(status.is_not_null() & ~status.is_in(LEAD_STATUSES))
+    if i is not None:
+        known = ", ".join(LEAD_STATUSES)
+        return f"data[{i}].status: expected one of {known}, got {status[i]!r:.60}"
+    for field, wanted, bad in _VALUE_CHECKS:
+        values = raw.get_column(field)
+        i = _first(bad(values))
+        if i is not None:
+            return f"data[{i}].{field}: expected {wanted}, got {values[i]!r:.60}"
+    # One row per email, with its lead's index and its own (null and empty lists give rows of
+    # nulls, which no check flags).
+    sent = (
+        raw.select(pl.int_range(pl.len()).alias("_lead"), "emailsSent")
+        .explode("emailsSent")
+        .with_columns(pl.int_range(pl.len()).over("_lead").alias("_email"))
+        .unnest("emailsSent")
+    )
+    for field, wanted, bad in _EMAIL_VALUE_CHECKS:
+        values = sent.get_column(field)
+        k = _first(bad(values))
+        if k is not None:
+            where = f"data[{sent['_lead'][k]}].emailsSent[{sent['_email'][k]}].{field}"
+            return f"{where}: expected {wanted}, got {values[k]!r:.60}"
+    return None
+
+
+# -- converting one page ------------------------------------------------------------------------
+
+
+def _blank_as_null(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr != "").then(expr)
+
+
+def _to_int32(expr: pl.Expr, name: str, *, strict: bool) -> pl.Expr:
+    """A JSON integer (read as text) -> Int32. Lenient: a blank ``""`` is no value, like null,
+    and what does not fit becomes null too (so check with :func:`_not_int32` first)."""
+    given = expr if strict else _blank_as_null(expr)
+    return given.cast(pl.Int32, strict=strict).alias(name)
+
+
+def _to_time(expr: pl.Expr, name: str, *, strict: bool) -> pl.Expr:
+    """A JSON time string -> UTC datetime. Lenient: a blank ``""`` is no time, like null, and
+    what does not parse becomes null too (so check with :func:`_not_time` first)."""
+    given = expr if strict else _blank_as_null(expr)
+    return given.str.to_datetime(_TS_FORMAT, time_unit="us", time_zone="UTC", strict=strict).alias(
+        name
+    )
+
+
+def _lead_columns(*, strict: bool) -> tuple[pl.Expr, ...]:
+    """Every column of LEADS_SCHEMA but campaign_id, from the raw lead fields.
+
+    Strict: any value that does not fit (an unknown status, a step that is not an integer
+    within Int32, a time that does not parse, a blank step or time) fails the whole select,
+    so the usual page converts with no separate pass over its values to check them. Lenient:
+    blanks become null and nothing fails; used only after :func:`_bad_value` found no problem.
+    """
+    step = functools.partial(_to_int32, strict=strict)
+    time = functools.partial(_to_time, strict=strict)
+    person = pl.col("leadId").struct
+    sent = pl.element().struct
+    return (
+        pl.col("_id").alias("id"),
+        person.field("_id").alias("lead_id"),
+        person.field("email").alias("email"),
+        person.field("firstName").alias("first_name"),
+        person.field("lastName").alias("last_name"),
+        person.field("companyName").alias("company_name"),
+        pl.col("status").cast(LeadStatus, strict=strict),
+        step(pl.col("currentSequenceStep"), "current_step"),
+        pl.col("replied").fill_null(False),
+        time(pl.col("repliedAt"), "replied_at"),
+        pl.col("aiTag").alias("ai_tag"),
+        pl.col("tags").fill_null([]),
+        time(pl.col("addedAt"), "added_at"),
+        pl.col("emailsSent")
+        .fill_null([])
+        .list.eval(
+            pl.struct(
+                step(sent.field("sequenceStep"), "step"),
+                sent.field("variant").alias("variant"),
+                time(sent.field("sentAt"), "sent_at"),
+                sent.field("opened").fill_null(False).alias("opened"),
+                sent.field("clicked").fill_null(False).alias("clicked"),
+                sent.field("bounced").fill_null(False).alias("bounced"),
+            )
+        )
+        .alias("emails"),
+    )
+
+
+_STRICT_COLUMNS = _lead_columns(strict=True)
+_LENIENT_COLUMNS = _lead_columns(strict=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _columns_for(campaign_id: str, *, strict: bool) -> tuple[pl.Expr, ...]:
+    # Built once per campaign: pl.lit alone costs about a tenth of a page's conversion.
+    campaign = pl.lit(campaign_id, pl.String).alias("campaign_id")
+    return (campaign, *(_STRICT_COLUMNS if strict else _LENIENT_COLUMNS))
+
+
+def _to_leads(raw: pl.DataFrame, campaign_id: str) -> pl.DataFrame:
+    """One page of raw lead structs (API field names) -> a LEADS_SCHEMA frame, or SchemaError
+    naming the value that does not fit."""
+    # One select. On a page, run on this (fetching) thread: on 100 rows polars' fixed cost per
+    # hand-off to its thread pool outweighs the work, and the fetch threads already convert
+    # pages side by side (polars releases the GIL while it works). leads_from_items may be
+    # given many more rows, which do gain from the pool.
+    select = raw.select if raw.height > 10_000 else raw.select_seq
+    try:
+        leads = select(_columns_for(campaign_id, strict=True))
+    except pl.exceptions.PolarsError as exc:
+        try:
+            problem = _bad_value(raw)
+            if problem is None:
+                leads = select(_columns_for(campaign_id, strict=False))
+        except pl.exceptions.PolarsError as again:  # not expected: nothing above is strict
+            problem = str(again)
+        if problem is not None:
+            raise SchemaError(f"unexpected value in the leads response: {problem}") from exc
+    # Casts keep nulls: the two fields every lead must have are checked here.
+    for column, api_name in (("id", "_id"), ("status", "status")):
+        values = leads.get_column(column)
+        if values.null_count():
+            raise SchemaError(
+                f"unexpected leads response: data[{values.is_null().arg_true()[0]}].{api_name} "
+                "is missing"
+            )
+    return leads
+
+
+def _no_data(pagination: dict[str, Any], what: str) -> SchemaError | None:
+    """A page without a ``data`` list (absent or null) is an empty list only when its own
+    ``total`` is 0; otherwise loading it would give 0 rows for a list that has some."""
+    total = pagination.get("total")
+    if total == 0:
+        return None
+    announced = "" if total is None else f", though its pagination announces {total} items"
+    return SchemaError(f"unexpected {what} response: no `data` list{announced}")
+
+
+class _PageLeads:
+    """One page's leads, a LEADS_SCHEMA frame, until the loader takes it (:class:`_Blocks`):
+    the walk keeps every page to the end for its count and ids, but not its rows."""
+
+    __slots__ = ("_frame",)
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self._frame: pl.DataFrame | None = frame
+
+    def take(self) -> pl.DataFrame:
+        frame, self._frame = self._frame, None
+        if frame is None:
+            raise RuntimeError("a page's leads were taken twice")  # a loader bug, not the API's
+        return frame
+
+
+def parse_leads_page(body: bytes, campaign_id: str) -> Page[_PageLeads]:
+    """Parse one ``GET /v1/campaigns/{id}/leads`` body into a LEADS_SCHEMA frame of its leads.
+
+    Runs in the fetching thread (``client.request`` calls it), so a load never holds a raw
+    page. Raises ValueError for a body that is not JSON (the client retries those) and
+    SchemaError naming the field for JSON of the wrong shape or value.
     """
     try:
         frame = pl.read_json(io.BytesIO(body), schema=_LEADS_PAGE)
@@ -178,97 +407,26 @@ def parse_leads_page(body: bytes) -> Page[pl.DataFrame]:
         raise SchemaError(f"unexpected type in the leads response: {problem}") from exc
     if frame.height != 1:
         raise SchemaError("unexpected leads response: not one JSON object")
-    # Plain Series access: each polars expression costs ~0.2 ms, which adds up over 1,000 pages.
-    inner = frame.get_column("data")[0]
-    ids = inner.struct.field("_id") if inner is not None else pl.Series(dtype=pl.String)
-    pagination = frame.get_column("pagination")[0] or {}
+    # Plain Series access: each polars call costs a fixed ~0.05 ms, which adds up over 1,000
+    # pages.
+    pagination = {
+        k: v for k, v in (frame.get_column("pagination")[0] or {}).items() if v is not None
+    }
+    data = frame.get_column("data")[0]
+    if data is None:
+        error = _no_data(pagination, "leads")
+        if error:
+            raise error
+        data = pl.Series(dtype=_RAW_LEAD)
+    leads = _to_leads(data.struct.unnest(), campaign_id)
+    ids = leads.get_column("id")
     return Page(
-        items=frame.select("data"),
+        items=_PageLeads(leads),
         count=len(ids),
         first_id=ids[0] if len(ids) else None,
         last_id=ids[-1] if len(ids) else None,
-        pagination={k: v for k, v in pagination.items() if v is not None},
+        pagination=pagination,
     )
-
-
-def _explode_pages(pages: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """One-row page frames -> one row per raw lead (items without an ``_id`` are dropped)."""
-    if not pages:
-        return pl.DataFrame(schema=_RAW_LEAD.to_schema())
-    stacked = pl.concat(pages, how="vertical", rechunk=False)
-    return (
-        stacked.select(pl.col("data").explode()).unnest("data").filter(pl.col("_id").is_not_null())
-    )
-
-
-def _timestamp(expr: pl.Expr, name: str) -> pl.Expr:
-    return expr.str.to_datetime(_TS_FORMAT, time_unit="us", time_zone="UTC", strict=False).alias(
-        name
-    )
-
-
-def _raw_to_leads(raw: pl.DataFrame, campaign_id: str) -> pl.DataFrame:
-    """Raw lead structs (API field names) -> the documented LEADS_SCHEMA frame."""
-    person = pl.col("leadId").struct
-    sent = pl.element().struct
-    leads = raw.select(
-        pl.lit(campaign_id, pl.String).alias("campaign_id"),
-        pl.col("_id").alias("id"),
-        person.field("_id").alias("lead_id"),
-        person.field("email").alias("email"),
-        person.field("firstName").alias("first_name"),
-        person.field("lastName").alias("last_name"),
-        person.field("companyName").alias("company_name"),
-        pl.col("status"),
-        pl.col("currentSequenceStep").cast(pl.Int32).alias("current_step"),
-        pl.col("replied").fill_null(False),
-        _timestamp(pl.col("repliedAt"), "replied_at"),
-        pl.col("aiTag").alias("ai_tag"),
-        pl.col("tags").fill_null([]),
-        _timestamp(pl.col("addedAt"), "added_at"),
-        pl.col("emailsSent")
-        .fill_null([])
-        .list.eval(
-            pl.struct(
-                sent.field("sequenceStep").cast(pl.Int32).alias("step"),
-                sent.field("variant").alias("variant"),
-                _timestamp(sent.field("sentAt"), "sent_at"),
-                sent.field("opened").fill_null(False).alias("opened"),
-                sent.field("clicked").fill_null(False).alias("clicked"),
-                sent.field("bounced").fill_null(False).alias("bounced"),
-            )
-        )
-        .alias("emails"),
-    )
-    _check_values(raw, leads)
-    return leads.with_columns(pl.col("status").cast(LEADS_SCHEMA["status"])).cast(
-        dict(LEADS_SCHEMA)  # type: ignore[arg-type]
-    )
-
-
-def _check_values(raw: pl.DataFrame, leads: pl.DataFrame) -> None:
-    """Values the schema admits by type but the loader cannot accept: unknown statuses and
-    timestamps that do not parse. Raise SchemaError naming the field and an example."""
-    unknown = leads.filter(~pl.col("status").is_in(LEAD_STATUSES) | pl.col("status").is_null())
-    if unknown.height:
-        bad = unknown["status"].unique().to_list()
-        raise SchemaError(
-            f"field `status` has values the loader does not know: {bad!r:.120} "
-            f"(known: {', '.join(LEAD_STATUSES)})"
-        )
-    for api_name, column in (("repliedAt", "replied_at"), ("addedAt", "added_at")):
-        broken = raw.filter(pl.col(api_name).is_not_null() & leads[column].is_null())
-        if broken.height:
-            raise SchemaError(
-                f"field `{api_name}` is not an ISO-8601 time: {broken[api_name][0]!r}"
-            )
-    sent_raw = raw.select(pl.col("emailsSent").explode().struct.field("sentAt"))
-    sent_parsed = leads.select(pl.col("emails").explode().struct.field("sent_at"))
-    broken_sent = sent_raw.filter(pl.col("sentAt").is_not_null() & sent_parsed["sent_at"].is_null())
-    if broken_sent.height:
-        raise SchemaError(
-            f"field `emailsSent[].sentAt` is not an ISO-8601 time: {broken_sent['sentAt'][0]!r}"
-        )
 
 
 def leads_from_items(items: Iterable[dict[str, Any]], campaign_id: str) -> pl.DataFrame:
@@ -280,7 +438,7 @@ def leads_from_items(items: Iterable[dict[str, Any]], campaign_id: str) -> pl.Da
     ('666a1b2c3d4e5f6a7b8c9d01', None, 'pending')
     """
     body = json.dumps({"data": list(items), "pagination": {}}).encode()
-    return _raw_to_leads(_explode_pages([parse_leads_page(body).items]), campaign_id)
+    return parse_leads_page(body, campaign_id).items.take()
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -289,14 +447,23 @@ def leads_from_items(items: Iterable[dict[str, Any]], campaign_id: str) -> pl.Da
 def _check_statuses(status: str | Sequence[str] | None) -> list[str] | None:
     if status is None:
         return None
-    wanted = [status] if isinstance(status, str) else list(status)
-    unknown = [s for s in wanted if s not in LEAD_STATUSES]
-    if unknown or not wanted:
+    if isinstance(status, str):
+        wanted: list[object] = [status]
+    elif isinstance(status, Iterable) and not isinstance(status, bytes | Mapping):
+        wanted = list(status)
+    else:
+        raise BadRequestError(
+            f"status must be a lead status or a list of them, got {type(status).__name__}",
+            hint=f"Use one or several of: {', '.join(LEAD_STATUSES)}.",
+        )
+    known = [s for s in wanted if isinstance(s, str) and s in LEAD_STATUSES]
+    if len(known) != len(wanted) or not wanted:
+        unknown = [s for s in wanted if s not in known]
         raise BadRequestError(
             f"unknown lead status {unknown or wanted!r}",
             hint=f"Use one or several of: {', '.join(LEAD_STATUSES)}.",
         )
-    return wanted
+    return known
 
 
 def _check_limit(limit: int) -> int:
@@ -316,99 +483,180 @@ def load_leads(
     progress: Progress = True,
     limit: int = 100,
     by_cursor: bool = False,
+    strict: bool = True,
+    deadline: float | None = None,
 ) -> pl.DataFrame:
     """Every lead of a campaign, one row each (schema: ``sendkit_nb.LEADS_SCHEMA``).
 
     ``status`` takes one lead status or several. Pages are fetched concurrently where the API
     numbers them, sequentially by cursor otherwise (or with ``by_cursor=True``). Leads are
     de-duplicated by ``id``. If the campaign changes during the load so that the count differs
-    from the API's total, the load is walked again by cursor; if it still differs an
-    :class:`IncompleteLoadWarning` gives both numbers. Raises a :class:`SendKitError` subclass
-    on any failure, so a returned frame is never silently short.
+    from the API's total, the load is walked again by cursor; if it still differs, an
+    :class:`IncompleteLoadError` gives both numbers (with ``strict=False``, an
+    :class:`IncompleteLoadWarning` instead, and the frame as loaded). Raises a
+    :class:`SendKitError` subclass on any failure, so a returned frame is never silently short.
 
     ``progress``: True for a progress bar (tqdm: a widget in Jupyter, text in a terminal),
     False for none, or a function called after every page with the number of leads loaded so
     far and the total the API announced (None if it gives none); each walk (one per status,
     and the re-walk by cursor) counts from zero.
+
+    ``deadline``: seconds for the whole load, every page and retry included (default: the
+    client's ``deadline``); past it, :class:`DeadlineExceededError`.
     """
     check_object_id(campaign_id)
     statuses = _check_statuses(status)
     _check_limit(limit)
     check_progress(progress)
-    frames = [
-        _load_status(client, campaign_id, one, progress=progress, limit=limit, by_cursor=by_cursor)
+    deadline_at = client.deadline_at(deadline)
+    parse = functools.partial(parse_leads_page, campaign_id=campaign_id)
+    parts = [
+        _load_status(
+            client,
+            campaign_id,
+            one,
+            parse,
+            progress=progress,
+            limit=limit,
+            by_cursor=by_cursor,
+            strict=strict,
+            deadline=deadline_at,
+        )
         for one in (statuses if statuses else [None])
     ]
-    # A lead can only be in one status, but the campaign may change between the walks.
-    raw = _drop_repeats(pl.concat(frames, how="vertical")) if len(frames) > 1 else frames[0]
-    return _raw_to_leads(raw, campaign_id)
+    return _one_chunk(parts)
 
 
 def _load_status(
     client: SendKitClient,
     campaign_id: str,
     status: str | None,
+    parse: Callable[[bytes], Page[_PageLeads]],
     *,
     progress: Progress,
     limit: int,
     by_cursor: bool,
+    strict: bool,
+    deadline: float | None,
 ) -> pl.DataFrame:
+    """The leads of one status (or all), de-duplicated, in blocks (not yet one chunk)."""
     path = f"/v1/campaigns/{campaign_id}/leads"
     label = f"leads {campaign_id[-6:]}" + (f" [{status}]" if status else "")
-    walked = _walk_leads(client, path, status, label, progress, limit, by_cursor)
-    raw = _unique_items(walked)
-    if walked.total is not None and raw.height != walked.total and not by_cursor:
+
+    def walk_leads(label: str, by_cursor: bool) -> tuple[Walk[_PageLeads], pl.DataFrame]:
+        blocks = _Blocks()
+        with progress_bar(label, progress) as bar:
+
+            def on_page(page: Page[_PageLeads], total: int | None) -> None:
+                blocks.add(page.items.take())
+                bar.page(page, total)
+
+            walked = walk(
+                client,
+                path,
+                {"status": status},
+                parse,
+                limit=limit,
+                by_cursor=by_cursor,
+                on_page=on_page,
+                deadline=deadline,
+            )
+        return walked, _drop_repeats(blocks.frame())
+
+    walked, leads = walk_leads(label, by_cursor)
+    if walked.total is not None and leads.height != walked.total and not by_cursor:
         # Page numbers shift when leads are added or removed mid-load; a cursor walk does not.
         try:
-            again = _walk_leads(
-                client, path, status, label + " (again, by cursor)", progress, limit, True
-            )
+            again, again_leads = walk_leads(label + " (again, by cursor)", True)
         except PaginationError:
-            pass  # a server without cursors: keep the first walk, and the warning says so
+            pass  # a server without cursors: keep the first walk, and the count check says so
         else:
             if again.mode == "cursor":
-                walked, raw = again, _unique_items(again)
-    if walked.total is not None and raw.height != walked.total:
-        warnings.warn(
-            f"loaded {raw.height} leads of campaign {campaign_id}"
+                walked, leads = again, again_leads
+    if walked.total is not None and leads.height != walked.total:
+        message = (
+            f"loaded {leads.height} leads of campaign {campaign_id}"
             f"{f' with status {status}' if status else ''} but the API reports a total of "
-            f"{walked.total}: the campaign changed while loading",
+            f"{walked.total}"
+        )
+        if strict:
+            raise IncompleteLoadError(
+                message, loaded=leads.height, expected=walked.total, path=path
+            )
+        warnings.warn(
+            f"{message}: the campaign may have changed while loading",
             IncompleteLoadWarning,
             stacklevel=3,
         )
-    return raw
+    return leads
 
 
-def _walk_leads(
-    client: SendKitClient,
-    path: str,
-    status: str | None,
-    label: str,
-    progress: Progress,
-    limit: int,
-    by_cursor: bool,
-) -> Walk[pl.DataFrame]:
-    with progress_bar(label, progress) as bar:
-        return walk(
-            client,
-            path,
-            {"status": status},
-            parse_leads_page,
-            limit=limit,
-            by_cursor=by_cursor,
-            on_page=bar.page,
-        )
+#: Leads per block. A page of 100 rows costs several times its data (every column has its own
+#: small arrays and string buffers), so a load packs pages into blocks as they arrive; past a few
+#: thousand rows a block's overhead is negligible and larger blocks only cost more to pack.
+_BLOCK_ROWS = 5_000
 
 
-def _unique_items(walked: Walk[pl.DataFrame]) -> pl.DataFrame:
-    return _drop_repeats(_explode_pages([page.items for page in walked.pages]))
+class _Blocks:
+    """The leads of one walk, taken from each page in list order and packed into blocks of
+    about :data:`_BLOCK_ROWS` rows, so the load holds about its result and not every page."""
+
+    def __init__(self) -> None:
+        self._blocks: list[pl.DataFrame] = []
+        self._pending: list[pl.DataFrame] = []
+        self._rows = 0
+
+    def add(self, leads: pl.DataFrame) -> None:
+        self._pending.append(leads)
+        self._rows += leads.height
+        if self._rows >= _BLOCK_ROWS:
+            self._pack()
+
+    def _pack(self) -> None:
+        if not self._pending:
+            return
+        joined = pl.concat(self._pending, how="vertical")
+        # Each page's strings sit in buffers of their own, mostly empty, which a rechunk would
+        # keep; a gather copies the strings out (polars compacts the buffers a gather leaves
+        # mostly unused), so the pages' memory goes with them. The other columns just join.
+        strings = pl.col(pl.String).gather(pl.int_range(pl.len()))
+        block = joined.select(strings, pl.exclude(pl.String)).rechunk()
+        self._blocks.append(block.select(joined.columns))
+        self._pending, self._rows = [], 0
+
+    def frame(self) -> pl.DataFrame:
+        """Every lead so far, one chunk per block."""
+        self._pack()
+        if not self._blocks:
+            return pl.DataFrame(schema=LEADS_SCHEMA)
+        return pl.concat(self._blocks, how="vertical")
 
 
-def _drop_repeats(raw: pl.DataFrame) -> pl.DataFrame:
-    """Keep the first row of each lead ``_id`` (pages can overlap when leads shift)."""
-    if raw["_id"].n_unique() == raw.height:
-        return raw  # the usual case, and much cheaper to check than to de-duplicate
-    return raw.unique(subset="_id", keep="first", maintain_order=True)
+def _one_chunk(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The leads of every walk, de-duplicated, in one chunk per column, as a frame built in
+    one piece would be. Consumes ``parts`` and copies column by column, releasing each
+    column's blocks once it is copied, so the load never needs two copies of the whole frame
+    (the allocator may keep the released pages resident for a second or so; they are free to
+    reuse and to reclaim)."""
+    # A lead can only be in one status, but the campaign may change between the walks.
+    leads = _drop_repeats(pl.concat(parts, how="vertical")) if len(parts) > 1 else parts[0]
+    parts.clear()
+    # campaign_id stays what the select made it, one value broadcast rather than a column of
+    # copies, which costs nothing to keep and would cost a string per lead to rechunk.
+    result = leads.select("campaign_id")
+    leads = leads.drop("campaign_id")
+    for name in leads.columns:
+        result.hstack([leads.get_column(name).rechunk()], in_place=True)
+        leads = leads.drop(name)
+    return result
+
+
+def _drop_repeats(leads: pl.DataFrame) -> pl.DataFrame:
+    """Keep the first row of each lead ``id`` (pages can overlap when leads shift)."""
+    ids = leads.get_column("id")
+    if ids.n_unique() == leads.height:
+        return leads  # the usual case, and much cheaper to check than to de-duplicate
+    return leads.unique(subset="id", keep="first", maintain_order=True)
 
 
 def emails(leads: pl.DataFrame) -> pl.DataFrame:
@@ -440,85 +688,169 @@ def emails(leads: pl.DataFrame) -> pl.DataFrame:
 
 
 def _parse_json_page(body: bytes) -> Page[list[dict[str, Any]]]:
+    """One ``GET /v1/campaigns`` body -> its campaign dicts. ValueError for a body that is not
+    JSON (the client retries those); SchemaError for JSON of another shape."""
     doc = json.loads(body)
-    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-        raise SchemaError("unexpected campaigns response: no `data` list")
-    items = [item for item in doc["data"] if isinstance(item, dict)]
-    ids = [str(item.get("_id")) for item in items]
+    if not isinstance(doc, dict):
+        raise SchemaError(f"unexpected campaigns response: not a JSON object: {doc!r:.60}")
+    pagination = doc.get("pagination")
+    if pagination is None:
+        pagination = {}
+    elif not isinstance(pagination, dict):
+        raise SchemaError(
+            f"unexpected campaigns response: {_describe('pagination', pagination, (dict,))}"
+        )
+    items = doc.get("data")
+    if items is None:
+        error = _no_data(pagination, "campaigns")
+        if error:
+            raise error
+        items = []
+    elif not isinstance(items, list):
+        raise SchemaError(f"unexpected campaigns response: {_describe('data', items, (list,))}")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            problem = _describe(f"data[{i}]", item, (dict,))
+        elif not isinstance(item.get("_id"), str) or not item["_id"]:
+            problem = _describe(f"data[{i}]._id", item.get("_id"), (str,))
+        else:
+            continue
+        raise SchemaError(f"unexpected campaigns response: {problem}")
+    ids = [item["_id"] for item in items]
     return Page(
         items=items,
         count=len(items),
         first_id=ids[0] if ids else None,
         last_id=ids[-1] if ids else None,
-        pagination=doc.get("pagination") or {},
+        pagination=pagination,
     )
 
 
 def list_campaigns(
-    client: SendKitClient, status: str | None = None, search: str | None = None
+    client: SendKitClient,
+    status: str | None = None,
+    search: str | None = None,
+    *,
+    deadline: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Every campaign (raw API dicts), all pages, optionally filtered by ``status``/``search``."""
+    """Every campaign (raw API dicts), all pages, optionally filtered by ``status``/``search``.
+    ``deadline`` is a ``time.monotonic()`` instant (``client.deadline_at()``)."""
     if status is not None and status not in CAMPAIGN_STATUSES:
         raise BadRequestError(
             f"unknown campaign status {status!r}",
             hint=f"Use one of: {', '.join(CAMPAIGN_STATUSES)}.",
         )
     walked = walk(
-        client, "/v1/campaigns", {"status": status, "search": search}, _parse_json_page, limit=100
+        client,
+        "/v1/campaigns",
+        {"status": status, "search": search},
+        _parse_json_page,
+        limit=100,
+        deadline=deadline,
     )
     seen: dict[str, dict[str, Any]] = {}
     for page in walked.pages:
         for item in page.items:
-            seen.setdefault(str(item.get("_id")), item)
+            seen.setdefault(item["_id"], item)
     return list(seen.values())
 
 
-def campaigns_frame(items: Iterable[dict[str, Any]]) -> pl.DataFrame:
-    """Campaign dicts (list or detail shape) -> one row per campaign (``CAMPAIGNS_SCHEMA``)."""
-    rows = []
-    for item in items:
-        sequence = [
+def _text(value: Any, where: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise SchemaError(f"unexpected campaign shape: {_describe(where, value, (str,))}")
+
+
+def _int32(value: Any, where: str) -> int | None:
+    """A JSON integer that fits the Int32 columns (a whole float such as 2.0 counts)."""
+    if value is None:
+        return None
+    whole = isinstance(value, int | float) and not isinstance(value, bool) and value == int(value)
+    if whole and _INT32_MIN <= value <= _INT32_MAX:
+        return int(value)
+    raise SchemaError(
+        f"unexpected campaign shape: {where}: expected an integer within Int32, got {value!r:.60}"
+    )
+
+
+def _campaign_row(item: Any, where: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise SchemaError(f"unexpected campaign shape: {_describe(where, item, (dict,))}")
+    steps = item.get("sequence")
+    if steps is None:
+        steps = []
+    elif not isinstance(steps, list):
+        raise SchemaError(
+            f"unexpected campaign shape: {_describe(f'{where}.sequence', steps, (list,))}"
+        )
+    sequence = []
+    for n, step in enumerate(steps):
+        at = f"{where}.sequence[{n}]"
+        if not isinstance(step, dict):
+            raise SchemaError(f"unexpected campaign shape: {_describe(at, step, (dict,))}")
+        sequence.append(
             {
-                "order": step.get("order"),
-                "type": step.get("type"),
-                "name": step.get("name"),
-                "subject": step.get("subject"),
-                "wait_days": step.get("waitDays"),
-            }
-            for step in item.get("sequence") or []
-            if isinstance(step, dict)
-        ]
-        rows.append(
-            {
-                "campaign_id": item.get("_id"),
-                "name": item.get("name"),
-                "status": item.get("status"),
-                "sequence": sequence,
-                "created_at": item.get("createdAt"),
-                "started_at": item.get("startedAt"),
-                "completed_at": item.get("completedAt"),
+                "order": _int32(step.get("order"), f"{at}.order"),
+                "type": _text(step.get("type"), f"{at}.type"),
+                "name": _text(step.get("name"), f"{at}.name"),
+                "subject": _text(step.get("subject"), f"{at}.subject"),
+                "wait_days": _int32(step.get("waitDays"), f"{at}.waitDays"),
             }
         )
+    return {
+        "campaign_id": _text(item.get("_id"), f"{where}._id"),
+        "name": _text(item.get("name"), f"{where}.name"),
+        "status": _text(item.get("status"), f"{where}.status"),
+        "sequence": sequence,
+        "created_at": _text(item.get("createdAt"), f"{where}.createdAt"),
+        "started_at": _text(item.get("startedAt"), f"{where}.startedAt"),
+        "completed_at": _text(item.get("completedAt"), f"{where}.completedAt"),
+    }
+
+
+_CAMPAIGN_TIMES = {
+    "created_at": "createdAt",
+    "started_at": "startedAt",
+    "completed_at": "completedAt",
+}
+
+
+def campaigns_frame(items: Iterable[dict[str, Any]]) -> pl.DataFrame:
+    """Campaign dicts (list or detail shape) -> one row per campaign (``CAMPAIGNS_SCHEMA``).
+    SchemaError names a field that does not fit, e.g. ``campaigns[2].sequence[0].order``."""
+    # Campaigns are few, so each field is checked in Python, where the error can name it.
+    rows = [_campaign_row(item, f"campaigns[{i}]") for i, item in enumerate(items)]
     string_times: dict[str, PolarsDataType] = {
         **CAMPAIGNS_SCHEMA,
-        "created_at": pl.String,
-        "started_at": pl.String,
-        "completed_at": pl.String,
+        **{column: pl.String for column in _CAMPAIGN_TIMES},
     }
     try:
-        frame = pl.DataFrame(rows, schema=string_times, strict=False)
-    except (pl.exceptions.PolarsError, TypeError) as exc:
+        raw = pl.DataFrame(rows, schema=string_times)
+    except (pl.exceptions.PolarsError, TypeError) as exc:  # not expected after the checks
         raise SchemaError(f"unexpected campaign shape: {exc}") from exc
-    return frame.with_columns(
-        _timestamp(pl.col(c), c) for c in ("created_at", "started_at", "completed_at")
-    ).cast({c: UTC for c in ("created_at", "started_at", "completed_at")})
+    for column, api_name in _CAMPAIGN_TIMES.items():
+        values = raw.get_column(column)
+        i = _first(_not_time(values))
+        if i is not None:
+            raise SchemaError(
+                f"unexpected campaign shape: campaigns[{i}].{api_name}: expected an ISO-8601 "
+                f"time, got {values[i]!r:.60}"
+            )
+    return raw.with_columns(_to_time(pl.col(c), c, strict=False) for c in _CAMPAIGN_TIMES)
 
 
 def load_campaigns(
-    client: SendKitClient, status: str | None = None, search: str | None = None
+    client: SendKitClient,
+    status: str | None = None,
+    search: str | None = None,
+    *,
+    deadline: float | None = None,
 ) -> pl.DataFrame:
     """Every campaign of the workspace, one row each, with its ``sequence`` steps.
 
     Filters: ``status`` (draft, active, paused, completed, archived) and ``search`` (name).
+    ``deadline``: seconds for the whole listing (default: the client's ``deadline``).
     """
-    return campaigns_frame(list_campaigns(client, status=status, search=search))
+    return campaigns_frame(
+        list_campaigns(client, status=status, search=search, deadline=client.deadline_at(deadline))
+    )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -73,6 +73,9 @@ class Walk(Generic[_T]):
 
 
 OnPage = Callable[[Page[Any], int | None], None]
+#: ``fetch(position)``: GET the walk's path with its params, ``limit`` and ``position`` (a
+#: ``page`` number or a ``cursor``; nothing for the first page), parsed into a Page.
+Fetch = Callable[[Mapping[str, object]], Page[_T]]
 
 
 def walk(
@@ -84,18 +87,30 @@ def walk(
     limit: int,
     by_cursor: bool = False,
     on_page: OnPage | None = None,
+    deadline: float | None = None,
 ) -> Walk[_T]:
-    """Fetch every page of ``path``. ``parse`` turns a body into a :class:`Page`.
+    """Fetch every page of ``path``. ``parse`` turns a body into a :class:`Page`; it runs in
+    the fetching thread, so it may do real work per page.
 
     ``by_cursor=True`` forces a sequential cursor walk even where the server offers page
     numbers; a cursor walk is not disturbed by leads added or removed while it runs.
-    ``on_page(page, expected_total)`` is called in list order as pages arrive (for progress).
+    ``on_page(page, expected_total)`` is called once per page, in list order, as soon as the
+    page and every page before it have arrived (for progress, and to consume pages as they
+    come rather than after the last one). ``deadline`` is a ``time.monotonic()`` instant
+    (``client.deadline_at()``) that every request of the walk shares; None leaves each
+    request to the client's own default.
     """
     notify = on_page or (lambda page, total: None)
-    first = client.request(path, {**params, "limit": limit}, parse=parse)
+
+    def fetch(position: Mapping[str, object]) -> Page[_T]:
+        # The walk's only way to send a request, so no page can miss the deadline.
+        query = {**params, "limit": limit, **position}
+        return client.request(path, query, parse=parse, deadline=deadline)
+
+    first = fetch({})
     notify(first, first.total)
     if first.mode == "page" and not by_cursor:
-        return _walk_pages(client, path, params, parse, first, limit, notify)
+        return _walk_pages(client, path, fetch, first, limit, notify)
     if first.mode == "single":
         if first.count >= limit:
             raise PaginationError(
@@ -105,7 +120,7 @@ def walk(
                 hint="The API answered in an unknown shape; report it.",
             )
         return Walk([first], "single", first.count)
-    return _walk_cursor(client, path, params, parse, first, limit, notify)
+    return _walk_cursor(path, fetch, first, limit, notify)
 
 
 def _page_cap(total: int | None, limit: int) -> int:
@@ -116,10 +131,8 @@ def _page_cap(total: int | None, limit: int) -> int:
 
 
 def _walk_cursor(
-    client: SendKitClient,
     path: str,
-    params: Mapping[str, object],
-    parse: Callable[[bytes], Page[_T]],
+    fetch: Fetch[_T],
     first: Page[_T],
     limit: int,
     notify: OnPage,
@@ -159,7 +172,7 @@ def _walk_cursor(
                 f"more than {len(result.pages)} pages for a total of {result.total}; stopping",
                 path=path,
             )
-        page = client.request(path, {**params, "limit": limit, "cursor": cursor}, parse=parse)
+        page = fetch({"cursor": cursor})
         _check_not_repeated(result.pages[-1], page, path)
         result.pages.append(page)
         if page.total is not None:
@@ -170,15 +183,14 @@ def _walk_cursor(
 def _walk_pages(
     client: SendKitClient,
     path: str,
-    params: Mapping[str, object],
-    parse: Callable[[bytes], Page[_T]],
+    fetch: Fetch[_T],
     first: Page[_T],
     limit: int,
     notify: OnPage,
 ) -> Walk[_T]:
     result: Walk[_T] = Walk([first], "page", first.total)
     pages = _declared_pages(first, limit, path)
-    by_number: dict[int, Page[_T]] = {1: first}
+    ahead: dict[int, Page[_T]] = {}  # arrived before a page in front of them
     fetched = 1
     # Leads added during the walk show up as a larger `pages` on later responses: keep going
     # until no response announces a page we have not fetched.
@@ -186,16 +198,19 @@ def _walk_pages(
         if pages > _page_cap(first.total, limit):
             raise PaginationError(f"the server announces {pages} pages; stopping", path=path)
         numbers = range(fetched + 1, pages + 1)
-        for number, page in _fetch_concurrently(
-            client, path, params, parse, limit, numbers, notify
-        ):
-            by_number[number] = page
-            result.total = page.total if page.total is not None else result.total
+        for number, page in _fetch_concurrently(client, fetch, numbers):
+            ahead[number] = page
             pages = max(pages, _declared_pages(page, limit, path))
+            # Pages go on in list order, each once every page before it is here, so that the
+            # caller can consume them as they come (the loader packs them into blocks).
+            while (following := len(result.pages) + 1) in ahead:
+                ready = ahead.pop(following)
+                _check_not_repeated(result.pages[-1], ready, path)
+                result.pages.append(ready)
+                if ready.total is not None:
+                    result.total = ready.total
+                notify(ready, result.total)
         fetched = numbers[-1]
-    result.pages = [by_number[n] for n in sorted(by_number)]
-    for before, after in zip(result.pages, result.pages[1:], strict=False):
-        _check_not_repeated(before, after, path)
     last = result.pages[-1]
     if last.count >= limit and result.total is not None and result.count < result.total:
         raise PaginationError(
@@ -222,32 +237,27 @@ def _declared_pages(page: Page[Any], limit: int, path: str) -> int:
 
 
 def _fetch_concurrently(
-    client: SendKitClient,
-    path: str,
-    params: Mapping[str, object],
-    parse: Callable[[bytes], Page[_T]],
-    limit: int,
-    numbers: range,
-    notify: OnPage,
+    client: SendKitClient, fetch: Fetch[_T], numbers: range
 ) -> Iterator[tuple[int, Page[_T]]]:
     """Fetch the numbered pages on up to ``client.max_workers`` connections (fewer after a
-    429), yielding them as they complete; the first failure cancels the rest and is raised."""
+    429), yielding each as soon as it completes; the first failure cancels the rest and is
+    raised."""
 
-    def fetch(number: int) -> Page[_T]:
+    def fetch_page(number: int) -> Page[_T]:
         with client.concurrency:
-            return client.request(path, {**params, "limit": limit, "page": number}, parse=parse)
+            return fetch({"page": number})
 
     workers = min(client.max_workers, len(numbers))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sendkit-page") as pool:
-        pending: dict[Future[Page[_T]], int] = {pool.submit(fetch, n): n for n in numbers}
+        pending: dict[Future[Page[_T]], int] = {pool.submit(fetch_page, n): n for n in numbers}
         try:
             while pending:
-                done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                # Not FIRST_EXCEPTION: that waits for every page unless one fails, and so would
+                # hold all of them until the last arrived.
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     number = pending.pop(future)
-                    page = future.result()
-                    notify(page, page.total)
-                    yield number, page
+                    yield number, future.result()
         finally:
             for future in pending:
                 future.cancel()

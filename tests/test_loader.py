@@ -4,7 +4,9 @@ errors mapped, arguments checked before any request, and the key never shown."""
 from __future__ import annotations
 
 import itertools
+import json
 import logging
+import time
 import warnings
 from typing import Any
 
@@ -14,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sendkit_nb as sk
+from sendkit_nb import _frames
+from sendkit_nb._frames import campaigns_frame, parse_leads_page
 from sendkit_nb.demo import DEMO_PLATFORM_KEY, DEMO_WORKSPACE_ID, DemoServer, Faults
 from tests.conftest import SleepRecorder
 from tests.scripted_server import ScriptedServer, lead
@@ -312,6 +316,8 @@ def test_server_side_400_is_bad_request(client: sk.SendKitClient, server: DemoSe
         (("665A1B2C3D4E5F6A7B8C9D0E",), {}, "24-character hex"),
         (("665a1b2c3d4e5f6a7b8c9d0e", "sleeping"), {}, "unknown lead status"),
         (("665a1b2c3d4e5f6a7b8c9d0e", []), {}, "unknown lead status"),
+        (("665a1b2c3d4e5f6a7b8c9d0e", 5), {}, "status must be a lead status"),
+        (("665a1b2c3d4e5f6a7b8c9d0e", [5]), {}, "unknown lead status"),
         (("665a1b2c3d4e5f6a7b8c9d0e",), {"limit": 0}, "limit"),
         (("665a1b2c3d4e5f6a7b8c9d0e",), {"limit": 101}, "limit"),
         (("665a1b2c3d4e5f6a7b8c9d0e",), {"limit": "50"}, "limit"),
@@ -534,17 +540,381 @@ def test_non_json_error_body_gives_clear_error() -> None:
     assert "nope" in str(info.value)
 
 
-def test_short_load_on_a_server_without_cursors_warns_with_both_numbers() -> None:
+def test_short_load_on_a_server_without_cursors_is_an_error_with_both_numbers() -> None:
     # Page style only (the cursor is ignored) and one lead fewer than the announced total, as
-    # when a lead is removed mid-load: the cursor re-walk is impossible, so the load warns.
+    # when a lead is removed mid-load: the cursor re-walk is impossible, so the load fails;
+    # with strict=False it warns instead and returns what it loaded.
     def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
         page = int(query.get("page", 1))
         items = [lead(1), lead(2)] if page == 1 else [lead(3)]
         pagination = {"page": page, "limit": 2, "total": 4, "pages": 2}
         return 200, {"success": True, "data": items, "pagination": pagination}
 
-    with ScriptedServer(script) as server, pytest.warns(sk.IncompleteLoadWarning) as caught:
-        leads = sk.load_leads(scripted_client(server), CAMPAIGN, limit=2, progress=False)
+    with ScriptedServer(script) as server:
+        with pytest.raises(sk.IncompleteLoadError) as info:
+            sk.load_leads(scripted_client(server), CAMPAIGN, limit=2, progress=False)
+        assert (info.value.loaded, info.value.expected) == (3, 4)
+        assert "loaded 3 leads" in str(info.value) and "total of 4" in str(info.value)
+        with pytest.warns(sk.IncompleteLoadWarning) as caught:
+            leads = sk.load_leads(
+                scripted_client(server), CAMPAIGN, limit=2, progress=False, strict=False
+            )
     assert leads.height == 3
     message = str(caught[0].message)
     assert "loaded 3 leads" in message and "total of 4" in message
+
+
+def test_cursor_walk_ending_short_of_the_total_is_an_error() -> None:
+    # hasMore false after 100 of the 500 leads announced: walked twice (the second time by
+    # cursor, as always when the count is off), then IncompleteLoadError with both numbers.
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        items = [lead(n) for n in range(1, 101)]
+        return 200, cursor_page(items, False, f"{100:024x}", 500)
+
+    with ScriptedServer(script) as server:
+        with pytest.raises(sk.IncompleteLoadError, match=r"loaded 100 leads.*total of 500") as info:
+            sk.load_leads(scripted_client(server), CAMPAIGN, progress=False)
+        assert (info.value.loaded, info.value.expected) == (100, 500)
+        assert len(server.requests) == 2, "walked once more by cursor before giving up"
+        with pytest.warns(sk.IncompleteLoadWarning, match=r"loaded 100 leads.*total of 500"):
+            leads = sk.load_leads(scripted_client(server), CAMPAIGN, progress=False, strict=False)
+    assert leads.height == 100
+
+
+# -- sparse records: every optional field absent, null or empty ------------------------------
+
+#: (where, field) -> (output column, or (column, email struct field); the value loaded for
+#: an absent or null field; the field's empty form and the value loaded for it). "Empty" is
+#: the JSON type's own: [] for lists, {} for objects, "" for text, and also "" for integers
+#: and times (a blank is no value); a boolean has no empty form, so it gets null again.
+SPARSE: dict[tuple[str, str], tuple[str | tuple[str, str], Any, Any, Any]] = {
+    ("lead", "leadId"): ("lead_id", None, {}, None),
+    ("lead", "currentSequenceStep"): ("current_step", None, "", None),
+    ("lead", "emailsSent"): ("emails", [], [], []),
+    ("lead", "replied"): ("replied", False, None, False),
+    ("lead", "repliedAt"): ("replied_at", None, "", None),
+    ("lead", "aiTag"): ("ai_tag", None, "", ""),
+    ("lead", "tags"): ("tags", [], [], []),
+    ("lead", "addedAt"): ("added_at", None, "", None),
+    ("person", "_id"): ("lead_id", None, "", ""),
+    ("person", "email"): ("email", None, "", ""),
+    ("person", "firstName"): ("first_name", None, "", ""),
+    ("person", "lastName"): ("last_name", None, "", ""),
+    ("person", "companyName"): ("company_name", None, "", ""),
+    ("email", "sequenceStep"): (("emails", "step"), None, "", None),
+    ("email", "variant"): (("emails", "variant"), None, "", ""),
+    ("email", "sentAt"): (("emails", "sent_at"), None, "", None),
+    ("email", "opened"): (("emails", "opened"), False, None, False),
+    ("email", "clicked"): (("emails", "clicked"), False, None, False),
+    ("email", "bounced"): (("emails", "bounced"), False, None, False),
+}
+
+
+def sparse_lead(n: int, where: str, field: str, shape: str) -> dict[str, Any]:
+    item = lead(
+        n,
+        leadId={
+            "_id": f"{n:024x}",
+            "email": f"l{n}@x.io",
+            "firstName": "Ann",
+            "lastName": "Lee",
+            "companyName": "Acme",
+        },
+        repliedAt="2025-06-17T08:00:00.000Z",
+        replied=True,
+        aiTag="interested",
+        tags=["vip"],
+    )
+    item["emailsSent"][0]["variant"] = "A"
+    holder = {"lead": item, "person": item["leadId"], "email": item["emailsSent"][0]}[where]
+    if shape == "absent":
+        del holder[field]
+    else:
+        holder[field] = None if shape == "null" else SPARSE[(where, field)][2]
+    return item
+
+
+@pytest.mark.parametrize("shape", ["absent", "null", "empty"])
+@pytest.mark.parametrize(("where", "field"), list(SPARSE), ids=[f"{w}.{f}" for w, f in SPARSE])
+def test_optional_field_absent_null_or_empty_loads(where: str, field: str, shape: str) -> None:
+    # Leads 1 and 3 of 4 lack the field, so a page mixes both kinds (an absent list and a
+    # full one once exploded to different lengths and crashed the load with a ShapeError).
+    items = [sparse_lead(n, where, field, shape) if n % 2 else lead(n) for n in range(1, 5)]
+
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, cursor_page(items, False, None, 4)
+
+    with ScriptedServer(script) as server:
+        leads = sk.load_leads(scripted_client(server), CAMPAIGN, progress=False)
+    assert leads.schema == sk.LEADS_SCHEMA
+    assert leads["id"].to_list() == [f"{n:024x}" for n in range(1, 5)]
+    column, missing, _, empty = SPARSE[(where, field)]
+    want = empty if shape == "empty" else missing
+    for row in (leads.row(0, named=True), leads.row(2, named=True)):
+        if isinstance(column, tuple):
+            assert [e[column[1]] for e in row[column[0]]] == [want]
+        elif where == "lead" and field == "leadId":
+            person = ("lead_id", "email", "first_name", "last_name", "company_name")
+            assert [row[c] for c in person] == [None] * 5
+        else:
+            assert row[column] == want
+
+
+def test_null_items_in_lists_load() -> None:
+    item = lead(1, tags=["a", None], emailsSent=[None, {"sequenceStep": 2}])
+    leads = sk.leads_from_items([item, lead(2)], CAMPAIGN)
+    assert leads["tags"].to_list() == [["a", None], []]
+    assert [e["step"] for e in leads["emails"][0]] == [None, 2]
+    assert [e["opened"] for e in leads["emails"][0]] == [False, False]
+
+
+def test_each_page_is_converted_to_the_final_schema_as_it_arrives() -> None:
+    # What a fetch thread hands back is the final frame of its page, not raw JSON.
+    body = json.dumps(cursor_page([lead(1), lead(2)], True, f"{2:024x}", 3)).encode()
+    page = parse_leads_page(body, CAMPAIGN)
+    assert page.items.take().schema == sk.LEADS_SCHEMA
+    assert (page.count, page.first_id, page.last_id) == (2, f"{1:024x}", f"{2:024x}")
+    assert page.pagination == {"limit": 2, "total": 3, "hasMore": True, "nextCursor": f"{2:024x}"}
+
+
+def test_leads_come_in_list_order_and_in_one_chunk(
+    server: DemoServer, cursor_server: DemoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Concurrent pages arrive in any order, and are packed into blocks (here of 30 leads) as
+    # they come: the frame still follows the API's order, one chunk per column.
+    monkeypatch.setattr(_frames, "_BLOCK_ROWS", 30)
+    for demo in (server, cursor_server):
+        campaign_id = biggest_campaign(demo)
+        with sk.SendKitClient(demo.api_key, base_url=demo.url, max_workers=8) as client:
+            leads = sk.load_leads(client, campaign_id, limit=10, progress=False)
+        assert leads["id"].to_list() == expected_ids(demo, campaign_id)
+        assert leads.n_chunks("all") == [1] * leads.width
+        assert leads.schema == sk.LEADS_SCHEMA
+
+
+# -- values the reader admits but the loader cannot use --------------------------------------
+
+
+@pytest.mark.parametrize("value", [2**31, -(2**31) - 1, 2**40, 2**70, 1.5, True, "one"])
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        (lambda v: {"currentSequenceStep": v}, "data[1].currentSequenceStep"),
+        (
+            lambda v: {"emailsSent": [{"sequenceStep": 0}, {"sequenceStep": v}]},
+            "data[1].emailsSent[1].sequenceStep",
+        ),
+    ],
+    ids=["currentSequenceStep", "sequenceStep"],
+)
+def test_step_that_is_not_an_int32_is_a_schema_error_naming_it(
+    fields: Any, named: str, value: Any
+) -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, cursor_page([lead(1), lead(2, **fields(value))], False, None, 2)
+
+    with ScriptedServer(script) as server, pytest.raises(sk.SchemaError) as info:
+        sk.load_leads(scripted_client(server), CAMPAIGN, progress=False)
+    assert f"{named}: expected an integer within Int32" in str(info.value)
+
+
+def test_steps_at_the_int32_limits_load() -> None:
+    items = [
+        lead(1, currentSequenceStep=2**31 - 1, emailsSent=[{"sequenceStep": -(2**31)}]),
+        lead(2, currentSequenceStep=2.0, emailsSent=[{"sequenceStep": 1e3}]),
+    ]
+    leads = sk.leads_from_items(items, CAMPAIGN)
+    assert leads["current_step"].to_list() == [2**31 - 1, 2]
+    assert [e[0]["step"] for e in leads["emails"].to_list()] == [-(2**31), 1000]
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"status": None}, "data[1].status is missing"),
+        ({"_id": None}, "data[1]._id is missing"),
+        ({"emailsSent": [{"sentAt": "yesterday"}]}, "data[1].emailsSent[0].sentAt"),
+        ({"addedAt": "2025-13-45"}, "data[1].addedAt: expected an ISO-8601 time"),
+        ({"tags": {"a": 1}}, "data[1].tags"),
+        ({"emailsSent": ["x"]}, "data[1].emailsSent[0]"),
+    ],
+)
+def test_bad_values_are_schema_errors_naming_the_field(fields: dict[str, Any], named: str) -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, cursor_page([lead(1), lead(2, **fields)], False, None, 2)
+
+    with ScriptedServer(script) as server, pytest.raises(sk.SchemaError) as info:
+        sk.load_leads(scripted_client(server), CAMPAIGN, progress=False)
+    assert named in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ({}, "no `data` list"),
+        ({"data": None, "pagination": {"limit": 100, "total": 5, "hasMore": False}}, "5 items"),
+        ({"pagination": {"page": 1, "limit": 100, "total": 5, "pages": 1}}, "5 items"),
+        ({"data": {}}, "data: expected a list"),
+        ({"data": [1]}, r"data\[0\]: expected object"),
+        ({"data": [None]}, r"data\[0\]._id is missing"),
+        ([], "not one JSON object"),
+        (None, "not a JSON object"),
+        ({"data": [], "pagination": []}, "pagination: expected object"),
+        ({"data": [], "pagination": {"total": "5"}}, "pagination.total: expected integer"),
+    ],
+)
+def test_leads_body_of_the_wrong_shape_is_a_schema_error(body: Any, match: str) -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, body
+
+    with ScriptedServer(script) as server, pytest.raises(sk.SchemaError, match=match):
+        sk.load_leads(scripted_client(server), CAMPAIGN, progress=False)
+
+
+def test_no_data_with_a_total_of_zero_is_an_empty_campaign() -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, {"data": None, "pagination": {"limit": 100, "total": 0, "hasMore": False}}
+
+    with ScriptedServer(script) as server:
+        leads = sk.load_leads(scripted_client(server), CAMPAIGN, progress=False)
+    assert leads.height == 0 and leads.schema == sk.LEADS_SCHEMA
+
+
+def campaign(n: int, **fields: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "_id": f"{n:024x}",
+        "name": f"Campaign {n}",
+        "status": "active",
+        "sequence": [
+            {"order": 0, "type": "email", "subject": "Hi"},
+            {"order": 1, "type": "wait", "waitDays": 3},
+        ],
+        "createdAt": "2025-06-01T09:00:00.000Z",
+    }
+    item.update(fields)
+    return item
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ([], "not a JSON object"),
+        (3, "not a JSON object"),
+        ({}, "no `data` list"),
+        ({"data": None, "pagination": {"page": 1, "total": 2, "pages": 1}}, "2 items"),
+        ({"data": {}}, "data: expected list"),
+        ({"data": [campaign(1), "x"]}, r"data\[1\]: expected object"),
+        ({"data": [campaign(1, _id=None)]}, r"data\[0\]._id: expected string"),
+        ({"data": [campaign(1, _id=7)]}, r"data\[0\]._id: expected string"),
+        ({"data": [], "pagination": [1]}, "pagination: expected object"),
+        ({"data": [campaign(1, sequence="abc")]}, r"campaigns\[0\].sequence: expected list"),
+        ({"data": [campaign(1, sequence={"order": 1})]}, r"sequence: expected list"),
+        ({"data": [campaign(1, sequence=[1])]}, r"sequence\[0\]: expected object"),
+        ({"data": [campaign(1, sequence=[{"order": 2**40}])]}, r"sequence\[0\].order: .*Int32"),
+        ({"data": [campaign(1, sequence=[{"order": 1.5}])]}, r"sequence\[0\].order: .*Int32"),
+        ({"data": [campaign(1, sequence=[{"order": True}])]}, r"sequence\[0\].order: .*Int32"),
+        ({"data": [campaign(1, sequence=[{"waitDays": "3"}])]}, r"sequence\[0\].waitDays"),
+        ({"data": [campaign(1, sequence=[{"name": ["x"]}])]}, r"sequence\[0\].name"),
+        ({"data": [campaign(1, name={"a": 1})]}, r"campaigns\[0\].name: expected string"),
+        ({"data": [campaign(1, createdAt="yesterday")]}, r"campaigns\[0\].createdAt"),
+    ],
+)
+def test_campaigns_body_of_the_wrong_shape_is_a_schema_error(body: Any, match: str) -> None:
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, body
+
+    with ScriptedServer(script) as server, pytest.raises(sk.SchemaError, match=match):
+        sk.load_campaigns(scripted_client(server))
+
+
+def test_campaigns_with_sparse_fields_load() -> None:
+    items = [
+        campaign(1),
+        campaign(2, sequence=None, createdAt="", name=None),
+        {"_id": f"{3:024x}"},
+        campaign(4, sequence=[{"order": 2.0, "waitDays": None}]),
+    ]
+    frame = campaigns_frame(items)
+    assert frame.schema == sk.CAMPAIGNS_SCHEMA
+    assert frame["sequence"].to_list()[1:] == [
+        [],
+        [],
+        [{"order": 2, "type": None, "name": None, "subject": None, "wait_days": None}],
+    ]
+    assert frame["created_at"].null_count() == 2
+    with pytest.raises(sk.SchemaError, match=r"campaigns\[1\]: expected object"):
+        campaigns_frame([campaign(1), "not a campaign"])  # type: ignore[list-item]
+
+
+# -- the overall deadline ---------------------------------------------------------------------
+
+
+class RecordingClient(sk.SendKitClient):
+    """A real client that also notes the deadline each request was given."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadlines: list[float | None] = []
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        self.deadlines.append(kwargs.get("deadline"))
+        return super().request(*args, **kwargs)
+
+
+def test_one_deadline_is_shared_by_every_request_of_a_load(
+    server: DemoServer, cursor_server: DemoServer
+) -> None:
+    campaign_id = biggest_campaign(server)
+    for demo in (server, cursor_server):
+        client = RecordingClient(demo.api_key, base_url=demo.url)
+        with client:
+            before = time.monotonic()
+            sk.load_leads(
+                client, campaign_id, ["active", "replied"], limit=10, deadline=30, progress=False
+            )
+            after = time.monotonic()
+            assert len(client.deadlines) > 4
+            assert len(set(client.deadlines)) == 1, "computed once, at the start"
+            (deadline,) = set(client.deadlines)
+            assert deadline is not None and before + 30 <= deadline <= after + 30
+    client = RecordingClient(server.api_key, base_url=server.url, deadline=60)
+    with client:
+        before = time.monotonic()
+        sk.load_campaigns(client)
+        sk.load_leads(client, campaign_id, progress=False)
+        assert all(
+            d is not None and before + 60 <= d <= time.monotonic() + 60 for d in client.deadlines
+        )
+        client.deadlines.clear()
+        sk.load_campaigns(client, deadline=5)
+        assert all(d is not None and d <= time.monotonic() + 5 for d in client.deadlines)
+    client = RecordingClient(server.api_key, base_url=server.url)
+    with client:
+        sk.load_leads(client, campaign_id, progress=False)
+        assert set(client.deadlines) == {None}
+
+
+def test_deadline_bounds_the_whole_load_not_each_request() -> None:
+    # Every page comes back in 0.2 s, well within the per-request timeout; the pages together
+    # take longer than the load's deadline.
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        time.sleep(0.2)
+        n = int(query.get("cursor", "0"), 16)
+        return 200, cursor_page([lead(n + 1), lead(n + 2)], True, f"{n + 2:024x}", 40)
+
+    with ScriptedServer(script) as server, pytest.raises(sk.DeadlineExceededError):
+        started = time.monotonic()
+        sk.load_leads(scripted_client(server), CAMPAIGN, limit=2, progress=False, deadline=0.7)
+    assert time.monotonic() - started < 2
+    assert len(server.requests) < 8
+
+
+@pytest.mark.parametrize("deadline", [0, -1, float("nan"), "10", True])
+def test_bad_deadline_rejected_before_any_request(
+    client: sk.SendKitClient, server: DemoServer, deadline: Any
+) -> None:
+    with pytest.raises(sk.BadRequestError, match="deadline"):
+        sk.load_leads(client, CAMPAIGN, progress=False, deadline=deadline)
+    with pytest.raises(sk.BadRequestError, match="deadline"):
+        sk.load_campaigns(client, deadline=deadline)
+    assert server.request_log == []
