@@ -3,9 +3,12 @@
 A thin front end. Data comes from :class:`~sendkit_nb.widgets._state.CampaignStore` (which
 calls ``load_campaigns`` / ``load_leads``), numbers from :mod:`sendkit_nb.metrics` (through
 :func:`~sendkit_nb.widgets._state.compute_view`) and figures from :mod:`sendkit_nb.charts`.
-The figures are ``FigureWidget`` s created once; every later change goes through
-``charts.update_figure``, which edits them in place inside ``batch_update()`` so the browser
-restyles the existing plots instead of tearing them down (no flicker).
+The figures are :class:`LiveFigure` s (``FigureWidget`` s) created once: each panel shows a
+placeholder until its chart's first data, and the figure reaches the browser with that data
+in its opening message. Every later change goes through ``charts.update_figure``, which edits
+it in place inside ``batch_update()`` so the browser restyles the existing plot instead of
+tearing it down (no flicker); only a figure whose browser model stopped taking messages
+(:attr:`LiveFigure.deaf`) is replaced by a new one.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -21,13 +25,21 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 import ipywidgets as widgets
 import plotly.graph_objects as go
 import polars as pl
+from traitlets import observe
 
 from sendkit_nb import charts, metrics
 from sendkit_nb._connect import connect
 from sendkit_nb._errors import SendKitError
 from sendkit_nb._schema import LEAD_STATUSES
 from sendkit_nb.metrics._definitions import DENOMINATORS, METRICS
-from sendkit_nb.widgets._html import KPIS, Level, kpi_card, message_html, table_html
+from sendkit_nb.widgets._html import (
+    KPIS,
+    Level,
+    chart_placeholder,
+    kpi_card,
+    message_html,
+    table_html,
+)
 from sendkit_nb.widgets._state import (
     SORT_KEYS,
     CampaignStore,
@@ -62,15 +74,137 @@ _STAGES = ("campaigns", "leads", "metrics", "charts", "done")
 
 
 class LiveFigure(go.FigureWidget):  # type: ignore[misc]
-    """A ``FigureWidget`` that keeps the uids the charts give their traces.
+    """A ``FigureWidget`` that reaches the browser whole, keeps its traces' uids, and says
+    when the browser stopped listening to it.
 
-    A plain ``FigureWidget`` replaces every trace uid with a random one, so
+    **Whole.** plotly's FigureWidget is an anywidget: each one ships plotly.js (about 5 MB) as
+    its front-end module, and anywidget gives that module 2 seconds from the model's creation
+    to load. When it takes longer (a busy machine, several figures loading at once), anywidget
+    drops every message to that model from then on, for good (its ``_handle_comm_msg`` waits
+    on a rejected promise, and JupyterLab swallows the error). A plain FigureWidget sends its
+    layout and traces only as such messages, after the model is created; so a late module
+    showed empty axes. A ``LiveFigure`` opens its comm only when it is first displayed or
+    put into a container (``model_id`` is asked for), with its data and layout in the
+    opening message, which anywidget always applies.
+
+    **Listened to.** Right after opening, it moves ``_last_trace_edit_id`` on by one: plotly's
+    view reports that id back when it renders, so a report of the id from before (the model
+    never got the message) means the model is deaf. :attr:`deaf` is then True and
+    ``on_deaf`` (if set) is called; later in-place updates would be lost, so the dashboard
+    replaces a deaf figure by a new one (:meth:`fresh_copy`) instead of updating it.
+
+    **uids.** A plain ``FigureWidget`` replaces every trace uid with a random one, so
     ``charts.update_figure`` (which matches traces by type and uid) would never recognise a
     trace and would delete and re-add all of them on every update. The widget's JavaScript
     addresses traces by index, not uid, so keeping the charts' uids is safe.
     """
 
     _set_trace_uid = False
+    # Class defaults, so that they exist while the base classes' __init__ runs.
+    _may_open = False
+    _closed = False
+    _ping_id: int | None = None
+    _edits_at_open: tuple[int, int] | None = None
+    #: True once a view of this figure rendered without the messages sent after its opening.
+    deaf = False
+    #: Called with the figure when it turns out :attr:`deaf`.
+    on_deaf: Callable[[LiveFigure], None] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # ipywidgets opens the comm at the end of Widget.__init__, before plotly has put the
+        # figure into the synced traits: held back until the figure is first referenced.
+        super().__init__(*args, **kwargs)
+        self._may_open = True
+
+    def open(self) -> None:
+        """Open the comm (once; never after :meth:`close`), the whole figure in its first
+        message, then send the id a rendering view reports back (see the class doc)."""
+        if self.comm is not None or not self._may_open or self._closed:
+            return
+        super().open()  # its state comes from get_state: the figure as it is now
+        self._last_trace_edit_id += 1
+        self._ping_id = self._last_trace_edit_id
+        self._edits_at_open = (self._last_trace_edit_id, self._last_layout_edit_id)
+
+    @property
+    def model_id(self) -> str:
+        """The widget's model id; opens the comm (with the whole figure) if need be."""
+        self.open()
+        return str(self.comm.comm_id)
+
+    def get_state(self, key: str | Iterable[str] | None = None, drop_defaults: bool = False) -> Any:
+        """The widget's state for the browser, ``_widget_data`` and ``_widget_layout`` (the
+        whole figure) taken from the figure as it is now.
+
+        plotly syncs those two only when they are assigned (at creation and on display), so
+        a comm opened later, or a browser asking for the state again (a page reload), would
+        get them out of date."""
+        state = super().get_state(key=key, drop_defaults=drop_defaults)
+        if not self._may_open:  # still being made: plotly's __init__ sets them
+            return state
+        wanted = self.keys if key is None else [key] if isinstance(key, str) else list(key)
+        current = {"_widget_data": self._data, "_widget_layout": self._layout_obj._props}
+        for name, value in current.items():
+            if name in wanted:
+                state[name] = self.trait_metadata(name, "to_json")(value, self)
+        return state
+
+    @contextmanager
+    def batch_update(self) -> Iterator[None]:
+        """plotly's ``batch_update``; then, when the batch left some of the traces it edited
+        without a new value for a property it set on others, the traces are sent whole.
+
+        plotly sends such a batch as one update whose gaps are "undefined": views on screen
+        skip them, but plotly's browser model copies the update into its ``_widget_data``
+        without decoding it, so a trace gets the literal text ``"_undefined_"`` (its bars
+        vanish) in what a view created later (the figure shown again) draws."""
+        if self._in_batch_mode:
+            with super().batch_update():
+                yield
+            return
+        with super().batch_update():
+            yield
+            edited = [frozenset(edits) for edits in self._batch_trace_edits.values()]
+        if self.comm is not None and len(set(edited)) > 1:
+            self.send_state("_widget_data")
+
+    def _repr_mimebundle_(self, *args: Any, **kwargs: Any) -> Any:
+        self.open()
+        return super()._repr_mimebundle_(*args, **kwargs)
+
+    def close(self) -> None:
+        self._closed = True
+        super().close()
+
+    @property
+    def changed_since_open(self) -> bool:
+        """Whether an edit was sent after the opening message (none before it is open)."""
+        edits = (self._last_trace_edit_id, self._last_layout_edit_id)
+        return self._edits_at_open is not None and edits != self._edits_at_open
+
+    def fresh_copy(self) -> LiveFigure:
+        """A new, unopened ``LiveFigure`` of this one's current data and layout."""
+        copy = LiveFigure(self)
+        copy.on_deaf = self.on_deaf
+        return copy
+
+    @observe("_js2py_traceDeltas")
+    def _view_reported(self, change: dict[str, Any]) -> None:
+        # plotly's view reports the trace edit id it has seen: on rendering, and after
+        # applying each update. Before the id sent at opening: the model missed that message.
+        report = change["new"]
+        if not isinstance(report, dict) or self._ping_id is None:
+            return
+        seen = report.get("trace_edit_id")
+        if not isinstance(seen, int):
+            return
+        if seen >= self._ping_id:
+            self.deaf = False
+        elif not self.deaf:
+            self.deaf = True
+            log.debug("figure %s: the browser drops its updates", self.model_id)
+            if self.on_deaf is not None:
+                self.on_deaf(self)
 
 
 _FIGURE_HEIGHT = 340
@@ -132,7 +266,8 @@ class Dashboard:
     * ``denominator_picker`` (what the step rates are over), ``metric_picker`` (the A/B test's
       metric) and ``variant_toggle`` (split the reply curve by variant, show the A/B chart).
     * ``kpis``: one HTML card per headline number (:data:`~sendkit_nb.widgets._html.KPIS`).
-    * ``figures``: plotly ``FigureWidget`` s by key (:data:`FIGURES`), updated in place.
+    * ``figures``: plotly ``FigureWidget`` s by key (:data:`FIGURES`), updated in place (a
+      panel shows a placeholder until its chart's first data).
     * ``table`` (first ``table_rows`` leads of the selection) with ``sort_picker`` and
       ``descending_toggle``.
     * ``export_path`` and ``export_button``: write ``sendkit_nb.report(...)`` for the selection.
@@ -270,8 +405,9 @@ class Dashboard:
         # The theme is set once, when the widget is made (so it reaches the browser with the
         # figure): update_figure copies everything but the template, which is the same for
         # every chart and costly to copy on each refresh.
-        self.figures: dict[str, go.FigureWidget] = {
-            key: LiveFigure(
+        self.figures: dict[str, LiveFigure] = {}
+        for key, title in FIGURES.items():
+            figure = LiveFigure(
                 layout={
                     "template": charts.TEMPLATE,
                     "height": _FIGURE_HEIGHT,
@@ -279,11 +415,17 @@ class Dashboard:
                     "title": {"text": title},
                 }
             )
+            figure.on_deaf = self._figure_deaf
+            self.figures[key] = figure
+        # Until a chart has data its panel shows a placeholder, and its figure is not sent to
+        # the browser at all: it goes there with its first data (see LiveFigure).
+        self._placeholders: dict[str, widgets.HTML] = {
+            key: widgets.HTML(chart_placeholder(title, _FIGURE_HEIGHT, self.figure_width))
             for key, title in FIGURES.items()
         }
         self._panels: dict[str, widgets.Box] = {
-            key: widgets.Box([fig], layout=widgets.Layout(width="100%", overflow="auto"))
-            for key, fig in self.figures.items()
+            key: widgets.Box([placeholder], layout=widgets.Layout(width="100%", overflow="auto"))
+            for key, placeholder in self._placeholders.items()
         }
 
         self.sort_picker = widgets.Dropdown(
@@ -376,6 +518,9 @@ class Dashboard:
     def close(self) -> None:
         """Close every widget (and the client, when the dashboard made it)."""
         _close_tree(self.widget)
+        # Those not on show: figures never sent, placeholders replaced by their figure.
+        for widget in [*self.figures.values(), *self._placeholders.values()]:
+            widget.close()
         if self._owns_client:
             self.client.close()
 
@@ -612,8 +757,13 @@ class Dashboard:
                 _name_traces(key, figure)
                 if self.figure_width is not None:
                     figure.update_layout(width=self.figure_width)
+                target = self.figures[key]
+                if target.deaf:
+                    # Its browser model drops messages: a new figure, sent whole.
+                    target = self.figures[key] = target.fresh_copy()
                 # The charts' dicts are validated here, as they are assigned to the widget.
-                charts.update_figure(self.figures[key], figure)
+                charts.update_figure(target, figure)
+                self._show_figure(key)
             except Exception as exc:  # one broken chart must not stop the others
                 self._chart_failed(key, exc)
         drawn = time.perf_counter()
@@ -687,6 +837,31 @@ class Dashboard:
                 out[key] = None
             self.chart_timings[key] = time.perf_counter() - started
         return out
+
+    def _show_figure(self, key: str) -> None:
+        """Put the figure into its panel (which sends it to the browser, whole, the first
+        time) in place of the placeholder or of the figure it replaces, and close that one."""
+        panel = self._panels[key]
+        figure = self.figures[key]
+        shown = panel.children
+        # By identity: plotly figures compare equal when their contents do.
+        if len(shown) == 1 and shown[0] is figure:
+            return
+        panel.children = (figure,)
+        for old in shown:
+            if isinstance(old, LiveFigure):
+                old.close()
+
+    @_guarded
+    def _figure_deaf(self, figure: LiveFigure) -> None:
+        """A view rendered ``figure`` without the messages sent after it was opened: it shows
+        the figure as it was then. Out of date: replaced now by a new figure. Up to date: kept,
+        and replaced at its next update (see :meth:`_update`)."""
+        key = next((k for k, f in self.figures.items() if f is figure), None)
+        if key is None or not figure.changed_since_open:
+            return
+        self.figures[key] = figure.fresh_copy()
+        self._show_figure(key)
 
     def _chart_failed(self, key: str, exc: Exception) -> None:
         log.debug("chart %s failed", key, exc_info=True)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-__all__ = ["KPIS", "kpi_card", "message_html", "table_html"]
+__all__ = ["KPIS", "chart_placeholder", "kpi_card", "message_html", "table_html"]
 
 #: The KPI cards: key -> (label, headline column, kind, tooltip).
 KPIS: dict[str, tuple[str, str, Literal["count", "rate"], str]] = {
@@ -66,6 +66,17 @@ def kpi_card(key: str, headline: Mapping[str, Any]) -> str:
         f'<div class="sk-kpi" data-kpi="{escape(key)}" title="{escape(tip)}" style="{_CARD}">'
         f'<span style="font-size:11px;color:#57606a">{escape(label)}</span>'
         f'<span class="sk-kpi-value" style="font-size:20px;font-weight:600">{value}</span></div>'
+    )
+
+
+def chart_placeholder(title: str, height: int, width: int | None) -> str:
+    """What a chart's panel shows until the chart has data: its title in a box of the plot's
+    size, so the page does not jump when the plot arrives."""
+    size = f"height:{height}px;" + (f"width:{width}px;" if width is not None else "")
+    return (
+        f'<div class="sk-chart-placeholder" style="{size}box-sizing:border-box;'
+        "border:1px dashed #d0d7de;border-radius:6px;padding:12px 16px;color:#57606a;"
+        f'font-family:system-ui,sans-serif"><b>{escape(title)}</b><br>No data yet</div>'
     )
 
 

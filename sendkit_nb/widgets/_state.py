@@ -219,7 +219,9 @@ class CampaignStore:
         # outside the dashboard, which draws its own progress from on_leads.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IncompleteLoadWarning)
-            leads = load_leads(self.client, campaign_id, progress=self.on_leads or False)
+            leads = load_leads(
+                self.client, campaign_id, progress=self.on_leads or False, strict=False
+            )
         notes = []
         for warning in caught:
             if issubclass(warning.category, IncompleteLoadWarning):
