@@ -8,6 +8,7 @@ taken from the server's own helpers.
 from __future__ import annotations
 
 import collections
+import contextlib
 import gzip
 import http.client
 import itertools
@@ -1486,3 +1487,24 @@ def test_command_line_serves_until_signalled(stop_signal: signal.Signals) -> Non
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_request_begun_before_reset_stays_out_of_the_log_after_it(srv: DemoServer) -> None:
+    # A slow answer the client gave up on finishes after the next test's reset(); it must not
+    # show up in that test's request log.
+    srv.reset()
+    srv.fail_next("slow")
+    srv.faults.slow_seconds = 0.6
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=0.1)
+    with contextlib.suppress(TimeoutError, OSError):
+        conn.request("GET", "/v1/campaigns?limit=1", headers={"X-Api-Key": DEMO_API_KEY})
+        conn.getresponse()
+    conn.close()
+    srv.reset()
+    time.sleep(1.0)  # the slow request has now been answered (into a closed connection)
+    assert srv.request_log == []
+    fresh = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    fresh.request("GET", "/v1/campaigns?limit=1", headers={"X-Api-Key": DEMO_API_KEY})
+    assert fresh.getresponse().status == 200
+    fresh.close()
+    assert [r.path for r in srv.request_log] == ["/v1/campaigns"]

@@ -368,6 +368,10 @@ class DemoServer:
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
         self._log_lock = threading.Lock()
+        # Bumped by reset(): a request that began before a reset (a slow answer the client gave
+        # up on) must not appear in the log of the test that comes after it.
+        self._generation = 0
+        self._request_generation = threading.local()
         self._log: list[LoggedRequest] = []
         self._fault_lock = threading.Lock()
         self._queued: deque[str] = deque()
@@ -523,6 +527,7 @@ class DemoServer:
         with self._log_lock:
             self._log.clear()
             self._other_log.clear()
+            self._generation += 1
 
     # -- request handling --------------------------------------------------------------------
 
@@ -534,8 +539,10 @@ class DemoServer:
                 self._connections.discard(conn)
 
     def _record(self, method: str, path: str, query: dict[str, str], status: int) -> None:
+        began = getattr(self._request_generation, "value", None)
         with self._log_lock:
-            self._log.append(LoggedRequest(method, path, query, status))
+            if began is None or began == self._generation:
+                self._log.append(LoggedRequest(method, path, query, status))
 
     def _draw_fault(self) -> str | None:
         with self._fault_lock:
@@ -573,6 +580,7 @@ class DemoServer:
             return None
 
     def _handle(self, h: _Handler, method: str) -> None:
+        self._request_generation.value = self._generation
         split = urlsplit(h.path)
         path = split.path
         query: dict[str, str] = {}
