@@ -21,12 +21,14 @@ class ScriptedServer:
         self.script = script
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.headers: list[dict[str, str]] = []  # the request headers, in arrival order
+        self.targets: list[str] = []  # each request line's target, as sent
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                outer.targets.append(self.path)
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 outer.requests.append((parts.path, query))

@@ -267,6 +267,42 @@ def test_deadline_stops_retrying_instead_of_sleeping_past_it() -> None:
     assert caught.value.status == 503
 
 
+def _one_lead_page(path: str, query: dict[str, str]) -> Answer:
+    return 200, {"data": [lead(1)], "pagination": {"page": 1, "pages": 1, "total": 1}}
+
+
+def test_requests_go_straight_to_the_api_without_a_proxy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with ScriptedServer(_one_lead_page) as server:
+        client = sk.SendKitClient("sk_test", base_url=server.url + "/api")
+        leads = sk.load_leads(client, CAMPAIGN, progress=False)
+    assert leads.height == 1
+    # Origin form: the path (with the base URL's own prefix) and query, no scheme or host.
+    assert server.targets[0].startswith(f"/api/v1/campaigns/{CAMPAIGN}/leads?")
+
+
+def test_an_http_proxy_from_the_environment_is_used_as_requests_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Requests are sent through requests' adapter's connection pool, not Session.request, so
+    # this checks that the environment's proxy settings still apply. The API's address is a
+    # closed port: reaching it directly would fail.
+    api = "http://127.0.0.1:9"
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with ScriptedServer(_one_lead_page) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("http_proxy", proxy.url)
+        client = sk.SendKitClient("sk_test", base_url=api, sleep=lambda s: None)
+        leads = sk.load_leads(client, CAMPAIGN, progress=False)
+    assert leads.height == 1
+    # Absolute form, as an HTTP proxy needs it.
+    assert proxy.targets[0].startswith(f"{api}/v1/campaigns/{CAMPAIGN}/leads?")
+
+
 def test_closed_client_reopens_on_the_next_request() -> None:
     def home(path: str, query: dict[str, str]) -> Answer:
         return 200, ONE_PAGE
