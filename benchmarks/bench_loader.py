@@ -7,7 +7,8 @@
 
 The demo server runs in a subprocess (so its work does not share our GIL) with 0 ms or 20 ms of
 latency per request. Prints seconds and ratios; exits 3 when a target at the largest size is
-missed: with 20 ms, >= 8x faster than naive and <= 1.3x raw; with 0 ms, >= 5x faster than naive.
+missed: with 20 ms, >= 8x faster than naive and <= 1.3x raw; with 0 ms, >= 5x faster than
+naive and <= 2x raw.
 
 Memory: a fresh subprocess loads a ``--memory-leads`` campaign (default 300,000) and reports
 the peak resident memory the load added over the process's own baseline (after imports and a
@@ -43,6 +44,21 @@ LIMIT = 100
 WORKERS = 8
 #: Peak memory a load may add, as a multiple of the frame it returns.
 MEMORY_TARGET = 3.0
+#: Per latency: (at least this many times faster than naive, at most this multiple of raw).
+#: A latency not listed is held to the targets of the next lower one listed.
+SPEED_TARGETS = {0: (5.0, 2.0), 20: (8.0, 1.3)}
+
+
+def missed_targets(size: int, latency: int, speedup: float, overhead: float) -> list[str]:
+    at_least, at_most = SPEED_TARGETS[max(k for k in SPEED_TARGETS if k <= latency)]
+    missed = []
+    if speedup < at_least:
+        missed.append(
+            f"{size} leads, {latency} ms: {speedup:.1f}x faster than naive, target {at_least:g}x"
+        )
+    if overhead > at_most:
+        missed.append(f"{size} leads, {latency} ms: {overhead:.2f}x raw, target {at_most:g}x")
+    return missed
 
 
 @contextmanager
@@ -229,18 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             if size == max(args.sizes):
-                if latency > 0 and speedup < 8:
-                    failures.append(
-                        f"{size} leads, {latency} ms: {speedup:.1f}x faster than naive, target 8x"
-                    )
-                if latency > 0 and overhead > 1.3:
-                    failures.append(
-                        f"{size} leads, {latency} ms: {overhead:.2f}x raw transfer, target 1.3x"
-                    )
-                if latency == 0 and speedup < 5:
-                    failures.append(
-                        f"{size} leads, 0 ms: {speedup:.1f}x faster than naive, target 5x"
-                    )
+                failures += missed_targets(size, latency, speedup, overhead)
     if args.memory_leads and os.path.exists("/proc/self/clear_refs"):
         frame, peaks = measure_memory(args.memory_leads)
         print(

@@ -1,13 +1,13 @@
 """JSON pages -> polars frames: campaign leads, campaigns, and one row per sent email.
 
 Lead pages are parsed by polars' JSON reader against an explicit schema (no per-row Python),
-which also ignores unknown fields and fills missing ones with null. Each page becomes a frame
-of the final ``LEADS_SCHEMA`` as soon as it arrives, in the thread that fetched it, and its raw
-body is dropped; pages are packed into blocks of a few thousand leads as they come (in list
-order) and the blocks joined into one chunk per column at the end, so a load holds about its
-result, not every page until the last one.
+which also ignores unknown fields and fills missing ones with null. Each page is parsed in the
+thread that fetched it and its body dropped; its rows are taken in list order and converted to
+the final ``LEADS_SCHEMA`` a block of a few thousand leads at a time (one conversion costs
+about as much on 100 rows as on 5,000), so a load holds about its result, not every page
+until the last one, and the frame comes out in one chunk per block.
 
-Both steps are strict, so a good page is checked by converting it and nothing more: when the
+Both steps are strict, so good rows are checked by converting them and nothing more: when the
 reader rejects a body, a slow pure-Python pass finds the field of the wrong JSON type; when
 the conversion rejects a value the reader admitted (an unknown status, a step that is not an
 integer within Int32, a time that does not parse), a slow pass over the page's columns finds
@@ -335,33 +335,23 @@ def _columns_for(campaign_id: str, *, strict: bool) -> tuple[pl.Expr, ...]:
 
 
 def _to_leads(raw: pl.DataFrame, campaign_id: str) -> pl.DataFrame:
-    """One page of raw lead structs (API field names) -> a LEADS_SCHEMA frame, or SchemaError
-    naming the value that does not fit."""
-    # One select. On a page, run on this (fetching) thread: on 100 rows polars' fixed cost per
-    # hand-off to its thread pool outweighs the work, and the fetch threads already convert
-    # pages side by side (polars releases the GIL while it works). leads_from_items may be
-    # given many more rows, which do gain from the pool.
+    """Raw lead rows (API field names; one page or a block of pages) -> a LEADS_SCHEMA frame,
+    or SchemaError naming the value that does not fit (its index counts from ``raw``'s first
+    row)."""
+    # One select. On a block of a few thousand rows, run on this thread: polars' fixed cost
+    # per hand-off to its thread pool outweighs what the pool gains on so few rows.
+    # leads_from_items may be given many more rows, which do gain from the pool.
     select = raw.select if raw.height > 10_000 else raw.select_seq
     try:
-        leads = select(_columns_for(campaign_id, strict=True))
+        return select(_columns_for(campaign_id, strict=True))
     except pl.exceptions.PolarsError as exc:
         try:
             problem = _bad_value(raw)
             if problem is None:
-                leads = select(_columns_for(campaign_id, strict=False))
+                return select(_columns_for(campaign_id, strict=False))
         except pl.exceptions.PolarsError as again:  # not expected: nothing above is strict
             problem = str(again)
-        if problem is not None:
-            raise SchemaError(f"unexpected value in the leads response: {problem}") from exc
-    # Casts keep nulls: the two fields every lead must have are checked here.
-    for column, api_name in (("id", "_id"), ("status", "status")):
-        values = leads.get_column(column)
-        if values.null_count():
-            raise SchemaError(
-                f"unexpected leads response: data[{values.is_null().arg_true()[0]}].{api_name} "
-                "is missing"
-            )
-    return leads
+        raise SchemaError(f"unexpected value in the leads response: {problem}") from exc
 
 
 def _no_data(pagination: dict[str, Any], what: str) -> SchemaError | None:
@@ -375,27 +365,31 @@ def _no_data(pagination: dict[str, Any], what: str) -> SchemaError | None:
 
 
 class _PageLeads:
-    """One page's leads, a LEADS_SCHEMA frame, until the loader takes it (:class:`_Blocks`):
-    the walk keeps every page to the end for its count and ids, but not its rows."""
+    """One page's raw lead rows (API field names, as the JSON reader typed them) until the
+    loader takes them (:class:`_Blocks`): the walk keeps every page to the end for its count
+    and ids, but not its rows."""
 
-    __slots__ = ("_frame",)
+    __slots__ = ("_raw",)
 
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self._frame: pl.DataFrame | None = frame
+    def __init__(self, raw: pl.DataFrame) -> None:
+        self._raw: pl.DataFrame | None = raw
 
     def take(self) -> pl.DataFrame:
-        frame, self._frame = self._frame, None
-        if frame is None:
+        raw, self._raw = self._raw, None
+        if raw is None:
             raise RuntimeError("a page's leads were taken twice")  # a loader bug, not the API's
-        return frame
+        return raw
 
 
-def parse_leads_page(body: bytes, campaign_id: str) -> Page[_PageLeads]:
-    """Parse one ``GET /v1/campaigns/{id}/leads`` body into a LEADS_SCHEMA frame of its leads.
+def parse_leads_page(body: bytes) -> Page[_PageLeads]:
+    """Parse one ``GET /v1/campaigns/{id}/leads`` body into its raw lead rows.
 
     Runs in the fetching thread (``client.request`` calls it), so a load never holds a raw
-    page. Raises ValueError for a body that is not JSON (the client retries those) and
-    SchemaError naming the field for JSON of the wrong shape or value.
+    body, and a body that is not JSON is fetched again. Raises ValueError for a body that is
+    not JSON (the client retries those) and SchemaError naming the field for JSON of the wrong
+    shape, or a lead without ``_id`` or ``status``. The values are checked when the rows are
+    converted (:func:`_to_leads`, on a block of pages: that costs a quarter of what it costs
+    page by page).
     """
     try:
         frame = pl.read_json(io.BytesIO(body), schema=_LEADS_PAGE)
@@ -418,10 +412,18 @@ def parse_leads_page(body: bytes, campaign_id: str) -> Page[_PageLeads]:
         if error:
             raise error
         data = pl.Series(dtype=_RAW_LEAD)
-    leads = _to_leads(data.struct.unnest(), campaign_id)
-    ids = leads.get_column("id")
+    raw = data.struct.unnest()
+    # The two fields every lead must have (the conversion's casts would keep a null).
+    for api_name in ("_id", "status"):
+        values = raw.get_column(api_name)
+        if values.null_count():
+            raise SchemaError(
+                f"unexpected leads response: data[{values.is_null().arg_true()[0]}].{api_name} "
+                "is missing"
+            )
+    ids = raw.get_column("_id")
     return Page(
-        items=_PageLeads(leads),
+        items=_PageLeads(raw),
         count=len(ids),
         first_id=ids[0] if len(ids) else None,
         last_id=ids[-1] if len(ids) else None,
@@ -438,7 +440,7 @@ def leads_from_items(items: Iterable[dict[str, Any]], campaign_id: str) -> pl.Da
     ('666a1b2c3d4e5f6a7b8c9d01', None, 'pending')
     """
     body = json.dumps({"data": list(items), "pagination": {}}).encode()
-    return parse_leads_page(body, campaign_id).items.take()
+    return _to_leads(parse_leads_page(body).items.take(), campaign_id)
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -509,13 +511,11 @@ def load_leads(
     _check_limit(limit)
     check_progress(progress)
     deadline_at = client.deadline_at(deadline)
-    parse = functools.partial(parse_leads_page, campaign_id=campaign_id)
     parts = [
         _load_status(
             client,
             campaign_id,
             one,
-            parse,
             progress=progress,
             limit=limit,
             by_cursor=by_cursor,
@@ -524,14 +524,13 @@ def load_leads(
         )
         for one in (statuses if statuses else [None])
     ]
-    return _one_chunk(parts)
+    return _join_walks(parts)
 
 
 def _load_status(
     client: SendKitClient,
     campaign_id: str,
     status: str | None,
-    parse: Callable[[bytes], Page[_PageLeads]],
     *,
     progress: Progress,
     limit: int,
@@ -539,29 +538,34 @@ def _load_status(
     strict: bool,
     deadline: float | None,
 ) -> pl.DataFrame:
-    """The leads of one status (or all), de-duplicated, in blocks (not yet one chunk)."""
+    """The leads of one status (or all), de-duplicated, one chunk per block."""
     path = f"/v1/campaigns/{campaign_id}/leads"
     label = f"leads {campaign_id[-6:]}" + (f" [{status}]" if status else "")
 
     def walk_leads(label: str, by_cursor: bool) -> tuple[Walk[_PageLeads], pl.DataFrame]:
-        blocks = _Blocks()
+        blocks = _Blocks(campaign_id)
         with progress_bar(label, progress) as bar:
 
             def on_page(page: Page[_PageLeads], total: int | None) -> None:
                 blocks.add(page.items.take())
                 bar.page(page, total)
 
-            walked = walk(
-                client,
-                path,
-                {"status": status},
-                parse,
-                limit=limit,
-                by_cursor=by_cursor,
-                on_page=on_page,
-                deadline=deadline,
-            )
-        return walked, _drop_repeats(blocks.frame())
+            try:
+                walked = walk(
+                    client,
+                    path,
+                    {"status": status},
+                    parse_leads_page,
+                    limit=limit,
+                    by_cursor=by_cursor,
+                    on_page=on_page,
+                    deadline=deadline,
+                )
+                leads = blocks.frame()
+            except SchemaError as exc:  # from a block's conversion, outside any one request
+                exc.path = exc.path or path
+                raise
+        return walked, _drop_repeats(leads)
 
     walked, leads = walk_leads(label, by_cursor)
     if walked.total is not None and leads.height != walked.total and not by_cursor:
@@ -598,24 +602,35 @@ _BLOCK_ROWS = 5_000
 
 
 class _Blocks:
-    """The leads of one walk, taken from each page in list order and packed into blocks of
-    about :data:`_BLOCK_ROWS` rows, so the load holds about its result and not every page."""
+    """The leads of one walk, taken from each page in list order as raw rows and converted in
+    blocks of about :data:`_BLOCK_ROWS` rows, so the load holds about its result and not
+    every page, and pays the conversion's fixed cost once a block instead of once a page."""
 
-    def __init__(self) -> None:
+    def __init__(self, campaign_id: str) -> None:
+        self._campaign_id = campaign_id
         self._blocks: list[pl.DataFrame] = []
         self._pending: list[pl.DataFrame] = []
         self._rows = 0
 
-    def add(self, leads: pl.DataFrame) -> None:
-        self._pending.append(leads)
-        self._rows += leads.height
+    def add(self, raw: pl.DataFrame) -> None:
+        self._pending.append(raw)
+        self._rows += raw.height
         if self._rows >= _BLOCK_ROWS:
             self._pack()
+
+    def _convert(self) -> pl.DataFrame:
+        try:
+            return _to_leads(pl.concat(self._pending, how="vertical"), self._campaign_id)
+        except SchemaError:
+            # Name the value by its index on its own page, as the API numbers it.
+            for raw in self._pending:
+                _to_leads(raw, self._campaign_id)
+            raise
 
     def _pack(self) -> None:
         if not self._pending:
             return
-        joined = pl.concat(self._pending, how="vertical")
+        joined = self._convert()
         # Each page's strings sit in buffers of their own, mostly empty, which a rechunk would
         # keep; a gather copies the strings out (polars compacts the buffers a gather leaves
         # mostly unused), so the pages' memory goes with them. The other columns just join.
@@ -632,23 +647,15 @@ class _Blocks:
         return pl.concat(self._blocks, how="vertical")
 
 
-def _one_chunk(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """The leads of every walk, de-duplicated, in one chunk per column, as a frame built in
-    one piece would be. Consumes ``parts`` and copies column by column, releasing each
-    column's blocks once it is copied, so the load never needs two copies of the whole frame
-    (the allocator may keep the released pages resident for a second or so; they are free to
-    reuse and to reclaim)."""
+def _join_walks(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The leads of every walk, de-duplicated, one chunk per block of about
+    :data:`_BLOCK_ROWS` leads.
+
+    Not copied into one chunk per column: the metrics read chunks as they are, and the copy
+    would need the blocks and the copy at once, the load's peak of memory (half as much again
+    as the frame, for a tenth of a second on 300,000 leads)."""
     # A lead can only be in one status, but the campaign may change between the walks.
-    leads = _drop_repeats(pl.concat(parts, how="vertical")) if len(parts) > 1 else parts[0]
-    parts.clear()
-    # campaign_id stays what the select made it, one value broadcast rather than a column of
-    # copies, which costs nothing to keep and would cost a string per lead to rechunk.
-    result = leads.select("campaign_id")
-    leads = leads.drop("campaign_id")
-    for name in leads.columns:
-        result.hstack([leads.get_column(name).rechunk()], in_place=True)
-        leads = leads.drop(name)
-    return result
+    return _drop_repeats(pl.concat(parts, how="vertical")) if len(parts) > 1 else parts[0]
 
 
 def _drop_repeats(leads: pl.DataFrame) -> pl.DataFrame:
