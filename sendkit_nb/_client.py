@@ -234,7 +234,12 @@ def _transport_failure(exc: Exception, path: str, deadline: float | None) -> _Tr
         | http.client.IncompleteRead,
     ):
         what = "a body cut short"
-    elif isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError):
+    elif isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError) and not isinstance(
+        # urllib3 files a refused connection under ConnectTimeoutError, for backwards
+        # compatibility; it is not one.
+        exc,
+        urllib3.exceptions.NewConnectionError,
+    ):
         what = "no answer within the timeout"
     else:
         # Refused, reset or dropped connections, and whatever else the layers below raise.

@@ -371,3 +371,14 @@ def test_load_leads_deadline_overrides_the_clients(server: DemoServer) -> None:
         with pytest.raises(sk.DeadlineExceededError):
             sk.load_leads(client, campaign, progress=False, deadline=1.0)
     assert time.monotonic() - started < 4
+
+
+def test_a_refused_connection_is_told_apart_from_a_timeout() -> None:
+    # urllib3 files a refused connection under ConnectTimeoutError; the message must not.
+    client = sk.SendKitClient(
+        "sk_test", base_url="http://127.0.0.1:9", retry=sk.RetryPolicy(max_retries=0)
+    )
+    with pytest.raises(sk.APIConnectionError) as info:
+        sk.load_campaigns(client)
+    assert "no response" in info.value.message
+    assert "timeout" not in info.value.message
