@@ -27,7 +27,20 @@ from sendkit_nb import BadRequestError
 from sendkit_nb._frames import campaigns_frame, leads_from_items
 from sendkit_nb._schema import LEAD_STATUSES, LEADS_SCHEMA
 from sendkit_nb.demo import make_workspace
-from sendkit_nb.metrics import _common, _definitions, _funnel, _labels, _stats
+from sendkit_nb.metrics import (
+    _ab,
+    _breakdowns,
+    _common,
+    _compare,
+    _definitions,
+    _funnel,
+    _headline,
+    _labels,
+    _stats,
+)
+from sendkit_nb.metrics import (
+    _emails as emails_module,
+)
 
 Raw = dict[str, Any]
 POSITIVE = {"interested", "meeting_booked"}
@@ -876,8 +889,10 @@ def test_both_counting_paths_agree() -> None:
     resent = [*plain, raw_lead([raw_email(2, 0), raw_email(0, 5), raw_email(0, 9, opened=True)])]
     for items, repeats in ((plain, False), (resent, True)):
         frame = frame_of({"c": items})
-        exploded = _funnel._explode_emails(frame.with_row_index("_lead"), ["_lead"], variant=False)
-        assert _funnel._repeats_a_step(exploded) is repeats
+        exploded = emails_module.explode_emails(
+            frame.with_row_index("_lead"), ["_lead"], variant=False
+        )
+        assert emails_module.repeats_a_step(exploded) is repeats
         got = keyed(m.funnel(frame), ["step"])
         assert_rows_match(got, ref_funnel({"c": items}), (*COUNTS, *RATES))
     assert keyed(m.funnel(frame_of({"c": resent})), ["step"])[(0,)]["opened"] == 4
@@ -1247,11 +1262,25 @@ def test_definitions_state_the_contract() -> None:
     assert set(m.rate_denominators("sent").values()) == {"sent"}
 
 
-@pytest.mark.parametrize("module", [_funnel, _labels, _stats, _definitions, _common])
+@pytest.mark.parametrize(
+    "module",
+    [
+        _funnel,
+        emails_module,
+        _headline,
+        _breakdowns,
+        _compare,
+        _ab,
+        _labels,
+        _stats,
+        _definitions,
+        _common,
+    ],
+)
 def test_docstring_examples_run(module: Any) -> None:
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
-    assert module in (_common,) or result.attempted > 0
+    assert module in (_common, _ab) or result.attempted > 0
 
 
 def test_wilson_interval_helper() -> None:

@@ -6,6 +6,8 @@ below implement it and their docstrings state the part they compute.
 
 from __future__ import annotations
 
+from sendkit_nb.metrics._breakdowns import ai_tag_counts, status_counts
+from sendkit_nb.metrics._compare import compare_campaigns
 from sendkit_nb.metrics._daily import daily_activity
 from sendkit_nb.metrics._definitions import (
     DEFINITIONS,
@@ -17,18 +19,9 @@ from sendkit_nb.metrics._definitions import (
     Metric,
     rate_denominators,
 )
-from sendkit_nb.metrics._funnel import (
-    COUNT_COLUMNS,
-    RATE_COLUMNS,
-    Segment,
-    ai_tag_counts,
-    compare_campaigns,
-    funnel,
-    headline,
-    reply_attribution,
-    status_counts,
-    variant_funnel,
-)
+from sendkit_nb.metrics._emails import Segment, reply_attribution
+from sendkit_nb.metrics._funnel import COUNT_COLUMNS, RATE_COLUMNS, funnel, variant_funnel
+from sendkit_nb.metrics._headline import headline
 from sendkit_nb.metrics._labels import SequenceSource, label_steps, sequence_steps
 from sendkit_nb.metrics._quality import QUALITY_CHECKS, quality, reconcile
 from sendkit_nb.metrics._stats import wilson_interval
