@@ -13,21 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import logging
 import random
-import re
 import socket
 import sys
 import threading
 import time
-from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
 from email.message import Message
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
@@ -35,12 +30,29 @@ from typing import Any, Literal, NamedTuple, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from .._schema import CAMPAIGN_STATUSES
+from ._aggregates import _analytics, _daily
 from ._data import (
     DEMO_USER_ID,
-    POSITIVE_TAGS,
     DemoWorkspace,
     JSONDict,
     make_workspace,
+)
+from ._params import (
+    _HEX24,
+    _format_seconds,
+    _paginate,
+    _parse_paging,
+    _parse_range,
+    _parse_statuses,
+)
+from ._replies import _ApiError, _dumps, _error_reply, _ok, _Reply
+from ._wire import (
+    _drain,
+    _head,
+    _redirect,
+    _write,
+    _write_broken_chunks,
+    _write_short,
 )
 
 __all__ = [
@@ -110,20 +122,7 @@ _BODY_FAULTS = frozenset({"truncated", "short_body", "chunked_broken", "bad_gzip
 #: Query parameter that marks a hop of a ``redirect_loop``.
 _LOOP_MARKER = "_demo_loop"
 
-_HEX24 = re.compile(r"[0-9a-fA-F]{24}")
-_INT = re.compile(r"[+-]?\d{1,18}")
-_DEFAULT_LIMIT = 25
-_MAX_LIMIT = 100
 _ALLOWED_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1", "::1": "::1"}
-_MAX_BODY = 1 << 20  # request bodies are drained (keep-alive needs it), never parsed
-
-# One encoder for the whole module: json.dumps with non-default options builds a new encoder on
-# every call, which is measurable when serialising 100k leads.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def _dumps(obj: Any) -> bytes:
-    return _encode(obj).encode("utf-8")
 
 
 @dataclass
@@ -180,38 +179,6 @@ class OtherOriginRequest(NamedTuple):
     path: str
     query: dict[str, str]
     key_sent: bool
-
-
-class _ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@dataclass
-class _Reply:
-    status: int
-    body: bytes
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    #: Runs once the body is built (before it is written): used to grow a campaign right after
-    #: a page of it was produced, so that the page reflects the state before the growth.
-    after: Callable[[], None] | None = None
-
-
-def _error_body(status: int, message: str) -> bytes:
-    return _dumps({"error": HTTPStatus(status).phrase, "message": message, "code": status})
-
-
-def _error_reply(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> _Reply:
-    return _Reply(status, _error_body(status, message), headers or [])
-
-
-def _ok(data: Any, pagination: JSONDict | None = None) -> _Reply:
-    body: JSONDict = {"success": True, "data": data}
-    if pagination is not None:
-        body["pagination"] = pagination
-    return _Reply(200, _dumps(body))
 
 
 class _LeadIndex:
@@ -590,7 +557,7 @@ class DemoServer:
                 query[key] = f"{query[key]},{value}"
             else:
                 query[key] = value
-        self._drain(h)
+        _drain(h)
         fault: str | None = None
         other_origin = cast(_HTTPServer, h.server).other_origin
         if other_origin:
@@ -602,7 +569,7 @@ class DemoServer:
             # A hop of a redirect loop: back to the very same URL, forever, drawing no fault
             # (so fail_next counts stay about requests the client chose to make).
             self._record(method, path, query, 302)
-            self._redirect(h, self._base_url(self.port) + h.path)
+            _redirect(h, self._base_url(self.port) + h.path)
             return
         elif path.startswith("/v1/"):
             fault = self._draw_fault()
@@ -622,7 +589,7 @@ class DemoServer:
                 h.close_connection = True
                 return
             self._record(method, path, query, 302)
-            self._redirect(h, location)
+            _redirect(h, location)
             return
         if fault in ("429", "retry_after_garbage"):
             headers = []
@@ -651,20 +618,20 @@ class DemoServer:
         if not other_origin:
             self._record(method, path, query, reply.status)
         if mangled == "truncated":
-            self._write(h, reply.status, body[: len(body) // 2], reply.headers)
+            _write(h, reply.status, body[: len(body) // 2], reply.headers)
         elif mangled == "short_body":
-            self._write_short(h, reply.status, body, reply.headers)
+            _write_short(h, reply.status, body, reply.headers)
         elif mangled == "chunked_broken":
             with self._fault_lock:
                 bad_size_line = self._chunked_turn % 2 == 0
                 self._chunked_turn += 1
-            self._write_broken_chunks(h, reply.status, body, reply.headers, bad_size_line)
+            _write_broken_chunks(h, reply.status, body, reply.headers, bad_size_line)
         elif mangled == "bad_gzip":
-            self._write(h, reply.status, body, [*reply.headers, ("Content-Encoding", "gzip")])
+            _write(h, reply.status, body, [*reply.headers, ("Content-Encoding", "gzip")])
         elif fault == "drip":
             self._write_drip(h, reply.status, body, reply.headers)
         else:
-            self._write(h, reply.status, body, reply.headers)
+            _write(h, reply.status, body, reply.headers)
 
     def _base_url(self, port: int) -> str:
         # Not self.url: that raises once stop() has begun, and a handler may still be running.
@@ -713,94 +680,13 @@ class DemoServer:
         with self._log_lock:
             self._other_log.append(OtherOriginRequest(method, path, query, key_sent))
 
-    @staticmethod
-    def _drain(h: _Handler) -> None:
-        if h.headers.get("Transfer-Encoding"):
-            h.close_connection = True  # chunked bodies are not worth parsing here
-            return
-        try:
-            length = int(h.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = 0
-        if length > _MAX_BODY:
-            h.close_connection = True
-        elif length > 0:
-            h.rfile.read(length)
-
-    @staticmethod
-    def _head(
-        h: _Handler, status: int, headers: Iterable[tuple[str, str]], length: int | None
-    ) -> bytes:
-        """The status line and headers; ``length`` None sends no Content-Length (chunked)."""
-        lines = [
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
-            "Content-Type: application/json; charset=utf-8",
-        ]
-        if length is not None:
-            lines.append(f"Content-Length: {length}")
-        lines.extend(f"{k}: {v}" for k, v in headers)
-        if h.close_connection:
-            lines.append("Connection: close")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-    @classmethod
-    def _write(
-        cls, h: _Handler, status: int, body: bytes, headers: Iterable[tuple[str, str]]
-    ) -> None:
-        head = cls._head(h, status, headers, len(body))
-        try:
-            # one write: headers and body in the same segment(s), no Nagle interplay
-            h.wfile.write(head + body)
-        except OSError:
-            h.close_connection = True
-
-    @classmethod
-    def _redirect(cls, h: _Handler, location: str) -> None:
-        body = _dumps({"error": "Found", "message": f"Moved to {location}", "code": 302})
-        cls._write(h, 302, body, [("Location", location)])
-
-    @classmethod
-    def _write_short(
-        cls, h: _Handler, status: int, body: bytes, headers: Iterable[tuple[str, str]]
-    ) -> None:
-        # The head is built before close_connection is set: a server that cuts a response
-        # short does not announce it, the client only learns from the early EOF.
-        head = cls._head(h, status, headers, len(body))
-        h.close_connection = True
-        with contextlib.suppress(OSError):
-            h.wfile.write(head + body[: len(body) // 2])
-            h.connection.shutdown(socket.SHUT_WR)  # EOF now, not when the handler unwinds
-
-    @classmethod
-    def _write_broken_chunks(
-        cls,
-        h: _Handler,
-        status: int,
-        body: bytes,
-        headers: Iterable[tuple[str, str]],
-        bad_size_line: bool,
-    ) -> None:
-        head = cls._head(h, status, [*headers, ("Transfer-Encoding", "chunked")], None)
-        h.close_connection = True
-        # at least one byte: a first chunk of size 0 would be a valid end of an empty body
-        cut = max(1, len(body) // 2)
-        if bad_size_line:
-            # a valid first chunk, then a size line that is not hex
-            stream = b"%x\r\n%s\r\nzz-not-hex\r\n%s" % (cut, body[:cut], body[cut:])
-        else:
-            # one chunk announcing the whole body, closed after half of it
-            stream = b"%x\r\n%s" % (len(body), body[:cut])
-        with contextlib.suppress(OSError):
-            h.wfile.write(head + stream)
-            h.connection.shutdown(socket.SHUT_WR)
-
     def _write_drip(
         self, h: _Handler, status: int, body: bytes, headers: Iterable[tuple[str, str]]
     ) -> None:
         server = cast(_HTTPServer, h.server)
         pause = max(self.faults.drip_seconds, 0.0)
         try:
-            h.wfile.write(self._head(h, status, headers, len(body)))
+            h.wfile.write(_head(h, status, headers, len(body)))
             for i in range(len(body)):
                 # A stopping server must not keep this thread dripping for minutes; a client
                 # that went away ends it too, through the OSError of the next write or two.
@@ -1019,215 +905,3 @@ class DemoServer:
                 ],
             }
         )
-
-
-# -- parameter parsing -------------------------------------------------------------------------
-
-
-def _format_seconds(value: float) -> str:
-    """Retry-After is defined in whole seconds; fractions are kept so that tests can stay fast."""
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _int_param(query: dict[str, str], name: str, low: int, high: int | None) -> int | None:
-    raw = query.get(name)
-    if raw is None:
-        return None
-    text = raw.strip()
-    bound = f"between {low} and {high}" if high is not None else f">= {low}"
-    if not _INT.fullmatch(text):
-        raise _ApiError(400, f"Invalid {name} {raw[:40]!r}: must be an integer {bound}")
-    value = int(text)
-    if value < low or (high is not None and value > high):
-        raise _ApiError(400, f"Invalid {name} {value}: must be {bound}")
-    return value
-
-
-def _parse_paging(
-    query: dict[str, str], generation: Literal["page", "cursor"]
-) -> tuple[int, int | None, str | None]:
-    limit = _int_param(query, "limit", 1, _MAX_LIMIT)
-    # The newer (cursor) generation has no page parameter: it is ignored there, not validated.
-    page = _int_param(query, "page", 1, None) if generation == "page" else None
-    cursor = query.get("cursor")
-    if cursor is not None:
-        if not _HEX24.fullmatch(cursor):
-            raise _ApiError(
-                400, f"Invalid cursor {cursor[:40]!r}: expected a 24-hex id (a nextCursor value)"
-            )
-        cursor = cursor.lower()
-    return (limit if limit is not None else _DEFAULT_LIMIT), page, cursor
-
-
-def _parse_statuses(query: dict[str, str], allowed: Sequence[str]) -> frozenset[str] | None:
-    raw = query.get("status")
-    if raw is None:
-        return None
-    values = [v.strip() for v in raw.split(",")]
-    bad = [v for v in values if v not in allowed]
-    if bad:
-        raise _ApiError(
-            400, f"Invalid status {bad[0][:40]!r}: expected one of {', '.join(allowed)}"
-        )
-    return frozenset(values)
-
-
-def _parse_date(query: dict[str, str], name: str) -> str | None:
-    raw = query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        if len(raw) == 10:
-            return date.fromisoformat(raw).isoformat()
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise _ApiError(
-            400, f"Invalid {name} {raw[:40]!r}: expected a date like 2025-06-01"
-        ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.date().isoformat()
-
-
-def _parse_range(query: dict[str, str]) -> tuple[str | None, str | None]:
-    """``from``/``to`` as inclusive UTC dates (``YYYY-MM-DD``), compared with ISO prefixes."""
-    since, until = _parse_date(query, "from"), _parse_date(query, "to")
-    if since is not None and until is not None and since > until:
-        raise _ApiError(400, f"Invalid range: from {since} is after to {until}")
-    return since, until
-
-
-def _paginate(
-    ids: Sequence[str],
-    limit: int,
-    page: int | None,
-    cursor: str | None,
-    generation: Literal["page", "cursor"],
-) -> tuple[int, int, JSONDict]:
-    """Slice bounds into ``ids`` (sorted) and the ``pagination`` object for them."""
-    total = len(ids)
-    if cursor is not None or generation == "cursor":
-        start = bisect_right(ids, cursor) if cursor is not None else 0
-        end = min(start + limit, total)
-        # As in the docs' example, nextCursor is the last item's id even on the final page.
-        return (
-            start,
-            end,
-            {
-                "limit": limit,
-                "total": total,
-                "hasMore": end < total,
-                "nextCursor": ids[end - 1] if end > start else None,
-            },
-        )
-    page = page or 1
-    start = min((page - 1) * limit, total)
-    end = min(start + limit, total)
-    return start, end, {"page": page, "limit": limit, "total": total, "pages": -(-total // limit)}
-
-
-# -- server-side aggregations ------------------------------------------------------------------
-
-
-def _in_range(stamp: str | None, since: str | None, until: str | None) -> bool:
-    if stamp is None:
-        return since is None and until is None
-    day = stamp[:10]
-    return (since is None or day >= since) and (until is None or day <= until)
-
-
-def _analytics(
-    campaign: JSONDict, leads: Sequence[JSONDict], since: str | None, until: str | None
-) -> JSONDict:
-    """``GET /v1/campaigns/{id}/analytics`` computed from the leads, so it agrees with them.
-
-    ``from``/``to`` filter emails by send day and replies by reply day (inclusive, UTC);
-    ``statusBreakdown`` is the current state and ignores them.
-    """
-    everything = since is None and until is None
-    steps: dict[tuple[int, str | None], list[int]] = {}
-    breakdown: dict[str, int] = {}
-    replied = unsubscribed = 0
-    for lead in leads:
-        status = lead["status"]
-        breakdown[status] = breakdown.get(status, 0) + 1
-        unsubscribed += status == "unsubscribed"
-        for email in lead["emailsSent"]:
-            if everything or _in_range(email["sentAt"], since, until):
-                key = (email["sequenceStep"], email["variant"])
-                counts = steps.get(key)
-                if counts is None:
-                    counts = steps[key] = [0, 0, 0, 0]
-                counts[0] += 1
-                counts[1] += email["opened"]
-                counts[2] += email["clicked"]
-                counts[3] += email["bounced"]
-        if lead["replied"] and (everything or _in_range(lead["repliedAt"], since, until)):
-            replied += 1
-    sent, opened, clicked, bounced = (sum(c[i] for c in steps.values()) for i in range(4))
-    # same keys and meaning as the campaign's own stats (see _data.campaign_stats)
-    stats = {
-        "sent": sent,
-        "delivered": sent - bounced,
-        "opened": opened,
-        "clicked": clicked,
-        "replied": replied,
-        "bounced": bounced,
-        "unsubscribed": unsubscribed,
-    }
-    step_rows = [
-        {
-            "_id": {"sequenceStep": step, "variant": variant},
-            "sent": c[0],
-            "opened": c[1],
-            "clicked": c[2],
-            "bounced": c[3],
-        }
-        for (step, variant), c in sorted(steps.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
-    ]
-    return {
-        "campaign": {
-            "id": campaign["_id"],
-            "name": campaign["name"],
-            "status": campaign["status"],
-            "startedAt": campaign["startedAt"],
-        },
-        "stats": stats,
-        "stepAnalytics": step_rows,
-        "statusBreakdown": breakdown,
-        "totalReplied": replied,
-    }
-
-
-def _daily(leads: Sequence[JSONDict], since: str | None, until: str | None) -> list[JSONDict]:
-    """Per UTC day: sends (and their opens/clicks/bounces) by send day, replies by reply day.
-
-    Opens and clicks carry no timestamps in the API, so they are bucketed with their send.
-    Replies without ``repliedAt`` cannot be placed on a day and are left out.
-    """
-    days: dict[str, list[int]] = {}
-
-    def bucket(day: str) -> list[int]:
-        found = days.get(day)
-        if found is None:
-            found = days[day] = [0, 0, 0, 0, 0, 0]
-        return found
-
-    for lead in leads:
-        for email in lead["emailsSent"]:
-            day = email["sentAt"][:10]
-            if _in_range(day, since, until):
-                row = bucket(day)
-                row[0] += 1
-                row[1] += email["opened"]
-                row[2] += email["clicked"]
-                row[3] += email["bounced"]
-        replied_at = lead["repliedAt"]
-        if lead["replied"] and replied_at is not None:
-            day = replied_at[:10]
-            if _in_range(day, since, until):
-                row = bucket(day)
-                row[4] += 1
-                row[5] += lead["aiTag"] in POSITIVE_TAGS
-    keys = ("sent", "opened", "clicked", "bounced", "replied", "positiveReplied")
-    return [{"_id": day, **dict(zip(keys, days[day], strict=True))} for day in sorted(days)]
