@@ -45,6 +45,7 @@ from sendkit_nb._schema import (
     LEAD_STATUSES,
     LEADS_SCHEMA,
 )
+from sendkit_nb._version import __version__
 from sendkit_nb._workflows import reconcile
 from sendkit_nb.metrics import (
     daily_activity,
@@ -54,9 +55,6 @@ from sendkit_nb.metrics import (
     reply_curve,
     variant_funnel,
 )
-
-__version__ = "0.1.0"
-
 
 # The notebook front ends import plotly, ipywidgets and IPython; these wrappers keep
 # `import sendkit_nb` light until one of them is used.
@@ -87,7 +85,9 @@ def report(source: Any, campaigns: Any = None, path: Any = None, **options: Any)
 def use_offline_renderer() -> str:
     """Make plotly figures in this notebook embed plotly.js (once, no CDN), so the notebook's
     HTML export shows them offline; returns the renderer's name."""
-    from sendkit_nb._report import use_offline_renderer as _use
+    # From the renderer's own module: the report package (jinja2 and the templates) is not
+    # needed to set a renderer.
+    from sendkit_nb._renderer import use_offline_renderer as _use
 
     return _use()
 

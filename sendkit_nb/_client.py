@@ -27,6 +27,9 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool
 
+# check_object_id lives with the other argument checks; it is imported here, where the
+# endpoints use it, and re-exported for the modules that have always imported it from here.
+from sendkit_nb._checks import check_object_id as check_object_id
 from sendkit_nb._errors import (
     APIConnectionError,
     AuthenticationError,
@@ -48,7 +51,6 @@ __all__ = ["RetryPolicy", "SendKitClient"]
 log = logging.getLogger("sendkit_nb")
 
 DEFAULT_BASE_URL = "https://api.sendkit.ai"
-_OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 # Endpoints that are not scoped to a workspace: platform keys need no X-Workspace-Id there.
 _UNSCOPED_PATHS = ("/v1/account", "/v1/workspaces")
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -60,17 +62,6 @@ _MAX_REDIRECTS = 5
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _READ_SIZE = 1 << 16
 _T = TypeVar("_T")
-
-
-def check_object_id(value: object, what: str = "campaign id") -> str:
-    """Return ``value`` if it is a 24-hex ObjectId string, else raise BadRequestError."""
-    if not isinstance(value, str) or not _OBJECT_ID.match(value):
-        shown = repr(value) if not isinstance(value, str) or len(value) < 60 else repr(value[:60])
-        raise BadRequestError(
-            f"{what} must be a 24-character hex id like '665a1b2c3d4e5f6a7b8c9d0e', got {shown}",
-            hint="Copy the id from load_campaigns(client) or `sendkit-nb campaigns`.",
-        )
-    return value
 
 
 @dataclass(frozen=True)
@@ -741,7 +732,7 @@ class SendKitClient:
 
     def campaign(self, campaign_id: str) -> dict[str, Any]:
         """``GET /v1/campaigns/{id}``: one campaign with its ``sequence``."""
-        check_object_id(campaign_id)
+        campaign_id = check_object_id(campaign_id)
         data: dict[str, Any] = self.get_json(f"/v1/campaigns/{campaign_id}")
         return data
 
@@ -749,7 +740,7 @@ class SendKitClient:
         self, campaign_id: str, *, date_from: str | None = None, date_to: str | None = None
     ) -> dict[str, Any]:
         """``GET /v1/campaigns/{id}/analytics``: the server's per step x variant counts."""
-        check_object_id(campaign_id)
+        campaign_id = check_object_id(campaign_id)
         data: dict[str, Any] = self.get_json(
             f"/v1/campaigns/{campaign_id}/analytics", {"from": date_from, "to": date_to}
         )

@@ -20,13 +20,14 @@ import functools
 import io
 import json
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import polars as pl
 from polars._typing import PolarsDataType
 
-from sendkit_nb._client import SendKitClient, check_object_id
+from sendkit_nb._checks import check_object_id, check_statuses, shown
+from sendkit_nb._client import SendKitClient
 from sendkit_nb._errors import BadRequestError, IncompleteLoadError, PaginationError, SchemaError
 from sendkit_nb._pagination import Page, Walk, walk
 from sendkit_nb._progress import Progress, check_progress, progress_bar
@@ -447,31 +448,16 @@ def leads_from_items(items: Iterable[dict[str, Any]], campaign_id: str) -> pl.Da
 
 
 def _check_statuses(status: str | Sequence[str] | None) -> list[str] | None:
-    if status is None:
-        return None
-    if isinstance(status, str):
-        wanted: list[object] = [status]
-    elif isinstance(status, Iterable) and not isinstance(status, bytes | Mapping):
-        wanted = list(status)
-    else:
-        raise BadRequestError(
-            f"status must be a lead status or a list of them, got {type(status).__name__}",
-            hint=f"Use one or several of: {', '.join(LEAD_STATUSES)}.",
-        )
-    known = [s for s in wanted if isinstance(s, str) and s in LEAD_STATUSES]
-    if len(known) != len(wanted) or not wanted:
-        unknown = [s for s in wanted if s not in known]
-        raise BadRequestError(
-            f"unknown lead status {unknown or wanted!r}",
-            hint=f"Use one or several of: {', '.join(LEAD_STATUSES)}.",
-        )
-    return known
+    """``status=`` checked by the shared rule (``sendkit_nb._checks``), as a list; None is every
+    status. Kept under this name for ``_report/_select.py``, which imports it."""
+    checked = check_statuses(status)
+    return None if checked is None else list(checked)
 
 
 def _check_limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
         raise BadRequestError(
-            f"limit must be an integer from 1 to 100, got {limit!r}",
+            f"limit must be an integer from 1 to 100, got {shown(limit)}",
             hint="The API serves at most 100 items a page; 100 is fastest.",
         )
     return limit
@@ -490,13 +476,16 @@ def load_leads(
 ) -> pl.DataFrame:
     """Every lead of a campaign, one row each (schema: ``sendkit_nb.LEADS_SCHEMA``).
 
-    ``status`` takes one lead status or several. Pages are fetched concurrently where the API
-    numbers them, sequentially by cursor otherwise (or with ``by_cursor=True``). Leads are
-    de-duplicated by ``id``. If the campaign changes during the load so that the count differs
-    from the API's total, the load is walked again by cursor; if it still differs, an
-    :class:`IncompleteLoadError` gives both numbers (with ``strict=False``, an
-    :class:`IncompleteLoadWarning` instead, and the frame as loaded). Raises a
-    :class:`SendKitError` subclass on any failure, so a returned frame is never silently short.
+    ``campaign_id`` is checked as every entry point checks it (``sendkit_nb._checks``): upper
+    case and surrounding whitespace are accepted, and the frame carries the lower-case id.
+    ``status`` takes one lead status or several (a repeated one is walked once). Pages are
+    fetched concurrently where the API numbers them, sequentially by cursor otherwise (or with
+    ``by_cursor=True``). Leads are de-duplicated by ``id``. If the campaign changes during the
+    load so that the count differs from the API's total, the load is walked again by cursor;
+    if it still differs, an :class:`IncompleteLoadError` gives both numbers (with
+    ``strict=False``, an :class:`IncompleteLoadWarning` instead, and the frame as loaded).
+    Raises a :class:`SendKitError` subclass on any failure, so a returned frame is never
+    silently short.
 
     ``progress``: True for a progress bar (tqdm: a widget in Jupyter, text in a terminal),
     False for none, or a function called after every page with the number of leads loaded so
@@ -506,7 +495,9 @@ def load_leads(
     ``deadline``: seconds for the whole load, every page and retry included (default: the
     client's ``deadline``); past it, :class:`DeadlineExceededError`.
     """
-    check_object_id(campaign_id)
+    # The canonical (lower-case) id: it is what the frame's campaign_id column carries, and
+    # what the campaigns list joins on.
+    campaign_id = check_object_id(campaign_id)
     statuses = _check_statuses(status)
     _check_limit(limit)
     check_progress(progress)

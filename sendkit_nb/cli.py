@@ -25,7 +25,8 @@ from typing import Any, NoReturn
 
 import polars as pl
 
-from sendkit_nb._client import SendKitClient, check_object_id
+from sendkit_nb._checks import check_object_id, statuses_from_args
+from sendkit_nb._client import SendKitClient
 from sendkit_nb._connect import connect
 from sendkit_nb._errors import (
     AuthenticationError,
@@ -37,7 +38,6 @@ from sendkit_nb._errors import (
 from sendkit_nb._files import check_writable, make_parents, write_atomic
 from sendkit_nb._frames import (
     IncompleteLoadWarning,
-    _check_statuses,
     campaigns_frame,
     list_campaigns,
     load_campaigns,
@@ -241,11 +241,10 @@ def _write(frame: pl.DataFrame, path: Path) -> None:
 
 
 def _statuses(args: argparse.Namespace) -> list[str] | None:
-    """``--status a --status b,c`` as a checked list (None: every status)."""
-    if not args.status:
-        return None
-    wanted = [s.strip() for value in args.status for s in value.split(",") if s.strip()]
-    return _check_statuses(wanted)
+    """``--status a --status b,c`` as a checked list (None: every status), by the rule the
+    magics' ``--status`` follows too."""
+    checked = statuses_from_args(args.status)
+    return None if checked is None else list(checked)
 
 
 def _campaign_ids(args: argparse.Namespace) -> list[str] | None:
@@ -260,7 +259,8 @@ def _campaign_ids(args: argparse.Namespace) -> list[str] | None:
             "name at least one campaign id, or --all",
             hint="`sendkit-nb campaigns` lists the ids.",
         )
-    return [check_object_id(c) for c in dict.fromkeys(args.campaigns)]
+    # Normalised before de-duplicating: the same id typed in two cases is one campaign.
+    return list(dict.fromkeys(check_object_id(c) for c in args.campaigns))
 
 
 class _CampaignBar:
@@ -593,7 +593,7 @@ def _version() -> str:
     try:
         return version("sendkit_nb")
     except PackageNotFoundError:
-        from sendkit_nb import __version__
+        from sendkit_nb._version import __version__
 
         return __version__
 

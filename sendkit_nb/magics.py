@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
+from sendkit_nb._checks import check_object_id, object_id_or_none, shown, statuses_from_args
 from sendkit_nb._connect import connect
-from sendkit_nb._errors import SendKitError
+from sendkit_nb._errors import BadRequestError, SendKitError
 from sendkit_nb._schema import CAMPAIGN_STATUSES, LEAD_STATUSES
 
 if TYPE_CHECKING:
@@ -34,15 +36,13 @@ if TYPE_CHECKING:
     from sendkit_nb._client import SendKitClient
     from sendkit_nb.widgets import Dashboard
 
-from sendkit_nb._report._renderer import NOTEBOOK_RENDERERS, use_offline_renderer
+from sendkit_nb._renderer import NOTEBOOK_RENDERERS, use_offline_renderer
 
 __all__ = ["RENDERER", "SendKitMagics", "load_ipython_extension", "unload_ipython_extension"]
 
 #: plotly renderer while the extension is loaded: the plotly mimetype for JupyterLab, plus a
 #: text/html copy with plotly.js embedded (not from a CDN) for nbconvert and offline viewing.
 RENDERER = NOTEBOOK_RENDERERS
-
-_OBJECT_ID_LENGTH = 24
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,13 +64,6 @@ class _HelpAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
         parser.print_help()
         raise _HelpShown
-
-
-def _statuses(values: list[str] | None) -> list[str] | None:
-    """``--status a b`` and ``--status a,b`` both work."""
-    if not values:
-        return None
-    return [part for value in values for part in value.split(",") if part]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,11 +166,13 @@ class SendKitMagics(Magics):
         try:
             if args.command == "campaigns":
                 return self.campaigns(args.status, args.search, demo=args.demo)
+            # ``--status a b`` and ``--status a,b`` both work; checked here by the CLI's rule, so
+            # that `leads` and `dashboard` treat one --status the same way (the dashboard
+            # object alone reads an empty filter as "every status").
+            statuses = statuses_from_args(args.status)
             if args.command == "leads":
-                return self.leads(
-                    args.campaign, _statuses(args.status), demo=args.demo, progress=not args.quiet
-                )
-            return self.dashboard(args.campaign, _statuses(args.status), demo=args.demo)
+                return self.leads(args.campaign, statuses, demo=args.demo, progress=not args.quiet)
+            return self.dashboard(args.campaign, statuses, demo=args.demo)
         except SendKitError as exc:
             # The API's message and hint, without a traceback through the HTTP layer.
             raise UsageError(str(exc)) from None
@@ -201,28 +196,35 @@ class SendKitMagics(Magics):
         return load_campaigns(self.client(demo=demo), status=status, search=search)
 
     def resolve(self, campaign: str, *, demo: bool = False) -> str:
-        """A campaign id from an id or an exact (case-insensitive) campaign name."""
-        text = campaign.strip()
-        if len(text) == _OBJECT_ID_LENGTH and all(c in "0123456789abcdefABCDEF" for c in text):
-            return text.lower()
+        """A campaign id from an id (as the loader accepts it, returned in lower case) or an
+        exact (case-insensitive) campaign name."""
+        found_id = object_id_or_none(campaign)
+        if found_id is not None:
+            return found_id
+        if not isinstance(campaign, str) or not campaign.strip():
+            # Neither an id nor a name to look up: the loader's own message.
+            return check_object_id(campaign)
         import polars as pl
 
-        found = self.campaigns(demo=demo).filter(pl.col("name").str.to_lowercase() == text.lower())
-        if found.height == 1:
-            return str(found["campaign_id"][0])
-        if found.height > 1:
-            raise UsageError(
-                f"{found.height} campaigns are named {campaign!r}; pass the id instead "
-                f"({', '.join(found['campaign_id'].to_list())})"
+        text = campaign.strip().lower()
+        found = self.campaigns(demo=demo).filter(pl.col("name").str.to_lowercase() == text)
+        ids = found["campaign_id"].to_list()
+        if len(ids) > 1:
+            raise BadRequestError(
+                f"{len(ids)} campaigns are named {shown(campaign)}",
+                hint=f"Pass the id instead: {', '.join(ids[:5])}{' ...' if len(ids) > 5 else ''}.",
             )
-        raise UsageError(
-            f"no campaign with id or name {campaign!r}; `%sendkit campaigns` lists them"
-        )
+        if not ids:
+            raise BadRequestError(
+                f"no campaign with id or name {shown(campaign)}",
+                hint="`%sendkit campaigns` lists them; ids are 24 hex characters.",
+            )
+        return str(ids[0])
 
     def leads(
         self,
         campaign: str,
-        status: list[str] | None = None,
+        status: str | Sequence[str] | None = None,
         *,
         demo: bool = False,
         progress: bool = True,
@@ -233,7 +235,11 @@ class SendKitMagics(Magics):
         return load_leads(self.client(demo=demo), campaign_id, status, progress=progress)
 
     def dashboard(
-        self, campaign: str | None = None, status: list[str] | None = None, *, demo: bool = False
+        self,
+        campaign: str | None = None,
+        status: Sequence[str] | None = None,
+        *,
+        demo: bool = False,
     ) -> Dashboard:
         from sendkit_nb.widgets import Dashboard
 

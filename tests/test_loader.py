@@ -313,7 +313,7 @@ def test_server_side_400_is_bad_request(client: sk.SendKitClient, server: DemoSe
         (("",), {}, "24-character hex"),
         (("not-an-id",), {}, "24-character hex"),
         ((None,), {}, "24-character hex"),
-        (("665A1B2C3D4E5F6A7B8C9D0E",), {}, "24-character hex"),
+        (("665a1b2c3d4e5f6a7b8c9d0g",), {}, "24-character hex"),
         (("665a1b2c3d4e5f6a7b8c9d0e", "sleeping"), {}, "unknown lead status"),
         (("665a1b2c3d4e5f6a7b8c9d0e", []), {}, "unknown lead status"),
         (("665a1b2c3d4e5f6a7b8c9d0e", 5), {}, "status must be a lead status"),

@@ -36,8 +36,8 @@ from typing import Any
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
+from sendkit_nb._renderer import OFFLINE_RENDERER, use_offline_renderer
 from sendkit_nb._report._html import REPORT_SUFFIXES, check_report_path, write_report
-from sendkit_nb._report._renderer import OFFLINE_RENDERER, use_offline_renderer
 from sendkit_nb._report._select import CampaignChoice
 
 __all__ = [

@@ -562,7 +562,7 @@ def _steps(total: int, enabled: bool) -> Iterator[Any]:
 
 def build_view(selection: Selection, options: Options) -> tuple[ReportView, FigureStore]:
     """The report's view and its figures."""
-    from sendkit_nb import __version__
+    from sendkit_nb._version import __version__
 
     builder = _Builder(selection, options)
     leads = selection.leads

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from sendkit_nb._client import SendKitClient, check_object_id
+from sendkit_nb._checks import check_object_id
+from sendkit_nb._client import SendKitClient
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._frames import _check_statuses, campaigns_frame, load_campaigns, load_leads
 from sendkit_nb._schema import CAMPAIGNS_SCHEMA, LEADS_SCHEMA
@@ -148,8 +149,9 @@ def _from_client(
     progress: bool,
     pulled_at: datetime | None,
 ) -> Selection:
-    for campaign_id in ids or ():
-        check_object_id(campaign_id)
+    if ids is not None:
+        # Canonical (lower-case) ids, each once: the leads and the catalog spell them so.
+        ids = list(dict.fromkeys(check_object_id(i) for i in ids))
     started = pulled_at or datetime.now(UTC)
     if catalog is None:
         catalog = load_campaigns(client)
