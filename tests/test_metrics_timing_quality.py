@@ -25,7 +25,7 @@ from sendkit_nb._errors import BadRequestError
 from sendkit_nb._frames import leads_from_items
 from sendkit_nb._schema import LEAD_STATUSES, LEADS_SCHEMA
 from sendkit_nb.demo import make_workspace
-from sendkit_nb.demo._server import _analytics
+from sendkit_nb.demo._aggregates import _analytics
 from sendkit_nb.metrics import (
     QUALITY_CHECKS,
     daily_activity,
