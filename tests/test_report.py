@@ -600,3 +600,68 @@ def test_offline_deep_link_keyboard_and_resize_while_hidden(
         assert plot["width"] < wide and abs(plot["width"] - plot["box"]) < 2, (plot, wide)
     assert offline.errors == []
     assert offline.requests == []
+
+
+# -- the page fits its window and its paper -----------------------------------------------------
+
+#: A4 portrait's printable width in CSS pixels (210 mm at 96 px/in, less Chromium's default
+#: margins of about 1 cm a side).
+A4_PRINT_WIDTH = 718
+
+_OVERFLOWS_JS = """() => {
+  // Every campaign, not only the one on show: their tables are what overflows.
+  document.querySelectorAll('.sk-campaign').forEach(el => el.classList.add('is-active'));
+  const page = document.documentElement.clientWidth;
+  const boxes = '.sk-table-wrap, table, .sk-figure, .sk-kpis, .sk-meta, .sk-header, main';
+  const over = [];
+  for (const el of document.querySelectorAll(boxes)) {
+    const right = el.getBoundingClientRect().right;
+    if (el.scrollWidth > el.clientWidth + 1 || right > page + 1) {
+      over.push(`${el.tagName}.${el.className} [${el.dataset.table || ''}]: ` +
+                `${el.scrollWidth} px in ${el.clientWidth} px, right edge ${Math.round(right)}`);
+    }
+  }
+  // Every value of every table is laid out, inside the page, under its column's name.
+  const cells = Array.from(document.querySelectorAll('.sk-table td'));
+  const hidden = cells.filter(td => {
+    const r = td.getBoundingClientRect();
+    return r.width === 0 || r.right > page + 1;
+  }).length;
+  const unlabelled = cells.filter(td => !td.dataset.label).length;
+  return {page, scroll: document.documentElement.scrollWidth, over, cells: cells.length,
+          hidden, unlabelled};
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_no_table_or_chart_is_wider_than_the_window(
+    browser: Browser, full_report: Path, width: int, test_output: Path
+) -> None:
+    offline = OfflinePage(browser, width=width)
+    try:
+        page = offline.open(full_report)
+        page.screenshot(path=str(test_output / f"report-{width}px.png"), full_page=True)
+        fit = page.evaluate(_OVERFLOWS_JS)
+    finally:
+        offline.context.close()
+    assert fit["scroll"] <= fit["page"], fit
+    assert fit["over"] == [], fit["over"]
+    assert fit["cells"] > 100 and fit["hidden"] == 0 and fit["unlabelled"] == 0, fit
+
+
+def test_printed_on_a4_portrait_every_column_is_kept(
+    browser: Browser, full_report: Path, test_output: Path
+) -> None:
+    offline = OfflinePage(browser, width=A4_PRINT_WIDTH)
+    try:
+        page = offline.open(full_report)
+        page.emulate_media(media="print")
+        fit = page.evaluate(_OVERFLOWS_JS)
+        pdf = test_output / "report-a4.pdf"
+        page.pdf(path=str(pdf), format="A4")
+    finally:
+        offline.context.close()
+    assert fit["scroll"] <= fit["page"], fit
+    assert fit["over"] == [], fit["over"]
+    assert fit["cells"] > 100 and fit["hidden"] == 0 and fit["unlabelled"] == 0, fit
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 50_000
