@@ -362,6 +362,7 @@ def _cmd_leads(args: argparse.Namespace) -> int:
     output = _check_output(Path(args.output))
     wanted = _campaign_ids(args)
     statuses = _statuses(args)
+    from sendkit_nb._present import headline_table
     from sendkit_nb.metrics import headline
 
     with _client(args) as client:
@@ -384,24 +385,8 @@ def _cmd_leads(args: argparse.Namespace) -> int:
         ]
     leads = pl.concat([load.frame for load in loads])
     _write(leads, output)
-    summary = headline(leads).with_columns(
-        pl.col("campaign_id").replace_strict(names, default=None).alias("name")
-    )
-    # The headline's main columns, so the table fits a terminal; rates as percentages.
-    _print_table(
-        summary.select(
-            pl.col("name").fill_null(pl.col("campaign_id")),
-            "leads",
-            "contacted",
-            "replied",
-            "positive",
-            "bounced",
-            *(
-                (pl.col(rate) * 100).round(1).alias(f"{rate} %")
-                for rate in ("positive_rate", "reply_rate", "bounce_rate")
-            ),
-        )
-    )
+    # Rates printed as every front end prints them, under labels that name their denominator.
+    _print_table(headline_table(headline(leads), names))
     print(f"wrote {leads.height} leads of {len(ids)} campaign(s) to {output}")
     _say_left_out(loads, names, states, statuses)
     return 0

@@ -3,18 +3,21 @@ over HTTP, and every number checked against sendkit_nb.metrics on the same leads
 
 from __future__ import annotations
 
+import html
 import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import ipywidgets
 import plotly.graph_objects as go
 import polars as pl
 import pytest
 
 import sendkit_nb as sk
 from sendkit_nb import RetryPolicy, charts, metrics
+from sendkit_nb._present import DASH
 from sendkit_nb.demo import DemoServer
 from sendkit_nb.widgets import FIGURES, KPIS, Dashboard
 from tests.widget_wire import Wire, as_sent
@@ -58,6 +61,11 @@ def kpi_text(d: Dashboard, key: str) -> str:
     found = re.search(r'class="sk-kpi-value"[^>]*>([^<]*)<', d.kpis[key].value)
     assert found, d.kpis[key].value
     return found.group(1)
+
+
+def header_text(d: Dashboard) -> str:
+    """The campaign header as read on screen (tags dropped, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", d.campaign_header.value))
 
 
 def assert_shows(d: Dashboard, leads: pl.DataFrame, catalog: pl.DataFrame, **options: Any) -> None:
@@ -156,7 +164,7 @@ def test_a_status_with_no_leads_shows_empty_panels(dash: Dashboard) -> None:
     assert dash.message.value == ""
     assert dash.view is not None and dash.view.headline["leads"] == 0
     assert kpi_text(dash, "leads") == "0"
-    assert kpi_text(dash, "positive_rate") == "—"
+    assert kpi_text(dash, "positive_rate") == DASH  # a missing number prints as everywhere else
     assert "No leads in this selection" in dash.table.value
     notes = [a.name for a in dash.figures["funnel"].layout.annotations]
     assert charts.NO_DATA in notes
@@ -260,6 +268,152 @@ def test_status_filter_carries_over_to_the_next_campaign(
     assert dash.status_picker.value == ("replied",)
     leads = sk.load_leads(client, second, "replied", progress=False)
     assert_shows(dash, leads, catalog)
+    assert "Status filter: replied" in header_text(dash)
+
+
+# -- the status filter in sight, and in the comparison (issue 10, item 14) --------------------
+
+
+def test_the_status_filter_is_shown_in_the_campaign_header(
+    dash: Dashboard, client: sk.SendKitClient, catalog: pl.DataFrame
+) -> None:
+    first = dash.selection.campaign_id
+    assert first is not None
+    total = dash.store.campaign(first).leads.height
+    text = header_text(dash)
+    assert f"{catalog['name'][0]} · {catalog['status'][0]}" in text
+    assert f"All statuses · {total:,} leads" in text
+    assert dash.header_clear_button.layout.display == "none"
+
+    dash.set_statuses(["replied"])
+    replied = sk.load_leads(client, first, "replied", progress=False).height
+    assert f"Status filter: replied · {replied:,} of {total:,} leads" in header_text(dash)
+    assert dash.header_clear_button.layout.display is None
+
+    # The filter stays when a draft campaign (no reply yet) is opened: the header says why
+    # the cards read 0, where the analyst looks.
+    draft = campaign_named(catalog, "Enterprise ABM")
+    dash.select_campaign(draft)
+    drafted = dash.store.campaign(draft).leads.height
+    assert drafted > 0 and dash.status_picker.value == ("replied",)
+    assert kpi_text(dash, "leads") == "0"
+    text = header_text(dash)
+    assert "Enterprise ABM (draft) · draft" in text
+    assert f"Status filter: replied · none of its {drafted:,} leads has this status" in text
+    # One click there clears it.
+    dash.header_clear_button.click()
+    assert dash.selection.statuses == () and dash.status_picker.value == ()
+    assert f"All statuses · {drafted:,} leads" in header_text(dash)
+    assert kpi_text(dash, "leads") == f"{drafted:,}"
+    assert dash.header_clear_button.layout.display == "none"
+
+    dash.set_statuses(["replied", "bounced"])
+    dash.select_campaign(campaign_named(catalog, "Old smoke test"))  # no leads at all
+    assert "Status filter: replied, bounced · this campaign has no leads yet" in header_text(dash)
+
+
+def test_the_campaign_header_escapes_names() -> None:
+    from sendkit_nb.widgets._app import _campaign_header_html
+
+    header = _campaign_header_html("<b>x</b> & co", "<i>active</i>", 3, ("replied",), 1)
+    assert "<b>x</b>" not in header and "<i>" not in header
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; co" in header
+
+
+def compared_leads(client: sk.SendKitClient, ids: list[str], *statuses: str) -> pl.DataFrame:
+    status = list(statuses) or None
+    frames = [sk.load_leads(client, cid, status, progress=False) for cid in ids]
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def assert_compares(
+    d: Dashboard, leads: pl.DataFrame, catalog: pl.DataFrame, metric: str = "reply"
+) -> None:
+    expected = charts.campaign_comparison(metrics.compare_campaigns(leads, catalog), metric=metric)
+    assert figure_data(d.figures["campaigns"]) == figure_data(expected)
+
+
+def test_the_campaign_comparison_honours_the_status_filter(
+    dash: Dashboard, client: sk.SendKitClient, catalog: pl.DataFrame
+) -> None:
+    first, second = catalog["campaign_id"][0], catalog["campaign_id"][1]
+    dash.select_campaign(second)
+    dash.select_campaign(first)
+    assert_compares(dash, compared_leads(client, [first, second]), catalog)
+
+    dash.set_statuses(["replied", "completed"])
+    assert dash.message.value == ""
+    chosen = compared_leads(client, [first, second], "replied", "completed")
+    assert_compares(dash, chosen, catalog)
+    # The chart says what it compares.
+    assert "leads with status replied, completed only" in dash.comparison_note.value
+    dash.set_options(metric="open")  # the metric too
+    assert_compares(dash, chosen, catalog, "open")
+    dash.set_statuses([])
+    assert_compares(dash, compared_leads(client, [first, second]), catalog, "open")
+    assert "Comparing 2 campaigns, all their leads" in dash.comparison_note.value
+
+
+def test_any_campaigns_can_be_compared_loading_them_with_progress(
+    client: sk.SendKitClient, catalog: pl.DataFrame, server: DemoServer
+) -> None:
+    d = Dashboard(client)
+    try:
+        ids = catalog["campaign_id"].to_list()
+        names = dict(catalog.select("campaign_id", "name").iter_rows())
+        # Every campaign of the list can be picked; the one opened is compared already.
+        assert [cid for _, cid in d.compare_picker.options] == ids
+        assert d.compare_picker.value == (ids[0],)
+        texts: list[str] = []
+        d.progress_text.observe(lambda change: texts.append(change["new"]), names="value")
+
+        d.compare_picker.value = tuple(ids[:4])  # as a user picking three more in the list
+        assert d.message.value == ""
+        for number, cid in enumerate(ids[1:4], 1):
+            assert f"/v1/campaigns/{cid}/leads" in lead_requests(server)
+            stage = f"Comparison, {number} of 3: Loading the leads of “{names[cid]}”"
+            assert any(stage in t for t in texts), (stage, texts)
+        total = d.store.campaign(ids[3]).leads.height
+        assert any(f"{total:,} of {total:,} leads" in t for t in texts)
+        assert "Comparing 4 campaigns (3 loaded from the API" in d.progress_text.value
+        assert d.progress.layout.visibility == "hidden"
+        assert d.selection.campaign_id == ids[0]  # compared, not opened
+        assert_compares(d, compared_leads(client, ids[:4]), catalog)
+
+        before = len(server.request_log)
+        d.compare_picker.value = (ids[1], ids[2])  # fewer: from memory
+        assert len(server.request_log) == before
+        assert_compares(d, compared_leads(client, ids[1:3]), catalog)
+
+        d.compare_all_button.click()
+        assert d.compare_picker.value == tuple(ids)
+        empty = [cid for cid in ids if not d.store.campaign(cid).leads.height]
+        assert empty and d.comparison_missing == empty
+        assert all(names[cid] in d.comparison_note.value for cid in empty)
+        assert_compares(d, compared_leads(client, ids), catalog)
+        # A compared campaign opens from memory.
+        d.select_campaign(ids[2])
+        assert "from memory" in d.progress_text.value
+    finally:
+        d.close()
+
+
+def test_a_campaign_that_fails_to_load_is_left_out_of_the_comparison(
+    dash: Dashboard, client: sk.SendKitClient, catalog: pl.DataFrame, server: DemoServer
+) -> None:
+    first, second = catalog["campaign_id"][0], catalog["campaign_id"][1]
+    server.fail_next("500", 20)  # more than the client retries
+    dash.set_comparison([first, second])
+    server.reset()
+    assert "Left out of the comparison" in dash.message.value
+    assert "HTTP 500" in dash.message.value
+    assert dash.compare_picker.value == (first,)
+    assert_compares(dash, compared_leads(client, [first]), catalog)
+    dash.set_comparison([first, second])
+    assert dash.message.value == "" and dash.compare_picker.value == (first, second)
+    dash.set_comparison(["ffffffffffffffffffffffff"])
+    assert "not in the campaigns list" in dash.message.value
+    assert dash.compare_picker.value == (first, second)
 
 
 def test_refresh_reloads_from_the_api(dash: Dashboard, server: DemoServer) -> None:
@@ -272,20 +426,137 @@ def test_refresh_reloads_from_the_api(dash: Dashboard, server: DemoServer) -> No
     assert "from the API" in dash.progress_text.value
 
 
-def test_search_narrows_the_campaign_picker(dash: Dashboard, catalog: pl.DataFrame) -> None:
+# -- search: the picker always shows the campaign on screen (issue 10, item 13) ---------------
+
+
+def press_enter(box: ipywidgets.Text) -> None:
+    """What the browser sends when Enter is pressed in a text box (ipywidgets' TextView sends
+    a custom message; the value itself was synced as it was typed)."""
+    box._handle_msg(
+        {"content": {"data": {"method": "custom", "content": {"event": "submit"}}}, "buffers": []}
+    )
+
+
+def type_into(box: ipywidgets.Text, text: str) -> Iterator[str]:
+    """Type ``text`` one character at a time, as a continuous-update text box syncs it."""
+    for end in range(1, len(text) + 1):
+        box.value = text[:end]
+        yield box.value
+
+
+def picker_shows_the_screen(d: Dashboard) -> bool:
+    """The campaign picker names the campaign whose numbers are on show."""
+    assert d.view is not None
+    picked: object = d.campaign_picker.value
+    return picked == d.selection.campaign_id == d.view.selection.campaign_id
+
+
+def campaign_named(catalog: pl.DataFrame, start: str) -> str:
+    return str(catalog.filter(pl.col("name").str.starts_with(start))["campaign_id"][0])
+
+
+def test_typing_a_name_with_a_single_match_opens_it(
+    dash: Dashboard, client: sk.SendKitClient, catalog: pl.DataFrame, server: DemoServer
+) -> None:
+    fintech = campaign_named(catalog, "Fintech")
+    assert dash.selection.campaign_id != fintech
+    for typed in type_into(dash.campaign_search, "fin"):
+        # Never a blank picker, nor one naming a campaign the charts do not show.
+        assert picker_shows_the_screen(dash), typed
+    assert dash.selection.campaign_id == fintech
+    assert [cid for _, cid in dash.campaign_picker.options] == [fintech]
+    assert_shows(dash, sk.load_leads(client, fintech, progress=False), catalog)
+    assert "Fintech CFOs - Q2" in header_text(dash)
+    # Enter then opens the first (and only) match: the one on show, nothing is redone.
+    before = len(server.request_log)
+    timings = dash.timings
+    press_enter(dash.campaign_search)
+    assert dash.selection.campaign_id == fintech and picker_shows_the_screen(dash)
+    assert len(server.request_log) == before and dash.timings is timings
+
+
+def test_a_search_that_leaves_out_the_campaign_on_show_keeps_it_in_the_picker(
+    dash: Dashboard, catalog: pl.DataFrame, server: DemoServer
+) -> None:
     shown = dash.selection.campaign_id
-    dash.campaign_search.value = "fintech"
-    names = [label for label, _ in dash.campaign_picker.options]
-    assert names and all("fintech" in n.lower() for n in names)
-    assert len(names) < catalog.height
-    # The shown campaign does not match: nothing is selected, nothing reloaded.
-    assert dash.campaign_picker.value is None
-    assert dash.selection.campaign_id == shown
-    dash.campaign_picker.value = dash.campaign_picker.options[0][1]
-    assert dash.selection.campaign_id == dash.campaign_picker.options[0][1]
+    assert shown is not None
+    before = len(server.request_log)
+    dash.campaign_search.value = "en"  # Agency ..., Enterprise ...: not the campaign on show
+    matches = [
+        cid for cid, name in catalog.select("campaign_id", "name").rows() if "en" in name.lower()
+    ]
+    assert len(matches) > 1 and shown not in matches
+    assert picker_shows_the_screen(dash) and dash.selection.campaign_id == shown
+    # The campaign on show first, then the matches; nothing loaded meanwhile.
+    assert [cid for _, cid in dash.campaign_picker.options] == [shown, *matches]
+    assert len(server.request_log) == before
+    assert f"{len(matches)} of {catalog.height} campaigns match “en”" in dash.progress_text.value
+    assert "Enter opens the first" in dash.progress_text.value
+
+    press_enter(dash.campaign_search)  # Enter: the first match
+    assert dash.message.value == ""
+    assert dash.selection.campaign_id == matches[0]
+    assert picker_shows_the_screen(dash)
+    assert [cid for _, cid in dash.campaign_picker.options] == matches
+
+    # Picking in the narrowed list works as ever.
+    dash.campaign_picker.value = matches[1]
+    assert dash.selection.campaign_id == matches[1] and picker_shows_the_screen(dash)
+    # A campaign opened from code while the search leaves it out: still shown in the picker.
+    dash.select_campaign(shown)
+    assert picker_shows_the_screen(dash)
+    assert dash.campaign_picker.options[0][1] == shown
     dash.search("")
     assert len(dash.campaign_picker.options) == catalog.height
-    assert dash.campaign_picker.value == dash.selection.campaign_id
+    assert picker_shows_the_screen(dash)
+
+
+def test_a_search_without_match_keeps_the_campaign_and_enter_does_nothing(
+    dash: Dashboard, server: DemoServer
+) -> None:
+    shown = dash.selection.campaign_id
+    dash.campaign_search.value = "zzz"
+    assert [cid for _, cid in dash.campaign_picker.options] == [shown]
+    assert picker_shows_the_screen(dash)
+    assert "No campaign name contains “zzz”" in dash.progress_text.value
+    before = len(server.request_log)
+    press_enter(dash.campaign_search)
+    assert dash.selection.campaign_id == shown and len(server.request_log) == before
+    # Enter in an empty box chooses nothing either.
+    dash.campaign_search.value = ""
+    press_enter(dash.campaign_search)
+    assert dash.selection.campaign_id == shown and picker_shows_the_screen(dash)
+    assert dash.message.value == ""
+
+
+def test_a_pick_that_fails_to_load_puts_the_picker_back(
+    dash: Dashboard, catalog: pl.DataFrame, server: DemoServer
+) -> None:
+    shown = dash.selection.campaign_id
+    server.fail_next("500", 20)  # more than the client retries
+    dash.campaign_picker.value = catalog["campaign_id"][1]  # as a user picking it
+    assert "HTTP 500" in dash.message.value
+    assert dash.selection.campaign_id == shown
+    assert picker_shows_the_screen(dash)
+
+
+def test_a_pick_whose_metrics_fail_puts_the_picker_back(
+    dash: Dashboard, catalog: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sendkit_nb.widgets import _app
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    shown = dash.selection.campaign_id
+    monkeypatch.setattr(_app, "compute_view", broken)
+    dash.campaign_picker.value = catalog["campaign_id"][1]
+    assert "Unexpected error (RuntimeError): boom" in dash.message.value
+    assert dash.selection.campaign_id == shown and picker_shows_the_screen(dash)
+    monkeypatch.undo()
+    dash.campaign_picker.value = catalog["campaign_id"][1]  # works again, comparison included
+    assert dash.message.value == "" and picker_shows_the_screen(dash)
+    assert len(dash.figures["campaigns"].data[0].y) == 2
 
 
 def test_progress_is_shown_inside_the_dashboard(

@@ -438,7 +438,7 @@ def test_dashboard_in_jupyterlab(jupyterlab: Lab, browser: Browser, test_output:
         ).all_inner_texts()
 
         # Another campaign, picked in the dropdown.
-        campaign_select = ".sendkit-dashboard .widget-dropdown select >> nth=0"
+        campaign_select = ".sendkit-dashboard .sk-campaign-picker select"
         campaigns = options_of(page, campaign_select)
         assert len(campaigns) >= 3
         page.locator(campaign_select).select_option(label=campaigns[1])
@@ -461,7 +461,8 @@ def test_dashboard_in_jupyterlab(jupyterlab: Lab, browser: Browser, test_output:
 
         stage = "picking a status"
         # One status, picked in the status list.
-        status_select = ".sendkit-dashboard .widget-select-multiple select"
+        # By its class: the comparison's campaign list is a multiple select too.
+        status_select = ".sendkit-dashboard .sk-status-picker select"
         replied = next(t for t in options_of(page, status_select) if t.startswith("replied"))
         page.locator(status_select).select_option(label=replied)
         page.wait_for_function(
@@ -477,6 +478,12 @@ def test_dashboard_in_jupyterlab(jupyterlab: Lab, browser: Browser, test_output:
             timeout=WAIT_MS,
         )
         assert page.locator(KPI_LEADS).inner_text() != campaign_leads
+        # The filter is stated in the campaign header, above the cards it changes.
+        header = page.locator(".sendkit-dashboard .sk-campaign-header").inner_text()
+        # (The select's option texts come with no-break spaces, the header's inner text not.)
+        picked = campaigns[1].replace("\xa0", " ").split(" · ")[0]
+        assert picked in header, header
+        assert "Status filter: replied" in header and f"{count} of" in header, header
         assert "sk-error" not in dashboard.inner_html()
         dashboard.screenshot(path=str(test_output / "dashboard-replied.png"))
         assert errors == []

@@ -38,7 +38,8 @@ import polars as pl
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._renderer import OFFLINE_RENDERER, use_offline_renderer
 from sendkit_nb._report._html import REPORT_SUFFIXES, check_report_path, write_report
-from sendkit_nb._report._select import CampaignChoice
+from sendkit_nb._report._select import CampaignChoice, Selection, normalize_campaigns
+from sendkit_nb._summary import CampaignSummary
 
 __all__ = [
     "OFFLINE_RENDERER",
@@ -199,8 +200,11 @@ def report(
     ``.write_raw_html(path)`` writes it).
 
     ``source``: a :class:`~sendkit_nb.SendKitClient` (the campaigns and leads are loaded
-    through it, and the pull time recorded) or an already-loaded leads frame from
-    :func:`~sendkit_nb.load_leads` (one campaign or several concatenated).
+    through it, and the pull time recorded), an already-loaded leads frame from
+    :func:`~sendkit_nb.load_leads` (one campaign or several concatenated), or a campaign
+    summary (``sendkit_nb._summary.CampaignSummary``, what the dashboard shows), rendered as it
+    is: its status filter and settings are the report's, so ``status``, ``positive_tags``,
+    ``denominator`` and ``metric`` must not be given with it.
     ``campaigns``: a campaign id or a list of them (or a campaigns frame); None = every campaign
     of the source. ``path``: a file ending in ``.html``; checked before anything is loaded.
     ``status``: only leads with this status (or these statuses); applied to a frame too.
@@ -230,9 +234,26 @@ def report(
     from sendkit_nb._report._html import render
     from sendkit_nb._report._select import select
 
-    selection = select(
-        source, campaigns, status=status, catalog=catalog, progress=progress, pulled_at=pulled_at
-    )
+    if isinstance(source, CampaignSummary):
+        if (status, tags, denominator, metric) != (None, None, "delivered", "reply"):
+            raise BadRequestError(
+                "a campaign summary is reported with its own status filter and settings",
+                hint="Pass status, positive_tags, denominator and metric to the summary instead.",
+            )
+        selection = _summary_selection(source, campaigns, catalog, pulled_at)
+        summaries = {selection.campaign_ids[0]: source}
+        settings = source.options
+        tags, denominator, metric = settings.positive_tags, settings.denominator, settings.metric
+    else:
+        selection = select(
+            source,
+            campaigns,
+            status=status,
+            catalog=catalog,
+            progress=progress,
+            pulled_at=pulled_at,
+        )
+        summaries = {}
     options = Options(
         title=title,
         positive_tags=tags,
@@ -240,7 +261,7 @@ def report(
         metric=metric,  # type: ignore[arg-type]
         progress=progress,
     )
-    view, store = build_view(selection, options)
+    view, store = build_view(selection, options, summaries)
     html = render(view, store)
     written = write_report(html, target).resolve() if target is not None else None
     return Report(
@@ -250,6 +271,33 @@ def report(
         names=tuple(c.name for c in view.campaigns),
         title=view.title,
         html=html,
+    )
+
+
+def _summary_selection(
+    summary: CampaignSummary,
+    campaigns: CampaignChoice,
+    catalog: pl.DataFrame | None,
+    pulled_at: datetime | None,
+) -> Selection:
+    """The report's data when it renders one campaign summary: that campaign, its leads."""
+    campaign_id = summary.campaign_id
+    if campaign_id is None:
+        raise BadRequestError("the campaign summary does not say which campaign it is of")
+    if campaigns is not None and normalize_campaigns(campaigns) != [campaign_id]:
+        raise BadRequestError(
+            f"a campaign summary reports on its own campaign ({campaign_id}) only",
+            hint="Leave campaigns= out, or pass that campaign's id.",
+        )
+    return Selection(
+        leads=summary.leads,
+        campaign_ids=(campaign_id,),
+        catalog=catalog,
+        source="a campaign summary (the dashboard's selection)",
+        pulled_at=pulled_at,
+        statuses=summary.options.statuses or None,
+        all_campaigns=False,
+        demo=False,
     )
 
 

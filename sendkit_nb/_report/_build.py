@@ -1,11 +1,12 @@
-"""From a :class:`Selection` to a :class:`ReportView`: numbers from ``sendkit_nb.metrics``,
-figures from ``sendkit_nb.charts``, and the wording around them. No metric is computed here."""
+"""From a :class:`Selection` to a :class:`ReportView`: one :class:`CampaignSummary` per
+campaign (``sendkit_nb._summary``), figures from ``sendkit_nb.charts``, and the wording around
+them. No metric is computed and no number formatted here: the summary holds the numbers and
+``sendkit_nb._present`` prints them, as for every other front end."""
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -15,6 +16,22 @@ import polars as pl
 
 from sendkit_nb import charts
 from sendkit_nb import metrics as skm
+from sendkit_nb._present import (
+    DASH,
+    EVENT_OF,
+    HEADLINE_BASE,
+    KPIS,
+    fmt_int,
+    fmt_interval,
+    fmt_kpi,
+    fmt_p,
+    fmt_pct,
+    fmt_pp,
+    rate_label,
+    status_label,
+    unique_names,
+    variant_label,
+)
 from sendkit_nb._report._html import FigureStore
 from sendkit_nb._report._select import Selection
 from sendkit_nb._report._view import (
@@ -29,11 +46,9 @@ from sendkit_nb._report._view import (
     Table,
 )
 from sendkit_nb._schema import DEFAULT_POSITIVE_TAGS
+from sendkit_nb._summary import CampaignSummary, SummaryOptions, compare, complete, summarize
 
-__all__ = ["Options", "build_view", "definition_blocks"]
-
-_EVENT = {"open": "opened", "click": "clicked", "reply": "replied", "positive": "positive"}
-_DASH = "–"
+__all__ = ["Options", "build_view", "definition_blocks", "summary_options"]
 
 
 @dataclass(frozen=True)
@@ -47,39 +62,16 @@ class Options:
     progress: bool = True
 
 
-# -- formatting -----------------------------------------------------------------------------
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def fmt_int(value: object) -> str:
-    """``3239`` -> ``"3,239"``; null -> ``"–"``."""
-    return f"{int(value):,}" if _number(value) else _DASH  # type: ignore[call-overload]
-
-
-def fmt_pct(value: object) -> str:
-    """A share as a percentage, one decimal (two below 1%, where one decimal hides the
-    differences that matter for replies); null -> ``"–"`` (a zero denominator)."""
-    if not _number(value):
-        return _DASH
-    pct = float(value) * 100  # type: ignore[arg-type]
-    return f"{pct:.2f}%" if 0 < abs(pct) < 1 else f"{pct:.1f}%"
-
-
-def fmt_pp(value: object) -> str:
-    """A difference of two shares in percentage points, signed."""
-    if not _number(value):
-        return _DASH
-    return f"{float(value) * 100:+.2f} pp"  # type: ignore[arg-type]
-
-
-def fmt_p(value: object) -> str:
-    if not _number(value):
-        return _DASH
-    p = float(value)  # type: ignore[arg-type]
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+def summary_options(selection: Selection, options: Options) -> SummaryOptions:
+    """The summary options of a report: its status filter and settings, and always the A/B
+    view (a report shows every campaign's variants, with the reply curve split by them)."""
+    return SummaryOptions(
+        statuses=selection.statuses or (),
+        denominator=options.denominator,
+        positive_tags=options.positive_tags,
+        metric=options.metric,
+        by_variant=True,
+    )
 
 
 def _anchor(campaign_id: str, taken: set[str]) -> str:
@@ -171,8 +163,7 @@ def _funnel_table(funnel: pl.DataFrame) -> Table:
     over = skm.rate_denominators(str(funnel["denominator"][0]) if funnel.height else "delivered")
     columns = [("Step", False)] + [(c.capitalize(), True) for c in skm.COUNT_COLUMNS]
     columns += [
-        (f"{name.split('_')[0].capitalize()} rate (/ {over[name]})", True)
-        for name in skm.RATE_COLUMNS
+        (rate_label(name.removesuffix("_rate"), over[name]), True) for name in skm.RATE_COLUMNS
     ]
     rows = [
         [Cell(str(r["step_label"]))]
@@ -198,18 +189,18 @@ def _verdict(row: dict[str, Any]) -> Cell:
         return Cell("too small to call", flag="small")
     if row["significant"] is False:
         return Cell("no significant difference")
-    return Cell(_DASH)
+    return Cell(DASH)
 
 
 def _variant_table(variants: pl.DataFrame, metric: str) -> Table:
     over = skm.rate_denominators(str(variants["denominator"][0]))
-    base, event, rate = over[f"{metric}_rate"], _EVENT[metric], f"{metric}_rate"
+    base, event, rate = over[f"{metric}_rate"], EVENT_OF[metric], f"{metric}_rate"
     columns = [
         ("Step", False),
         ("Variant", False),
         (base.capitalize(), True),
         (event.capitalize(), True),
-        (f"{metric.capitalize()} rate", True),
+        (rate_label(metric, base), True),
         ("95% interval", True),
         ("vs leader", True),
         ("Test", False),
@@ -219,13 +210,13 @@ def _variant_table(variants: pl.DataFrame, metric: str) -> Table:
     rows = [
         [
             Cell(str(r["step_label"])),
-            Cell(str(r["variant"]) if r["variant"] is not None else "(no variant)"),
+            Cell(variant_label(r["variant"])),
             Cell(fmt_int(r[base])),
             Cell(fmt_int(r[event])),
             Cell(fmt_pct(r[rate])),
-            Cell(f"{fmt_pct(r[f'{rate}_low'])} – {fmt_pct(r[f'{rate}_high'])}"),
-            Cell(_DASH if r["is_leader"] else fmt_pp(r["diff_vs_leader"])),
-            Cell({"z": "z-test", "fisher": "Fisher exact"}.get(r["test"] or "", _DASH)),
+            Cell(fmt_interval(r[f"{rate}_low"], r[f"{rate}_high"])),
+            Cell(DASH if r["is_leader"] else fmt_pp(r["diff_vs_leader"])),
+            Cell({"z": "z-test", "fisher": "Fisher exact"}.get(r["test"] or "", DASH)),
             Cell(fmt_p(r["p_value_adj"])),
             _verdict(r),
         ]
@@ -248,6 +239,7 @@ def _overview_table(
     anchors: dict[str, str],
     statuses: dict[str, str | None],
 ) -> Table:
+    rates = ("positive_rate", "reply_rate", "bounce_rate", "open_rate")
     columns = [
         ("Campaign", False),
         ("Status", False),
@@ -255,11 +247,8 @@ def _overview_table(
         ("Contacted", True),
         ("Replied", True),
         ("Positive", True),
-        ("Positive / contacted", True),
-        ("Reply / contacted", True),
-        ("Bounce / contacted", True),
-        ("Open / delivered", True),
     ]
+    columns += [(rate_label(r.removesuffix("_rate"), HEADLINE_BASE[r]), True) for r in rates]
     by_id = {str(r["campaign_id"]): r for r in compare.iter_rows(named=True)}
     # Best headline rate first (compare_campaigns' order); campaigns without leads at the end.
     order = [i for i in by_id if i in ids] + [i for i in ids if i not in by_id]
@@ -269,16 +258,13 @@ def _overview_table(
         rows.append(
             [
                 Cell(names[cid], href=f"#{anchors[cid]}"),
-                Cell(statuses.get(cid) or _DASH),
+                Cell(status_label(statuses.get(cid))),
                 Cell(fmt_int(r.get("leads", 0))),
                 Cell(fmt_int(r.get("contacted", 0))),
                 Cell(fmt_int(r.get("replied", 0))),
                 Cell(fmt_int(r.get("positive", 0))),
-                Cell(fmt_pct(r.get("positive_rate"))),
-                Cell(fmt_pct(r.get("reply_rate"))),
-                Cell(fmt_pct(r.get("bounce_rate"))),
-                Cell(fmt_pct(r.get("open_rate"))),
             ]
+            + [Cell(fmt_pct(r.get(rate))) for rate in rates]
         )
     return _table(
         "overview",
@@ -292,47 +278,47 @@ def _overview_table(
 # -- one campaign ---------------------------------------------------------------------------
 
 
-def _kpis(head: dict[str, Any], timing: dict[str, Any] | None) -> list[Kpi]:
-    contacted, delivered = head["contacted"], head["delivered"]
+def _kpis(head: Mapping[str, Any], timing: Mapping[str, Any] | None) -> list[Kpi]:
+    """The KPI strip: the dashboard's cards (:data:`~sendkit_nb._present.KPIS`, same labels,
+    same values), then what only the report shows."""
+    contacted, delivered = fmt_int(head["contacted"]), fmt_int(head["delivered"])
+    notes = {
+        "positive_rate": f"{fmt_int(head['positive'])} positive of {contacted} contacted",
+        "reply_rate": f"{fmt_int(head['replied'])} replied of {contacted} contacted",
+        "opened": skm.OPENS_CAVEAT,
+    }
+    order = ("positive_rate", "leads", "contacted", "replied", "reply_rate", "positive")
     kpis = [
         Kpi(
-            "positive replies per lead contacted",
-            fmt_pct(head["positive_rate"]),
-            f"{fmt_int(head['positive'])} positive of {fmt_int(contacted)} contacted",
-            headline=True,
-        ),
-        Kpi("leads", fmt_int(head["leads"])),
-        Kpi("contacted (at least one email)", fmt_int(contacted)),
+            KPIS[key].label,
+            fmt_kpi(KPIS[key], head),
+            notes.get(key, KPIS[key].definition),
+            headline=key == "positive_rate",
+        )
+        for key in order
+    ]
+    kpis += [
         Kpi(
-            f"replied ({fmt_pct(head['reply_rate'])} of contacted)",
-            fmt_int(head["replied"]),
-            "replied leads, whatever the step",
-        ),
-        Kpi(
-            f"positive ({fmt_pct(head['positive_rate'])} of contacted)",
-            fmt_int(head["positive"]),
+            rate_label("bounce", HEADLINE_BASE["bounce_rate"]),
+            fmt_pct(head["bounce_rate"]),
+            f"{fmt_int(head['bounced'])} contacted leads whose every email bounced",
         ),
         Kpi(
-            f"bounced ({fmt_pct(head['bounce_rate'])} of contacted)",
-            fmt_int(head["bounced"]),
-            "contacted leads whose every email bounced",
+            rate_label("open", HEADLINE_BASE["open_rate"]) + " (directional)",
+            fmt_pct(head["open_rate"]),
+            f"{fmt_int(head['opened'])} opened of {delivered} delivered. {skm.OPENS_CAVEAT}",
         ),
         Kpi(
-            f"opened ({fmt_pct(head['open_rate'])} of delivered), directional",
-            fmt_int(head["opened"]),
-            skm.OPENS_CAVEAT,
-        ),
-        Kpi(
-            f"clicked ({fmt_pct(head['click_rate'])} of delivered)",
-            fmt_int(head["clicked"]),
-            f"of {fmt_int(delivered)} delivered",
+            rate_label("click", HEADLINE_BASE["click_rate"]),
+            fmt_pct(head["click_rate"]),
+            f"{fmt_int(head['clicked'])} clicked of {delivered} delivered",
         ),
     ]
     if timing is not None:
         median = timing["median_days"]
         kpis.append(
             Kpi(
-                "median days to reply",
+                "Median days to reply",
                 str(median) if median is not None else "not reached",
                 "first day the reply curve reaches 50% of contacted leads; "
                 f"{fmt_pct(timing['share_replied'])} replied by the end of the data",
@@ -341,7 +327,7 @@ def _kpis(head: dict[str, Any], timing: dict[str, Any] | None) -> list[Kpi]:
     if head["unattributed"]:
         kpis.append(
             Kpi(
-                "unattributed replies",
+                "Unattributed replies",
                 fmt_int(head["unattributed"]),
                 "replies with no delivered email before them: counted, never dropped",
             )
@@ -349,9 +335,8 @@ def _kpis(head: dict[str, Any], timing: dict[str, Any] | None) -> list[Kpi]:
     return kpis
 
 
-def _checks(leads: pl.DataFrame) -> tuple[Check, ...]:
-    found = skm.quality(leads)
-    if found.height == 0:
+def _checks(found: pl.DataFrame | None) -> tuple[Check, ...]:
+    if found is None or found.height == 0:
         return ()
     counts = dict(found.group_by("check").agg(pl.col("id").n_unique()).iter_rows())
     return tuple(
@@ -373,7 +358,7 @@ class _Builder:
             for row in self.catalog.select("campaign_id", "name", "status").iter_rows():
                 names.setdefault(str(row[0]), str(row[1]) if row[1] is not None else "")
                 statuses.setdefault(str(row[0]), row[2])
-        self.names = _unique_names(selection.campaign_ids, names)
+        self.names = unique_names(selection.campaign_ids, names)
         self.statuses = statuses
         taken: set[str] = set()
         self.anchors = {cid: _anchor(cid, taken) for cid in selection.campaign_ids}
@@ -381,12 +366,13 @@ class _Builder:
     def chart(self, key: str, title: str, caption: str, figure: Any) -> Chart:
         return Chart(key, title, caption, figure_id=self.store.add(figure))
 
-    def campaign(self, campaign_id: str, leads: pl.DataFrame) -> CampaignView:
-        opts = self.options
-        filtered = self.selection.statuses is not None
+    def campaign(self, campaign_id: str, summary: CampaignSummary) -> CampaignView:
+        """The section of one campaign, rendered from its summary."""
+        leads = summary.leads
+        statuses = summary.options.statuses
         noun = "lead" if leads.height == 1 else "leads"
-        leads_text = f"{leads.height:,} {noun}" + (
-            f" with status {', '.join(self.selection.statuses or ())}" if filtered else ""
+        leads_text = f"{fmt_int(leads.height)} {noun}" + (
+            f" with status {', '.join(statuses)}" if statuses else ""
         )
         base = CampaignView(
             campaign_id=campaign_id,
@@ -397,19 +383,18 @@ class _Builder:
             leads_text=leads_text,
         )
         if leads.height == 0:
-            why = "with the chosen statuses" if filtered else "(none loaded)"
+            why = "with the chosen statuses" if statuses else "(none loaded)"
             return replace(base, notes=(f"This campaign has no leads {why}: nothing to chart.",))
 
-        tags = opts.positive_tags
-        head = skm.headline(leads, positive_tags=tags).row(0, named=True)
-        timing_frame = skm.reply_timing_summary(leads)
-        timing = timing_frame.row(0, named=True) if timing_frame.height else None
-        checks = _checks(leads)
+        tags = summary.options.positive_tags
+        head = summary.headline
+        checks = _checks(summary.checks)
         status_chart = self.chart(
             "status_breakdown",
             "Lead status",
-            "Every lead by its current SendKit status.",
-            charts.status_breakdown(skm.status_counts(leads)),
+            "Every lead loaded for this campaign by its current SendKit status"
+            + (" (the status filter picks from these)." if statuses else "."),
+            charts.status_breakdown(summary.status_counts),
         )
         tag_chart = self.chart(
             "ai_tag_breakdown",
@@ -417,9 +402,9 @@ class _Builder:
             "Leads by the AI tag of their reply; positive tags are "
             + ", ".join(sorted(tags or DEFAULT_POSITIVE_TAGS))
             + ".",
-            charts.ai_tag_breakdown(skm.ai_tag_counts(leads, positive_tags=tags)),
+            charts.ai_tag_breakdown(summary.ai_tags),
         )
-        if head["contacted"] == 0:
+        if summary.contacted == 0:
             return replace(
                 base,
                 kpis=tuple(_kpis(head, None)),
@@ -431,46 +416,33 @@ class _Builder:
                 ),
             )
 
-        sequence = self.catalog
-        funnel = skm.funnel(
-            leads, sequence=sequence, denominator=opts.denominator, positive_tags=tags
-        )
-        variants = skm.variant_funnel(
-            leads,
-            metric=opts.metric,
-            sequence=sequence,
-            denominator=opts.denominator,
-            positive_tags=tags,
-        )
-        ab_steps = variants.filter(pl.col("arms") >= 2)
-        curve = skm.reply_curve(leads, by="variant" if ab_steps.height else None)
-        daily = skm.daily_activity(leads, positive_tags=tags)
-        over = skm.rate_denominators(opts.denominator)
-
+        metric = summary.options.metric
+        over = skm.rate_denominators(summary.options.denominator)
+        variants, ab_steps = summary.variant_funnel, summary.ab_steps
         figures = [
             self.chart(
                 "step_funnel",
                 "Step funnel",
                 "Leads per sequence step at each stage; hover for the rates and their "
                 "denominators.",
-                charts.step_funnel(funnel),
+                charts.step_funnel(summary.funnel),
             ),
             self.chart(
                 "step_rates",
                 "Rates by step",
                 f"Open, click, reply and positive rates over {over['reply_rate']}; "
                 "opens are directional.",
-                charts.step_rates(funnel),
+                charts.step_rates(summary.funnel),
             ),
         ]
-        if ab_steps.height:
+        if variants is not None and ab_steps is not None and ab_steps.height:
             figures.append(
                 self.chart(
                     "variant_comparison",
                     "A/B variants",
-                    f"{opts.metric.capitalize()} rate per variant with 95% Wilson intervals; "
-                    "variants are compared only within a step.",
-                    charts.variant_comparison(variants),
+                    f"{rate_label(metric, over[f'{metric}_rate'])} per variant with 95% Wilson "
+                    "intervals; variants are compared only within a step.",
+                    charts.variant_comparison(variants, metric=metric),
                 )
             )
         else:
@@ -482,29 +454,32 @@ class _Builder:
                     "compare.",
                 )
             )
+        split = (
+            " One curve per variant of the lead's first email." if summary.curve_by_variant else ""
+        )
         figures += [
             self.chart(
                 "reply_curve",
                 "Reply curve",
                 "Share of contacted leads who replied within N days of their first email "
-                "(Kaplan–Meier, 95% band).",
-                charts.reply_curve(curve),
+                f"(Kaplan–Meier, 95% band).{split}",
+                charts.reply_curve(summary.reply_curve),
             ),
             self.chart(
                 "daily_activity",
                 "Daily activity",
                 "Emails per UTC day of sending; replies per UTC day of the reply.",
-                charts.daily_activity(daily),
+                charts.daily_activity(summary.daily),
             ),
             status_chart,
             tag_chart,
         ]
-        tables = [_funnel_table(funnel)]
-        if ab_steps.height:
-            tables.append(_variant_table(ab_steps, opts.metric))
+        tables = [_funnel_table(summary.funnel)]
+        if ab_steps is not None and ab_steps.height:
+            tables.append(_variant_table(ab_steps, metric))
         return replace(
             base,
-            kpis=tuple(_kpis(head, timing)),
+            kpis=tuple(_kpis(head, summary.timing)),
             charts=tuple(figures),
             tables=tuple(tables),
             checks=checks,
@@ -513,11 +488,9 @@ class _Builder:
     def overview(self) -> tuple[Chart, Table]:
         leads = self.selection.leads
         ids = self.selection.campaign_ids
-        compare = skm.compare_campaigns(
-            leads, self.catalog, positive_tags=self.options.positive_tags
-        )
-        table = _overview_table(compare, ids, self.names, self.anchors, self.statuses)
-        if compare.height == 0:
+        compared = compare(leads, self.catalog, positive_tags=self.options.positive_tags)
+        table = _overview_table(compared, ids, self.names, self.anchors, self.statuses)
+        if compared.height == 0:
             chart = Chart(
                 "campaign_comparison",
                 "Campaigns compared",
@@ -528,22 +501,9 @@ class _Builder:
                 "campaign_comparison",
                 "Campaigns compared",
                 "Headline rates per campaign on the same definitions.",
-                charts.campaign_comparison(compare, "positive", names=self.names),
+                charts.campaign_comparison(compared, "positive", names=self.names),
             )
         return chart, table
-
-
-def _unique_names(ids: Sequence[str], names: dict[str, str]) -> dict[str, str]:
-    """Display names: the campaign name (its id without one), with the id's tail added where
-    two chosen campaigns share a name, so the switcher never shows two identical tabs."""
-    shown = {cid: names.get(cid) or cid for cid in ids}
-    counts: dict[str, int] = {}
-    for name in shown.values():
-        counts[name] = counts.get(name, 0) + 1
-    return {
-        cid: f"{name} ({cid[-6:]})" if counts[name] > 1 and name != cid else name
-        for cid, name in shown.items()
-    }
 
 
 @contextmanager
@@ -560,19 +520,28 @@ def _steps(total: int, enabled: bool) -> Iterator[Any]:
             bar.close()
 
 
-def build_view(selection: Selection, options: Options) -> tuple[ReportView, FigureStore]:
-    """The report's view and its figures."""
+def build_view(
+    selection: Selection,
+    options: Options,
+    summaries: Mapping[str, CampaignSummary] | None = None,
+) -> tuple[ReportView, FigureStore]:
+    """The report's view and its figures. ``summaries``: campaign summaries already computed
+    (the dashboard's export), rendered as they are; the other campaigns are summarized here."""
     from sendkit_nb._version import __version__
 
     builder = _Builder(selection, options)
     leads = selection.leads
     per_campaign = leads.partition_by("campaign_id", as_dict=True, maintain_order=True)
     empty = leads.clear()
+    settings = summary_options(selection, options)
     campaigns: list[CampaignView] = []
     overview_chart, overview_table = builder.overview()
     with _steps(len(selection.campaign_ids), options.progress) as bar:
         for cid in selection.campaign_ids:
-            campaigns.append(builder.campaign(cid, per_campaign.get((cid,), empty)))
+            summary = (summaries or {}).get(cid) or summarize(
+                per_campaign.get((cid,), empty), selection.catalog, settings, campaign_id=cid
+            )
+            campaigns.append(builder.campaign(cid, complete(summary, selection.catalog)))
             if bar is not None:
                 bar.update(1)
 

@@ -11,7 +11,6 @@ import copy
 import functools
 import hashlib
 import html
-import math
 import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,6 +21,13 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from sendkit_nb._errors import BadRequestError
+
+# Numbers print one way in every front end: the charts use the shared formatters (re-exported
+# here for the chart modules) rather than copies of their own.
+from sendkit_nb._present import EVENT_OF as EVENT_OF
+from sendkit_nb._present import RATE_TITLE as RATE_TITLE
+from sendkit_nb._present import fmt_int, fmt_level, fmt_pct, unique_labels
+from sendkit_nb._present import is_number as is_number
 from sendkit_nb.metrics import OPENS_CAVEAT, rate_denominators
 
 from ._spec import FigureSpec
@@ -69,21 +75,6 @@ FOOTNOTE: Final = "sendkit:footnote"
 #: ``name`` of the subtitle annotation under the title.
 SUBTITLE: Final = "sendkit:subtitle"
 
-#: The count a rate counts, by rate name.
-EVENT_OF: Final[dict[str, str]] = {
-    "open": "opened",
-    "click": "clicked",
-    "reply": "replied",
-    "positive": "positive",
-    "bounce": "bounced",
-}
-RATE_TITLE: Final[dict[str, str]] = {
-    "open": "Open rate",
-    "click": "Click rate",
-    "reply": "Reply rate",
-    "positive": "Positive rate",
-    "bounce": "Bounce rate",
-}
 ATTRIBUTION: Final = (
     "last-touch attribution (a reply counts for the latest email delivered before it)"
 )
@@ -127,11 +118,6 @@ def funnel_bases(frame: pl.DataFrame) -> dict[str, str]:
     return rate_denominators(denominator)
 
 
-def is_number(value: object) -> bool:
-    """A finite int or float (not a bool, not None, not NaN)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def num(value: object) -> float | None:
     """``value`` as a float when :func:`is_number`, else None."""
     return float(value) if is_number(value) else None  # type: ignore[arg-type]
@@ -168,20 +154,6 @@ def whiskers(
         "thickness": thickness,
         "width": width,
     }
-
-
-def fmt_int(value: object) -> str:
-    """``3239`` -> ``"3,239"``; ``None`` -> ``"–"``."""
-    return f"{int(value):,}" if is_number(value) else "–"  # type: ignore[call-overload]
-
-
-def fmt_pct(value: object) -> str:
-    """A share as a percentage: one decimal, two below 1% (where one decimal hides the
-    differences that matter for replies); ``None`` -> ``"n/a"``."""
-    if not is_number(value):
-        return "n/a"
-    pct = float(value) * 100  # type: ignore[arg-type]
-    return f"{pct:.2f}%" if 0 < abs(pct) < 1 else f"{pct:.1f}%"
 
 
 def esc(text: object) -> str:
@@ -263,11 +235,6 @@ def row_level(row: dict[str, Any], level: float | None) -> float | None:
     """A row's own confidence level where it has one (a concatenation may mix levels)."""
     own = num(row.get("confidence"))
     return own if own is not None else level
-
-
-def fmt_level(level: float) -> str:
-    """``0.95`` -> ``"95%"``, ``0.975`` -> ``"97.5%"``."""
-    return f"{level * 100:.4g}%"
 
 
 def level_words(level: float | None) -> str:
@@ -478,18 +445,6 @@ def _no_data(fig: FigureSpec, message: str) -> None:
 def opens_footnote() -> str:
     """The full opens caveat, for charts that show open numbers."""
     return str(OPENS_CAVEAT)
-
-
-def unique_labels(labels: Sequence[str], keys: Sequence[Any]) -> list[str]:
-    """``labels`` made unique by appending the tail of the key where two share a label (two
-    campaigns may have the same name)."""
-    seen: dict[str, int] = {}
-    for label in labels:
-        seen[label] = seen.get(label, 0) + 1
-    return [
-        f"{label} ({str(key)[-6:]})" if seen[label] > 1 and key is not None else label
-        for label, key in zip(labels, keys, strict=True)
-    ]
 
 
 def names_for(keys: Sequence[Any], names: Mapping[str, str] | None) -> list[str]:

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
+from sendkit_nb._present import fmt_p, fmt_pp
 
 from ._common import (
     ATTRIBUTION,
@@ -622,10 +623,12 @@ def _arm_hover(
         text += "<br>Leader of this step (highest rate among arms big enough to lead)"
     elif arms > 1 and (p := num(row.get("p_value_adj"))) is not None:
         gap = num(row.get("diff_vs_leader"))
-        vs = f"{gap * 100:+.1f} points vs the leader, " if gap is not None else ""
+        vs = f"{fmt_pp(gap)} vs the leader, " if gap is not None else ""
         test = {"z": "z-test", "fisher": "Fisher's exact test"}.get(str(row.get("test")), "test")
         verdict = "significant" if row.get("significant") else "not significant"
-        text += f"<br>{vs}p = {p:.3g} (Holm-adjusted, {test}): {verdict}"
+        shown = fmt_p(p)
+        p_text = f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+        text += f"<br>{vs}{p_text} (Holm-adjusted, {test}): {verdict}"
     elif arms <= 1:
         text += "<br>Only arm of this step: nothing to compare"
     if row["too_small"]:

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -28,9 +31,10 @@ import polars as pl
 from traitlets import observe
 
 from sendkit_nb import charts, metrics
+from sendkit_nb._checks import check_object_id
 from sendkit_nb._connect import connect
-from sendkit_nb._errors import SendKitError
-from sendkit_nb._schema import LEAD_STATUSES
+from sendkit_nb._errors import BadRequestError, SendKitError
+from sendkit_nb._schema import LEAD_STATUSES, LEADS_SCHEMA
 from sendkit_nb.metrics._definitions import DENOMINATORS, METRICS
 from sendkit_nb.widgets._html import (
     KPIS,
@@ -67,7 +71,7 @@ FIGURES: dict[str, str] = {
     "daily": "Daily activity",
     "status": "Lead status (whole campaign)",
     "ai_tags": "AI tags",
-    "campaigns": "Loaded campaigns",
+    "campaigns": "Campaign comparison",
 }
 
 _STAGES = ("campaigns", "leads", "metrics", "charts", "done")
@@ -260,9 +264,20 @@ class Dashboard:
     Widgets (all public, so the state can be driven and checked without a browser):
 
     * ``campaign_search`` (name filter) and ``campaign_picker`` (name · status, from the
-      campaigns list); ``refresh_button`` reloads the list and the current campaign.
+      campaigns list); ``refresh_button`` reloads the list and the current campaign. The
+      picker always shows the campaign on screen: a search that leaves it out keeps it at
+      the top of the list; a search with a single match opens that campaign, and Enter in the
+      search box opens the first match (:meth:`search`, :meth:`submit_search`).
     * ``status_picker``: lead statuses, several at once (none selected = every lead), each
-      with its count in the current campaign.
+      with its count in the current campaign. The filter stays when another campaign is
+      opened, and ``campaign_header`` (the campaign's name and status above the KPI cards)
+      always says which statuses are shown and how many of the campaign's leads that is,
+      with ``header_clear_button`` to drop the filter.
+    * ``compare_picker``: the campaigns compared in the "campaigns" chart (any of the list,
+      several at once; a campaign is added when it is opened, and those not loaded yet are
+      loaded when picked, with progress), ``compare_all_button`` picks every campaign, and
+      ``comparison_note`` says what the chart compares. The comparison honours the status
+      filter (:meth:`set_comparison`).
     * ``denominator_picker`` (what the step rates are over), ``metric_picker`` (the A/B test's
       metric) and ``variant_toggle`` (split the reply curve by variant, show the A/B chart).
     * ``kpis``: one HTML card per headline number (:data:`~sendkit_nb.widgets._html.KPIS`).
@@ -282,8 +297,8 @@ class Dashboard:
 
     ``widget`` is the root container; displaying the dashboard displays it. The methods the
     callbacks call (:meth:`select_campaign`, :meth:`set_statuses`, :meth:`set_options`,
-    :meth:`search`, :meth:`refresh`, :meth:`export_html`) never raise: errors land in
-    ``message``.
+    :meth:`search`, :meth:`submit_search`, :meth:`set_comparison`, :meth:`refresh`,
+    :meth:`export_html`) never raise: errors land in ``message``.
     """
 
     def __init__(
@@ -315,9 +330,19 @@ class Dashboard:
         self.chart_timings: dict[str, float] = {}
         #: Charts that could not be drawn in the last update: key -> error text.
         self.chart_errors: dict[str, str] = {}
-        # The loaded campaigns' comparison frame, and the metric its chart was drawn for.
+        # The campaigns compared (in the order they were added), their comparison frame, what
+        # it was computed from (campaigns, status filter, loads so far: see _start_comparison)
+        # and the metric its chart was drawn for.
+        self._compared: tuple[str, ...] = ()
         self._comparison: pl.DataFrame | None = None
+        self._comparison_key: tuple[object, ...] | None = None
         self._comparison_metric: str | None = None
+        #: Campaigns compared but left out of the comparison chart: no lead in the filter.
+        self.comparison_missing: list[str] = []
+        # Campaigns loaded from the API so far: a new load makes the comparison stale.
+        self._loads = 0
+        # Put before the stage texts while the comparison loads campaigns ("2 of 5").
+        self._stage_prefix = ""
         self._status_drawn_for: str | None = None
         # What the progress line says in the current stage, and when lead counts were shown.
         self._stage_text = ""
@@ -360,6 +385,9 @@ class Dashboard:
             description="Campaign",
             layout=widgets.Layout(width="440px"),
         )
+        # Classes for the page (and the browser test) to find each picker by what it is,
+        # not by its position among widgets of the same kind.
+        self.campaign_picker.add_class("sk-campaign-picker")
         self.refresh_button = widgets.Button(
             description="Refresh",
             icon="refresh",
@@ -372,6 +400,7 @@ class Dashboard:
             description="Status",
             layout=widgets.Layout(width="260px"),
         )
+        self.status_picker.add_class("sk-status-picker")
         self.clear_statuses_button = widgets.Button(
             description="All statuses",
             tooltip="Clear the status filter: every lead of the campaign",
@@ -401,6 +430,15 @@ class Dashboard:
             tooltip="Show A/B variants: the variant chart and one reply curve per variant",
         )
 
+        # The campaign on show and the status filter in force, above the numbers they qualify:
+        # the filter stays when another campaign is opened, so it must never be out of sight.
+        self.campaign_header = widgets.HTML("")
+        self.header_clear_button = widgets.Button(
+            description="Show all statuses",
+            tooltip="Clear the status filter: every lead of the campaign",
+            layout=widgets.Layout(width="150px", display="none"),
+        )
+
         self.kpis: dict[str, widgets.HTML] = {key: widgets.HTML(kpi_card(key, {})) for key in KPIS}
         # The theme is set once, when the widget is made (so it reaches the browser with the
         # figure): update_figure copies everything but the template, which is the same for
@@ -427,6 +465,21 @@ class Dashboard:
             key: widgets.Box([placeholder], layout=widgets.Layout(width="100%", overflow="auto"))
             for key, placeholder in self._placeholders.items()
         }
+
+        self.compare_picker = widgets.SelectMultiple(
+            options=[],
+            value=[],
+            rows=6,
+            description="Compare",
+            layout=widgets.Layout(width="440px"),
+        )
+        self.compare_picker.add_class("sk-compare-picker")
+        self.compare_all_button = widgets.Button(
+            description="All campaigns",
+            tooltip="Compare every campaign of the list (loads those not loaded yet)",
+            layout=widgets.Layout(width="120px"),
+        )
+        self.comparison_note = widgets.HTML("")
 
         self.sort_picker = widgets.Dropdown(
             options=list(SORT_KEYS),
@@ -465,10 +518,14 @@ class Dashboard:
                         ),
                     ]
                 ),
+                widgets.HBox(
+                    [self.campaign_header, self.header_clear_button],
+                    layout=widgets.Layout(align_items="center"),
+                ),
                 widgets.HBox(list(self.kpis.values()), layout=widgets.Layout(flex_flow="row wrap")),
                 # One chart per row: the charts are laid out for about 900 px, and a plot
                 # sized before its grid column settles overflows into its neighbour.
-                widgets.VBox(list(self._panels.values()), layout=widgets.Layout(width="100%")),
+                widgets.VBox(self._chart_rows(), layout=widgets.Layout(width="100%")),
                 widgets.HBox([self.sort_picker, self.descending_toggle]),
                 self.table,
                 widgets.HBox([self.export_path, self.export_button]),
@@ -480,9 +537,15 @@ class Dashboard:
         self._show_variant_panel(self.selection.by_variant)
 
         self.campaign_search.observe(lambda ch: self.search(ch["new"]), names="value")
+        # Enter arrives as a custom message ({"event": "submit"}) from the text box; taken
+        # directly, as Text.on_submit is deprecated in ipywidgets 8 (and warns when used).
+        self.campaign_search.on_msg(self._on_search_message)
         self.campaign_picker.observe(self._on_campaign, names="value")
         self.status_picker.observe(lambda ch: self.set_statuses(ch["new"]), names="value")
         self.clear_statuses_button.on_click(lambda _: self.set_statuses(()))
+        self.header_clear_button.on_click(lambda _: self.set_statuses(()))
+        self.compare_picker.observe(lambda ch: self.set_comparison(ch["new"]), names="value")
+        self.compare_all_button.on_click(lambda _: self.compare_all())
         self.denominator_picker.observe(
             lambda ch: self.set_options(denominator=ch["new"]), names="value"
         )
@@ -496,6 +559,20 @@ class Dashboard:
         )
         self.refresh_button.on_click(lambda _: self.refresh())
         self.export_button.on_click(lambda _: self.export_html())
+
+    def _chart_rows(self) -> list[widgets.Widget]:
+        """The chart panels in display order, the comparison's pickers above its chart."""
+        rows: list[widgets.Widget] = []
+        for key, panel in self._panels.items():
+            if key == "campaigns":
+                pickers = widgets.HBox(
+                    [self.compare_picker, self.compare_all_button],
+                    layout=widgets.Layout(align_items="flex-start"),
+                )
+                rows.append(widgets.VBox([pickers, self.comparison_note, panel]))
+            else:
+                rows.append(panel)
+        return rows
 
     # -- display ------------------------------------------------------------------------------
 
@@ -538,9 +615,9 @@ class Dashboard:
         self.progress.bar_style = "info"
         self.progress.max = len(_STAGES) - 1
         self.progress.value = _STAGES.index(stage) if stage in _STAGES else 0
-        self._stage_text = text
+        self._stage_text = self._stage_prefix + text
         self._shown_leads_at = 0.0
-        self.progress_text.value = f"<span class='sk-progress'>{escape(text)}</span>"
+        self.progress_text.value = f"<span class='sk-progress'>{escape(self._stage_text)}</span>"
 
     def _leads_loaded(self, done: int, total: int | None) -> None:
         """While a campaign loads: the bar counts leads, the text says how many of how many."""
@@ -581,13 +658,20 @@ class Dashboard:
     def _load_catalog(self, refresh: bool = False) -> pl.DataFrame:
         catalog = self.store.catalog(refresh=refresh)
         self._fill_campaign_picker(catalog, self.campaign_search.value)
+        self._fill_compare_picker(catalog)
         return catalog
+
+    def _catalog(self) -> pl.DataFrame:
+        """The campaigns list, fetched (and the pickers filled) if it was not yet."""
+        cached = self.store.cached_catalog
+        return cached if cached is not None else self._load_catalog()
 
     def _first_campaign(self) -> str | None:
         options = self.campaign_picker.options
         return str(options[0][1]) if options else None
 
     def _campaign_options(self, catalog: pl.DataFrame, text: str) -> list[tuple[str, str]]:
+        """``(label, id)`` of the campaigns whose name contains ``text`` (all when blank)."""
         rows = catalog.select("campaign_id", "name", "status")
         if text.strip():
             rows = rows.filter(
@@ -596,30 +680,94 @@ class Dashboard:
                 .str.to_lowercase()
                 .str.contains(text.strip().lower(), literal=True)
             )
-        return [
-            (f"{name or '(unnamed)'} · {status or '?'}", cid) for cid, name, status in rows.rows()
-        ]
+        return [(_campaign_label(name, status), cid) for cid, name, status in rows.rows()]
 
-    def _fill_campaign_picker(self, catalog: pl.DataFrame, text: str) -> None:
-        options = self._campaign_options(catalog, text)
+    def _fill_campaign_picker(self, catalog: pl.DataFrame, text: str) -> list[tuple[str, str]]:
+        """List the campaigns matching ``text`` in the picker, keeping the campaign on show
+        selected (first in the list when it does not match); returns the matches."""
+        matches = self._campaign_options(catalog, text)
+        options = list(matches)
         current = self.selection.campaign_id
+        if current is not None and current not in [cid for _, cid in matches]:
+            # A dropdown can only show one of its options: without this one the picker would
+            # go blank (or name another campaign) while the charts still show this one.
+            options.insert(0, (self._label_of(catalog, current), current))
         # Refilling a Dropdown selects its first option, which would load that campaign; the
-        # observer is muted by _busy, and the loaded campaign stays selected when it matches.
+        # observer is muted by _busy (every caller is a guarded action).
         self.campaign_picker.options = options
-        ids = [cid for _, cid in options]
-        self.campaign_picker.value = current if current in ids else None
+        self.campaign_picker.value = current
+        return matches
+
+    def _label_of(self, catalog: pl.DataFrame, campaign_id: str) -> str:
+        hit = catalog.filter(pl.col("campaign_id") == campaign_id)
+        if hit.height:
+            return _campaign_label(hit["name"][0], hit["status"][0])
+        return f"campaign {campaign_id}"  # gone from the list since it was opened
+
+    def _show_current_campaign(self) -> None:
+        """Set the picker back to the campaign on show (after a pick that failed to load)."""
+        if self.campaign_picker.value == self.selection.campaign_id:
+            return
+        catalog = self.store.cached_catalog
+        if catalog is not None:
+            self._fill_campaign_picker(catalog, self.campaign_search.value)
+        else:
+            self.campaign_picker.value = None
 
     @_guarded
     def search(self, text: str) -> None:
-        """Narrow the campaign picker to names containing ``text`` (case-insensitive)."""
+        """Narrow the campaign picker to names containing ``text`` (case-insensitive).
+
+        The picker keeps showing the campaign on screen; when exactly one campaign matches,
+        it is opened (what else would the analyst be looking for)."""
         if self.campaign_search.value != text:
             self.campaign_search.value = text
-        catalog = self.store.catalog()
-        self._fill_campaign_picker(catalog, text)
-        shown = len(self.campaign_picker.options)
-        self._progress_done(
-            f"{shown} of {catalog.height} campaigns match “{text}”" if text.strip() else ""
+        catalog = self._catalog()
+        matches = self._fill_campaign_picker(catalog, text)
+        if not text.strip():
+            self._progress_done("")
+            return
+        if not matches:
+            self._progress_done(f"No campaign name contains “{text}”")
+            return
+        if len(matches) == 1:
+            if matches[0][1] != self.selection.campaign_id:
+                self._select_campaign(matches[0][1])
+            else:
+                self._progress_done(f"1 of {catalog.height} campaigns matches “{text}”")
+            return
+        shown = self.selection.campaign_id
+        aside = (
+            f"; {self.store.name_of(shown)}, on show, does not (kept at the top)"
+            if shown is not None and shown not in [cid for _, cid in matches]
+            else ""
         )
+        self._progress_done(
+            f"{len(matches)} of {catalog.height} campaigns match “{text}”{aside}. "
+            "Enter opens the first."
+        )
+
+    @_guarded
+    def submit_search(self) -> None:
+        """What Enter in the search box does: open the first campaign whose name contains
+        the search text (nothing when the box is blank: Enter there is no choice)."""
+        text = self.campaign_search.value
+        if not text.strip():
+            return
+        catalog = self._catalog()
+        matches = self._fill_campaign_picker(catalog, text)
+        if not matches:
+            self._progress_done(f"No campaign name contains “{text}”")
+            return
+        first = matches[0][1]
+        if first == self.selection.campaign_id:  # on show already: nothing to redo
+            self._progress_done(f"{self.store.name_of(first)} is on show")
+            return
+        self._select_campaign(first)
+
+    def _on_search_message(self, _widget: widgets.Widget, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("event") == "submit":
+            self.submit_search()
 
     def _on_campaign(self, change: dict[str, Any]) -> None:
         if change["new"] is not None:
@@ -628,22 +776,48 @@ class Dashboard:
     @_guarded
     def select_campaign(self, campaign_id: str) -> None:
         """Show ``campaign_id``: loaded from the API the first time, from memory afterwards."""
-        self._select_campaign(campaign_id)
+        try:
+            self._select_campaign(campaign_id)
+        finally:
+            # When the load failed, the picker (where the pick may have come from) goes back
+            # to the campaign the charts still show.
+            self._show_current_campaign()
+
+    def _load(self, campaign_id: str) -> LoadedCampaign:
+        """The campaign's leads, from memory or else from the API (with progress)."""
+        if not self.store.is_loaded(campaign_id):
+            self._loads += 1
+        return self.store.campaign(campaign_id)
 
     def _select_campaign(self, campaign_id: str) -> None:
         started = time.perf_counter()
+        # The id as the store and the catalog spell it (an id typed in upper case is the same
+        # campaign); a malformed one is a BadRequestError, shown like any other.
+        campaign_id = check_object_id(campaign_id)
         if self.store.cached_catalog is None:
             # Names for the messages and the step labels of the charts come from the list.
             self._load_catalog()
         was_loaded = self.store.is_loaded(campaign_id)
-        loaded = self.store.campaign(campaign_id)
+        loaded = self._load(campaign_id)
         if not was_loaded:
             self._status_drawn_for = None  # fresh leads: redraw the whole-campaign chart too
+        if campaign_id not in self._compared:
+            # Opening a campaign puts it into the comparison (it can be taken out there).
+            self._compared = (*self._compared, campaign_id)
+            self._show_compared()
+        shown = self.selection
         self.selection = self.selection.with_(campaign_id=campaign_id)
-        if campaign_id in [cid for _, cid in self.campaign_picker.options]:
-            self.campaign_picker.value = campaign_id
-        self._fill_status_picker(loaded)
-        self._update(loaded, comparison=not was_loaded)
+        try:
+            self._fill_status_picker(loaded)
+            self._update(loaded)
+        except BaseException:
+            # Nothing was drawn (the metrics come first): the previous campaign is still on
+            # show, and the picker must say so (select_campaign puts it back).
+            self.selection = shown
+            raise
+        catalog = self.store.cached_catalog
+        if catalog is not None:
+            self._fill_campaign_picker(catalog, self.campaign_search.value)
         if loaded.notes and not self.chart_errors:
             self._notify("Loaded with a warning: " + " ".join(loaded.notes), "info")
         source = "from memory" if was_loaded else "from the API"
@@ -659,8 +833,163 @@ class Dashboard:
         self.status_picker.options = [
             (f"{status} ({counts.get(status, 0):,})", status) for status in LEAD_STATUSES
         ]
-        # Changing the options clears a SelectMultiple; the filter carries over to the campaign.
+        # Changing the options clears a SelectMultiple; the filter carries over to the
+        # campaign (the header says so: see _render_header).
         self.status_picker.value = list(self.selection.statuses)
+
+    # -- comparison ---------------------------------------------------------------------------
+
+    def _fill_compare_picker(self, catalog: pl.DataFrame) -> None:
+        self.compare_picker.options = self._campaign_options(catalog, "")
+        self.compare_picker.rows = max(2, min(8, catalog.height))
+        listed = set(catalog["campaign_id"].to_list())
+        # A campaign gone from the list (after a refresh) cannot stay compared.
+        self._compared = tuple(cid for cid in self._compared if cid in listed)
+        self._show_compared()
+
+    def _show_compared(self) -> None:
+        listed = {cid for _, cid in self.compare_picker.options}
+        chosen = tuple(cid for cid in self._compared if cid in listed)
+        if tuple(self.compare_picker.value) != chosen:
+            self.compare_picker.value = chosen
+
+    @_guarded
+    def set_comparison(self, campaign_ids: Iterable[str]) -> None:
+        """Compare ``campaign_ids`` side by side in the "campaigns" chart, under the status
+        filter. Any campaign of the list: those not loaded yet are loaded now, with progress;
+        one that fails to load is left out and named in ``message``."""
+        try:
+            self._set_comparison(tuple(dict.fromkeys(campaign_ids)))
+        finally:
+            self._show_compared()  # what the picker shows is what is compared
+
+    @_guarded
+    def compare_all(self) -> None:
+        """Compare every campaign of the list (loading those not loaded yet)."""
+        try:
+            self._set_comparison(tuple(self._catalog()["campaign_id"].to_list()))
+        finally:
+            self._show_compared()
+
+    def _set_comparison(self, chosen: tuple[str, ...]) -> None:
+        started = time.perf_counter()
+        listed = set(self._catalog()["campaign_id"].to_list())
+        unknown = [cid for cid in chosen if cid not in listed]
+        if unknown:
+            raise BadRequestError(
+                f"campaign {unknown[0]!r} is not in the campaigns list",
+                hint="Compare campaigns of dashboard.compare_picker.options.",
+            )
+        to_load = [cid for cid in chosen if not self.store.is_loaded(cid)]
+        failed: list[str] = []
+        try:
+            for number, cid in enumerate(to_load, 1):
+                self._stage_prefix = (
+                    f"Comparison, {number} of {len(to_load)}: "
+                    if len(to_load) > 1
+                    else "Comparison: "
+                )
+                try:
+                    self._load(cid)
+                except SendKitError as exc:  # the others can still be compared
+                    failed.append(f"{self.store.name_of(cid)}: {exc}")
+                    chosen = tuple(c for c in chosen if c != cid)
+        finally:
+            self._stage_prefix = ""
+        self._compared = chosen
+        self._show_compared()
+        # The campaign on show needs no computing when its view is of the current selection:
+        # its row is the view's headline (see _start_comparison).
+        view = self.view
+        current = (
+            view.selection.campaign_id
+            if view is not None
+            and view.selection.campaign_id == self.selection.campaign_id
+            and view.selection.statuses == self.selection.statuses
+            else None
+        )
+        pending = self._start_comparison(current)
+        headline = view.headline if view is not None and current is not None else None
+        self._draw(self._build_charts(self._comparison_builders(pending, headline)))
+        if failed:
+            self._notify("Left out of the comparison: " + "; ".join(failed), "error")
+        else:
+            self._report_chart_errors()
+        loaded = len(to_load) - len(failed)
+        source = (
+            f" ({loaded} loaded from the API, {time.perf_counter() - started:.2f} s)"
+            if loaded
+            else ""
+        )
+        count = f"{len(chosen)} campaign{'s' if len(chosen) != 1 else ''}"
+        self._progress_done(f"Comparing {count}{source}")
+
+    def _start_comparison(self, current: str | None) -> _PendingComparison | None:
+        """Start computing the comparison when what it depends on changed (the campaigns
+        compared, the status filter, a campaign (re)loaded); None when the comparison
+        computed before is still current.
+
+        The row of ``current`` (the campaign on show) is its view's headline, computed anyway
+        for the KPI cards (the same ``metrics.headline`` on the same leads): a status switch
+        then recomputes only the other campaigns, in a worker thread beside the view's
+        metrics (polars releases the GIL), and the switch stays quick."""
+        statuses = self.selection.statuses
+        key = (self._compared, statuses, self._loads)
+        if key == self._comparison_key:
+            return None
+        frames: list[pl.DataFrame] = []
+        missing: list[str] = []
+        # Only loaded ones: a campaign whose reload failed (refresh) has no leads to compare.
+        compared = [cid for cid in self._compared if self.store.is_loaded(cid)]
+        for cid in compared:
+            leads, _ = self.store.campaign(cid).select(statuses)
+            if not leads.height:
+                missing.append(cid)
+            elif cid != current:
+                frames.append(leads)
+        self.comparison_missing = missing
+        self._comparison_key = key
+        # One lookup table, not a catalog filter per campaign: "All campaigns" may be many.
+        catalog = self.store.cached_catalog
+        names: dict[str, str | None] = (
+            dict(catalog.select("campaign_id", "name").iter_rows()) if catalog is not None else {}
+        )
+        self.comparison_note.value = _comparison_note_html(
+            len(compared),
+            [f"“{names[cid]}”" if names.get(cid) else f"campaign {cid}" for cid in missing],
+            statuses,
+        )
+        others = (
+            _background().submit(
+                metrics.compare_campaigns,
+                pl.concat(frames, how="vertical_relaxed", rechunk=False),
+                catalog,
+                positive_tags=self.positive_tags,
+            )
+            if frames
+            else None
+        )
+        on_show = current if current in compared and current not in missing else None
+        return _PendingComparison(others, on_show, names.get(on_show) if on_show else None)
+
+    def _comparison_builders(
+        self, pending: _PendingComparison | None, headline: Mapping[str, Any] | None
+    ) -> dict[str, Callable[[], go.Figure]]:
+        """The comparison chart's builder when its frame or the metric changed (else none);
+        ``headline`` is the view's, for the row of the campaign on show."""
+        metric = self.selection.metric
+        if pending is None and (self._comparison is None or self._comparison_metric == metric):
+            return {}
+        self._comparison_metric = metric
+
+        def build() -> go.Figure:
+            if pending is not None:
+                self._comparison = pending.frame(headline)
+            if self._comparison is None:
+                raise RuntimeError("the comparison was not computed")
+            return charts.campaign_comparison(self._comparison, metric=metric)
+
+        return {"campaigns": build}
 
     # -- filters and options ------------------------------------------------------------------
 
@@ -708,7 +1037,7 @@ class Dashboard:
     def _refresh_view(self) -> None:
         loaded = self._current()
         if loaded is not None:
-            self._update(loaded, comparison=False)
+            self._update(loaded)
 
     def _refresh_table(self) -> None:
         loaded = self._current()
@@ -736,20 +1065,53 @@ class Dashboard:
 
     # -- drawing ------------------------------------------------------------------------------
 
-    def _update(self, loaded: LoadedCampaign, *, comparison: bool) -> None:
+    def _update(self, loaded: LoadedCampaign) -> None:
         """Recompute the selection's metrics and redraw KPIs, charts and table in place."""
         started = time.perf_counter()
-        view = compute_view(
-            loaded,
-            self.selection,
-            self.store.cached_catalog,
-            table_rows=self.table_rows,
-            positive_tags=self.positive_tags,
-        )
+        pending = self._start_comparison(self.selection.campaign_id)
+        try:
+            view = compute_view(
+                loaded,
+                self.selection,
+                self.store.cached_catalog,
+                table_rows=self.table_rows,
+                positive_tags=self.positive_tags,
+            )
+        except BaseException:
+            # The comparison started above will never be drawn: compute it again next time.
+            self._comparison_key = None
+            raise
         computed = time.perf_counter()
         self.view = view
-        sources = self._chart_sources(view, comparison=comparison)
+        sources = self._build_charts(
+            {**self._chart_builders(view), **self._comparison_builders(pending, view.headline)}
+        )
         built = time.perf_counter()
+        self._draw(sources)
+        drawn = time.perf_counter()
+        self._render_header(view, loaded)
+        for key, card in self.kpis.items():
+            card.value = kpi_card(key, view.headline)
+        self._render_table(view)
+        done = time.perf_counter()
+        self.timings = {
+            "metrics": computed - started,
+            "charts": built - computed,
+            "figures": drawn - built,
+            "widgets": done - drawn,
+            "total": done - started,
+        }
+        self._report_chart_errors()
+
+    def _report_chart_errors(self) -> None:
+        if self.chart_errors:
+            failed = "; ".join(f"{FIGURES[k]}: {text}" for k, text in self.chart_errors.items())
+            self._notify(f"Some charts could not be drawn ({failed}).", "error")
+        else:
+            self._notify("")
+
+    def _draw(self, sources: dict[str, go.Figure | None]) -> None:
+        """Copy freshly built figures into the live widgets (and show them)."""
         for key, figure in sources.items():
             if figure is None:
                 continue
@@ -766,31 +1128,9 @@ class Dashboard:
                 self._show_figure(key)
             except Exception as exc:  # one broken chart must not stop the others
                 self._chart_failed(key, exc)
-        drawn = time.perf_counter()
-        for key, card in self.kpis.items():
-            card.value = kpi_card(key, view.headline)
-        self._render_table(view)
-        done = time.perf_counter()
-        self.timings = {
-            "metrics": computed - started,
-            "charts": built - computed,
-            "figures": drawn - built,
-            "widgets": done - drawn,
-            "total": done - started,
-        }
-        if self.chart_errors:
-            failed = "; ".join(f"{FIGURES[k]}: {text}" for k, text in self.chart_errors.items())
-            self._notify(f"Some charts could not be drawn ({failed}).", "error")
-        else:
-            self._notify("")
 
-    def _chart_sources(self, view: View, *, comparison: bool) -> dict[str, go.Figure | None]:
-        """Fresh figures (plain ``go.Figure`` s from :mod:`sendkit_nb.charts`) for the panels
-        whose data changed; ``update_figure`` copies them into the live widgets.
-
-        Each chart is built on its own: one that fails leaves its panel as it was and is
-        named in ``message`` (and :attr:`chart_errors`), the others still update.
-        """
+    def _chart_builders(self, view: View) -> dict[str, Callable[[], go.Figure]]:
+        """Builders of the campaign's charts whose data changed (all but the comparison)."""
         sel = view.selection
         builders: dict[str, Callable[[], go.Figure]] = {
             "funnel": lambda: charts.step_funnel(view.funnel),
@@ -801,26 +1141,28 @@ class Dashboard:
         }
         if self._status_drawn_for != view.selection.campaign_id:
             # Whole-campaign status counts: they change with the campaign, not the filter.
-            builders["status"] = lambda: charts.status_breakdown(view.status_counts)
+            campaign_id = view.selection.campaign_id
+
+            def status() -> go.Figure:
+                figure = charts.status_breakdown(view.status_counts)
+                self._status_drawn_for = campaign_id
+                return figure
+
+            builders["status"] = status
         variants = view.variant_funnel
         if sel.by_variant and variants is not None:
             builders["variants"] = lambda: charts.variant_comparison(variants, metric=sel.metric)
-        if comparison or self._comparison is None:
-            # The loaded campaigns side by side, whole campaigns (the status filter is about
-            # the campaign on show); recomputed only when another campaign is loaded.
-            leads = self.store.loaded_leads()
-            self._comparison = (
-                metrics.compare_campaigns(
-                    leads, self.store.cached_catalog, positive_tags=self.positive_tags
-                )
-                if leads.height
-                else None
-            )
-            self._comparison_metric = None
-        compared = self._comparison
-        if compared is not None and self._comparison_metric != sel.metric:
-            builders["campaigns"] = lambda: charts.campaign_comparison(compared, metric=sel.metric)
-            self._comparison_metric = sel.metric
+        return builders
+
+    def _build_charts(
+        self, builders: dict[str, Callable[[], go.Figure]]
+    ) -> dict[str, go.Figure | None]:
+        """Fresh figures (plain ``go.Figure`` s from :mod:`sendkit_nb.charts`); ``_draw``
+        copies them into the live widgets.
+
+        Each chart is built on its own: one that fails leaves its panel as it was and is
+        named in ``message`` (and :attr:`chart_errors`), the others still update.
+        """
         out: dict[str, go.Figure | None] = {}
         for key in list(self.chart_errors):
             if key in builders:
@@ -830,13 +1172,25 @@ class Dashboard:
             started = time.perf_counter()
             try:
                 out[key] = build()
-                if key == "status":
-                    self._status_drawn_for = view.selection.campaign_id
             except Exception as exc:  # one broken chart must not blank the dashboard
                 self._chart_failed(key, exc)
                 out[key] = None
             self.chart_timings[key] = time.perf_counter() - started
         return out
+
+    def _render_header(self, view: View, loaded: LoadedCampaign) -> None:
+        cid = view.selection.campaign_id
+        catalog = self.store.cached_catalog
+        name, status = f"campaign {cid}", None
+        if catalog is not None and cid is not None:
+            hit = catalog.filter(pl.col("campaign_id") == cid)
+            if hit.height:
+                name, status = hit["name"][0] or "(unnamed)", hit["status"][0]
+        statuses = view.selection.statuses
+        self.campaign_header.value = _campaign_header_html(
+            name, status, loaded.leads.height, statuses, view.leads.height
+        )
+        self.header_clear_button.layout.display = None if statuses else "none"
 
     def _show_figure(self, key: str) -> None:
         """Put the figure into its panel (which sends it to the browser, whole, the first
@@ -870,6 +1224,7 @@ class Dashboard:
         # The charts drawn only when their input changes must be tried again next time.
         if key == "campaigns":
             self._comparison_metric = None
+            self._comparison_key = None
         elif key == "status":
             self._status_drawn_for = None
 
@@ -896,19 +1251,13 @@ class Dashboard:
                 "error",
             )
             return None
-        loaded = self.store.campaign(cid)
+        view = self.view
+        if view is None or view.summary.campaign_id != cid:
+            self._notify("Nothing to export yet: the campaign is still loading.")
+            return None
         self._stage("charts", f"Writing {target}…")
-        report(
-            loaded.leads,
-            [cid],
-            target,
-            status=list(self.selection.statuses) or None,
-            catalog=self.store.cached_catalog,
-            positive_tags=self.positive_tags,
-            denominator=self.selection.denominator,
-            metric=self.selection.metric,
-            progress=False,
-        )
+        # The summary on screen, not a recomputation: the report shows the dashboard's numbers.
+        report(view.summary, path=target, catalog=self.store.cached_catalog, progress=False)
         self._progress_done("")
         self.export_result.value = message_html(f"Report written to {target.resolve()}", "ok")
         return target
@@ -921,6 +1270,123 @@ def _name_traces(key: str, figure: go.Figure) -> None:
     for index, trace in enumerate(figure.data):
         if trace.uid is None:
             trace.uid = f"{key}-{index}-{trace.type}"
+
+
+def _campaign_label(name: str | None, status: str | None) -> str:
+    """A campaign as the pickers list it: "name · status"."""
+    return f"{name or '(unnamed)'} · {status or '?'}"
+
+
+_HEADER = "font-family:system-ui,sans-serif;margin:4px 0;line-height:1.6"
+_FILTER_ON = (
+    "background:#fff8c5;border:1px solid #d4a72c;color:#4d2d00;border-radius:6px;padding:1px 8px"
+)
+_FILTER_OFF = "color:#57606a;padding:1px 0"
+_FILTER_TIP = (
+    "The status filter applies to the KPI cards, the charts (except the whole-campaign status "
+    "chart), the lead table and the campaign comparison. It stays when another campaign is opened."
+)
+
+
+def _campaign_header_html(
+    name: str, status: str | None, total: int, statuses: Sequence[str], shown: int
+) -> str:
+    """The campaign on show and the status filter in force: "Name · status", then either
+    "All statuses · N leads" or "Status filter: replied · n of N leads" (highlighted, and
+    saying outright when the filter leaves no lead)."""
+    title = f'<b class="sk-campaign-name" style="font-size:15px">{escape(name)}</b>'
+    if status:
+        title += (
+            f' <span class="sk-campaign-status" style="color:#57606a">· {escape(status)}</span>'
+        )
+    if not statuses:
+        counted = "no leads yet" if total == 0 else f"{total:,} lead{'s' if total != 1 else ''}"
+        text, style = f"All statuses · {counted}", _FILTER_OFF
+    else:
+        if total == 0:
+            counted = "this campaign has no leads yet"
+        elif shown == 0:
+            which = "this status" if len(statuses) == 1 else "these statuses"
+            counted = f"none of its {total:,} leads has {which}"
+        else:
+            counted = f"{shown:,} of {total:,} leads"
+        chosen = escape(", ".join(statuses))
+        text, style = f"Status filter: <b>{chosen}</b> · {escape(counted)}", _FILTER_ON
+    return (
+        f'<div class="sk-campaign-header" style="{_HEADER}">{title}<br>'
+        f'<span class="sk-status-filter" data-statuses="{escape(" ".join(statuses))}" '
+        f'title="{escape(_FILTER_TIP)}" style="{style}">{text}</span></div>'
+    )
+
+
+def _comparison_note_html(compared: int, missing: Sequence[str], statuses: Sequence[str]) -> str:
+    """What the comparison chart compares: how many campaigns, over which leads, and the
+    campaigns it cannot show (no lead in the status filter). Names come quoted."""
+    if not compared:
+        return (
+            '<div class="sk-comparison-note" style="color:#57606a;font-size:12px">'
+            "No campaign picked for the comparison.</div>"
+        )
+    count = f"{compared} campaign{'s' if compared != 1 else ''}"
+    over = (
+        f"leads with status {', '.join(statuses)} only (the status filter)"
+        if statuses
+        else f"all {'its' if compared == 1 else 'their'} leads"
+    )
+    text = f"Comparing {count}, {over}."
+    if missing:
+        which = "this status" if len(statuses) == 1 else "these statuses"
+        why = f"no lead with {which}" if statuses else "no leads yet"
+        text += f" Not in the chart ({why}): {', '.join(missing)}."
+    return (
+        '<div class="sk-comparison-note" style="color:#57606a;font-size:12px;'
+        f'font-family:system-ui,sans-serif">{escape(text)}</div>'
+    )
+
+
+@functools.cache
+def _compare_schema() -> pl.Schema:
+    """The columns of ``metrics.compare_campaigns``, for a row put together from a headline."""
+    return metrics.compare_campaigns(pl.DataFrame(schema=LEADS_SCHEMA)).schema
+
+
+@dataclass(frozen=True)
+class _PendingComparison:
+    """A comparison being computed: the other campaigns' rows (in a worker thread) and the
+    campaign on show, whose row is its view's headline."""
+
+    others: Future[pl.DataFrame] | None
+    on_show: str | None
+    on_show_name: str | None
+
+    def frame(self, headline: Mapping[str, Any] | None) -> pl.DataFrame:
+        """The comparison frame, as ``metrics.compare_campaigns`` gives it for every campaign
+        at once (a headline row per campaign, best headline rate first)."""
+        parts = [self.others.result()] if self.others is not None else []
+        if self.on_show is not None and headline is not None:
+            row = {**headline, "campaign_id": self.on_show, "campaign_name": self.on_show_name}
+            # Keys of the headline that a comparison has no column for are left out.
+            parts.append(pl.DataFrame([row], schema=_compare_schema()))
+        if not parts:
+            return pl.DataFrame(schema=_compare_schema())  # drawn as "no data", not left stale
+        if len(parts) == 1:
+            return parts[0]
+        # compare_campaigns' order; the headline row must take its place among the others.
+        return pl.concat(parts, how="vertical_relaxed").sort(
+            ["positive_rate", "campaign_name", "campaign_id"],
+            descending=[True, False, False],
+            nulls_last=True,
+        )
+
+
+@functools.cache
+def _background() -> ThreadPoolExecutor:
+    """One worker for every dashboard of the kernel (the comparison), started on first use."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sendkit-comparison")
+
+
+# A forked child inherits the pool without its thread, and would wait on it forever.
+os.register_at_fork(after_in_child=_background.cache_clear)
 
 
 def _close_tree(widget: widgets.Widget) -> None:

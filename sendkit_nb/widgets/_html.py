@@ -13,35 +13,9 @@ from typing import Any, Literal
 
 import polars as pl
 
-__all__ = ["KPIS", "chart_placeholder", "kpi_card", "message_html", "table_html"]
+from sendkit_nb._present import KPIS, fmt_int, fmt_kpi
 
-#: The KPI cards: key -> (label, headline column, kind, tooltip).
-KPIS: dict[str, tuple[str, str, Literal["count", "rate"], str]] = {
-    "leads": ("Leads", "leads", "count", "Campaign leads in the selection"),
-    "contacted": ("Contacted", "contacted", "count", "Leads with at least one email sent"),
-    "delivered": ("Delivered", "delivered", "count", "Leads with an email that did not bounce"),
-    "opened": (
-        "Opened",
-        "opened",
-        "count",
-        "Leads who opened a delivered email (directional: proxies and image blocking distort "
-        "opens)",
-    ),
-    "replied": ("Replied", "replied", "count", "Leads who replied"),
-    "positive": (
-        "Positive",
-        "positive",
-        "count",
-        "Replied leads with a positive AI tag (interested, meeting booked)",
-    ),
-    "positive_rate": (
-        "Positive / contacted",
-        "positive_rate",
-        "rate",
-        "The headline rate: positive replies per lead contacted",
-    ),
-    "reply_rate": ("Reply rate", "reply_rate", "rate", "Replied leads per lead contacted"),
-}
+__all__ = ["KPIS", "chart_placeholder", "kpi_card", "message_html", "table_html"]
 
 _CARD = (
     "display:flex;flex-direction:column;align-items:flex-start;padding:6px 12px;"
@@ -50,21 +24,14 @@ _CARD = (
 )
 
 
-def format_value(value: Any, kind: Literal["count", "rate"]) -> str:
-    """``1,234`` for counts, ``12.3%`` for rates, an em dash where there is nothing to show."""
-    if value is None:
-        return "—"
-    if kind == "rate":
-        return f"{100 * float(value):.1f}%"
-    return f"{int(value):,}"
-
-
 def kpi_card(key: str, headline: Mapping[str, Any]) -> str:
-    label, column, kind, tip = KPIS[key]
-    value = format_value(headline.get(column), kind)
+    """One KPI card of :data:`~sendkit_nb._present.KPIS`, its value printed as every other
+    front end prints it (an empty ``headline`` shows dashes)."""
+    spec = KPIS[key]
+    value = escape(fmt_kpi(spec, headline))
     return (
-        f'<div class="sk-kpi" data-kpi="{escape(key)}" title="{escape(tip)}" style="{_CARD}">'
-        f'<span style="font-size:11px;color:#57606a">{escape(label)}</span>'
+        f'<div class="sk-kpi" data-kpi="{escape(key)}" title="{escape(spec.definition)}" '
+        f'style="{_CARD}"><span style="font-size:11px;color:#57606a">{escape(spec.label)}</span>'
         f'<span class="sk-kpi-value" style="font-size:20px;font-weight:600">{value}</span></div>'
     )
 
@@ -145,7 +112,8 @@ def table_html(rows: pl.DataFrame, total: int, sort_label: str, descending: bool
     )
     order = "descending" if descending else "ascending"
     caption = (
-        f"Showing {rows.height:,} of {total:,} leads, by {escape(sort_label)} ({order})"
+        f"Showing {fmt_int(rows.height)} of {fmt_int(total)} leads, by {escape(sort_label)} "
+        f"({order})"
         if total
         else "No leads in this selection"
     )

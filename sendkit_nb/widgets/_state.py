@@ -2,27 +2,33 @@
 metrics of that selection.
 
 Kept apart from ipywidgets so the logic can be tested and benchmarked on its own. Everything
-here goes through :func:`sendkit_nb.load_leads` / :func:`sendkit_nb.load_campaigns` and
-:mod:`sendkit_nb.metrics`; nothing talks HTTP or computes a metric by hand.
+here goes through :func:`sendkit_nb.load_leads` / :func:`sendkit_nb.load_campaigns` and the
+campaign summary (:mod:`sendkit_nb._summary`, which the report renders too); nothing talks HTTP
+or computes a metric by hand.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 import warnings
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from sendkit_nb import metrics
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._frames import IncompleteLoadWarning, load_campaigns, load_leads
+from sendkit_nb._present import fmt_int
 from sendkit_nb._progress import ProgressCallback
-from sendkit_nb._schema import LEAD_STATUSES, LEADS_SCHEMA
+from sendkit_nb._summary import (
+    CampaignSummary,
+    SummaryOptions,
+    count_statuses,
+    has_variant_step,
+    metrics_pool,
+    summarize,
+)
+from sendkit_nb._summary import check_statuses as check_statuses
 from sendkit_nb.metrics import Denominator, Metric
 
 if TYPE_CHECKING:
@@ -118,6 +124,8 @@ class LoadedCampaign:
     table: pl.DataFrame
     parts: dict[str, tuple[pl.DataFrame, pl.DataFrame]]
     status_counts: pl.DataFrame
+    #: Whether some step has two or more variants (the reply curve's split rule), found once.
+    variant_step: bool = False
     #: Warnings from the load (e.g. the campaign changed while it was being loaded).
     notes: list[str] = field(default_factory=list)
 
@@ -135,9 +143,8 @@ class LoadedCampaign:
             leads=leads,
             table=table,
             parts=parts,
-            status_counts=metrics.status_counts(leads)
-            if leads.height
-            else _empty_status_counts(campaign_id),
+            status_counts=count_statuses(leads, campaign_id),
+            variant_step=has_variant_step(leads),
         )
 
     def select(self, statuses: Sequence[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -154,23 +161,6 @@ class LoadedCampaign:
             pl.concat([c[0] for c in chosen], rechunk=False),
             pl.concat([c[1] for c in chosen], rechunk=False),
         )
-
-
-def _empty_status_counts(campaign_id: str) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "campaign_id": [campaign_id] * len(LEAD_STATUSES),
-            "status": list(LEAD_STATUSES),
-            "leads": [0] * len(LEAD_STATUSES),
-            "share": [None] * len(LEAD_STATUSES),
-        },
-        schema={
-            "campaign_id": pl.String,
-            "status": pl.Enum(list(LEAD_STATUSES)),
-            "leads": pl.Int64,
-            "share": pl.Float64,
-        },
-    )
 
 
 @dataclass
@@ -231,7 +221,7 @@ class CampaignStore:
                 warnings.warn_explicit(
                     warning.message, warning.category, warning.filename, warning.lineno
                 )
-        self._stage("metrics", f"Preparing {leads.height:,} leads…")
+        self._stage("metrics", f"Preparing {fmt_int(leads.height)} leads…")
         loaded = LoadedCampaign.from_leads(campaign_id, leads)
         loaded.notes = notes
         self._loaded[campaign_id] = loaded
@@ -262,40 +252,49 @@ class CampaignStore:
 
 @dataclass
 class View:
-    """The metrics of one selection: the frames the charts, KPI cards and table are drawn from."""
+    """What the dashboard shows for one selection: the campaign summary (the same one the
+    report renders, see :mod:`sendkit_nb._summary`) and the first rows of the lead table.
+
+    The summary's parts are exposed under their own names too (``view.funnel`` ...), as the
+    dashboard draws each panel from one of them.
+    """
 
     selection: Selection
-    leads: pl.DataFrame
-    headline: dict[str, Any]
-    funnel: pl.DataFrame
-    variant_funnel: pl.DataFrame | None
-    reply_curve: pl.DataFrame
-    daily: pl.DataFrame
-    ai_tags: pl.DataFrame
-    status_counts: pl.DataFrame
+    summary: CampaignSummary
     table: pl.DataFrame
     table_total: int
 
+    @property
+    def leads(self) -> pl.DataFrame:
+        return self.summary.leads
 
-def _empty_headline() -> dict[str, Any]:
-    """The headline row of an empty selection: every column ``headline`` has, counts 0 and
-    rates (and their intervals) None."""
-    columns = metrics.headline(pl.DataFrame(schema=LEADS_SCHEMA)).schema
-    return {
-        name: 0 if dtype.is_integer() else None
-        for name, dtype in columns.items()
-        if name != "campaign_id"
-    }
+    @property
+    def headline(self) -> Mapping[str, Any]:
+        return self.summary.headline
 
+    @property
+    def funnel(self) -> pl.DataFrame:
+        return self.summary.funnel
 
-def check_statuses(statuses: Iterable[str]) -> tuple[str, ...]:
-    chosen = tuple(dict.fromkeys(statuses))
-    unknown = [s for s in chosen if s not in LEAD_STATUSES]
-    if unknown:
-        raise BadRequestError(
-            f"unknown lead status {unknown[0]!r}", hint=f"Use one of {', '.join(LEAD_STATUSES)}."
-        )
-    return chosen
+    @property
+    def variant_funnel(self) -> pl.DataFrame | None:
+        return self.summary.variant_funnel
+
+    @property
+    def reply_curve(self) -> pl.DataFrame:
+        return self.summary.reply_curve
+
+    @property
+    def daily(self) -> pl.DataFrame:
+        return self.summary.daily
+
+    @property
+    def ai_tags(self) -> pl.DataFrame:
+        return self.summary.ai_tags
+
+    @property
+    def status_counts(self) -> pl.DataFrame:
+        return self.summary.status_counts
 
 
 def compute_view(
@@ -306,78 +305,41 @@ def compute_view(
     table_rows: int,
     positive_tags: Iterable[str] | None = None,
 ) -> View:
-    """Every metric the dashboard shows for ``selection`` of ``loaded``.
+    """The summary of ``selection`` of ``loaded`` and the lead table's first rows.
 
-    The variant funnel is computed only when the variant view is on: it is the costliest
-    metric, and the step view does not show it.
+    Only what is on screen is computed (``details=False``): the variant funnel only when the
+    variant view is on (it is the costliest metric), no reply timing or data checks; the
+    report's export adds those to this same summary. The table is sorted in the metrics pool,
+    beside the metrics.
     """
-    leads, table = loaded.select(check_statuses(selection.statuses))
-    tags = list(positive_tags) if positive_tags is not None else None
-    sequence = catalog if catalog is not None and catalog.height else None
-    # The metrics are independent polars queries, and polars releases the GIL while it
-    # works: run side by side they take about half the time of one after another.
-    pool = _metrics_pool()
-    futures: list[Future[Any]] = []
-
-    def run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-        futures.append(pool.submit(fn, *args, **kwargs))
-        return futures[-1]
-
+    statuses = check_statuses(selection.statuses)
+    leads, table = loaded.select(statuses)
+    rows = metrics_pool().submit(sort_table, table, selection, table_rows)
     try:
-        head = run(metrics.headline, leads, positive_tags=tags)
-        funnel = run(
-            metrics.funnel,
-            leads,
-            denominator=selection.denominator,
-            positive_tags=tags,
-            sequence=sequence,
-        )
-        variants = (
-            run(
-                metrics.variant_funnel,
-                leads,
-                metric=selection.metric,
+        summary = summarize(
+            loaded.leads,
+            catalog,
+            SummaryOptions(
+                statuses=statuses,
                 denominator=selection.denominator,
-                positive_tags=tags,
-                sequence=sequence,
-            )
-            if selection.by_variant
-            else None
+                positive_tags=tuple(positive_tags) if positive_tags is not None else None,
+                metric=selection.metric,
+                by_variant=selection.by_variant,
+            ),
+            campaign_id=loaded.campaign_id,
+            details=False,
+            selected=leads,
+            status_counts=loaded.status_counts,
+            variant_step=loaded.variant_step,
         )
-        curve = run(metrics.reply_curve, leads, by="variant" if selection.by_variant else None)
-        daily = run(metrics.daily_activity, leads, positive_tags=tags)
-        ai_tags = run(metrics.ai_tag_counts, leads, positive_tags=tags)
-        rows = run(sort_table, table, selection, table_rows)
-        headline_frame = head.result()
         return View(
             selection=selection,
-            leads=leads,
-            headline=(
-                headline_frame.row(0, named=True) if headline_frame.height else _empty_headline()
-            ),
-            funnel=funnel.result(),
-            variant_funnel=variants.result() if variants is not None else None,
-            reply_curve=curve.result(),
-            daily=daily.result(),
-            ai_tags=ai_tags.result(),
-            status_counts=loaded.status_counts,
+            summary=summary,
             table=rows.result(),
             table_total=table.height,
         )
     finally:
-        # After a failure, whatever has not started yet is not needed any more.
-        for future in futures:
-            future.cancel()
-
-
-@functools.cache
-def _metrics_pool() -> ThreadPoolExecutor:
-    """One small pool for every dashboard of the kernel, started on first use."""
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="sendkit-metrics")
-
-
-# A forked child inherits the pool without its threads, and would wait on it forever.
-os.register_at_fork(after_in_child=_metrics_pool.cache_clear)
+        rows.cancel()
 
 
 def sort_table(table: pl.DataFrame, selection: Selection, rows: int) -> pl.DataFrame:
