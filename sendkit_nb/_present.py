@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import polars as pl
+
+from sendkit_nb.metrics._timing import WITHIN_DAYS
 
 __all__ = [
     "DASH",
@@ -23,7 +25,14 @@ __all__ = [
     "KPIS",
     "NO_VARIANT_LABEL",
     "RATE_TITLE",
+    "TEST_NAMES",
+    "TONE_COLORS",
     "KpiSpec",
+    "Tone",
+    "Verdict",
+    "ab_verdict",
+    "ab_verdicts",
+    "fmt_days",
     "fmt_int",
     "fmt_interval",
     "fmt_kpi",
@@ -35,9 +44,12 @@ __all__ = [
     "is_number",
     "rate_label",
     "status_label",
+    "too_small_rule",
     "unique_labels",
     "unique_names",
     "variant_label",
+    "variant_subjects",
+    "with_variant_subjects",
 ]
 
 #: What a missing number prints as (a zero denominator, no data): never "nan", "None" or "n/a".
@@ -118,6 +130,15 @@ def fmt_p(value: object) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def fmt_days(value: object) -> str:
+    """A duration in days, one decimal (medians of reply times fall between whole days).
+
+    >>> fmt_days(3.32137), fmt_days(None)
+    ('3.3 days', '–')
+    """
+    return f"{float(value):.1f} days" if is_number(value) else DASH  # type: ignore[arg-type]
+
+
 def fmt_level(level: float) -> str:
     """A confidence level: ``0.95`` -> ``"95%"``, ``0.975`` -> ``"97.5%"``."""
     return f"{level * 100:.4g}%"
@@ -180,17 +201,224 @@ def unique_names(ids: Sequence[str], names: Mapping[str, str | None]) -> dict[st
     return dict(zip(ids, unique_labels(shown, ids), strict=True))
 
 
+# -- A/B verdicts -------------------------------------------------------------------------------
+
+#: What an arm's A/B verdict means for the user: ``good`` (it leads a step where some gap is
+#: significant), ``bad`` (it is significantly below its step's leader), ``neutral`` (no
+#: significant difference, or nothing to compare) and ``small`` (too small to call).
+Tone = Literal["good", "bad", "neutral", "small"]
+
+#: How a chart colours each tone. The report's stylesheet gives its ``sk-flag-<tone>`` classes
+#: the same colours, so a verdict looks the same wherever it is read.
+TONE_COLORS: Final[dict[str, str]] = {
+    "good": "#15803d",
+    "bad": "#b91c1c",
+    "neutral": "#5f6c7b",
+    "small": "#b45309",
+}
+
+
+class Verdict(NamedTuple):
+    """One arm's A/B verdict: the sentence (``text``), what it means for the user (``tone``)
+    and the few words a chart prints above the arm's bar (``label``)."""
+
+    text: str
+    tone: Tone
+    label: str
+
+
+#: The tests :func:`~sendkit_nb.metrics.variant_funnel` runs, by its ``test`` column.
+TEST_NAMES: Final[dict[str, str]] = {"z": "z-test", "fisher": "Fisher's exact test"}
+
+
+def _p_words(p: object) -> str:
+    shown = fmt_p(p)
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
+def _arm_words(row: Mapping[str, Any], rate: str) -> str:
+    """``"A 2.92% (95% CI 2.21% – 3.85%)"``: the arm's rate and its Wilson interval."""
+    shown = f"{variant_label(row['variant'])} {fmt_pct(row.get(rate))}"
+    interval = fmt_interval(row.get(f"{rate}_low"), row.get(f"{rate}_high"))
+    if interval == DASH:
+        return shown
+    level: Any = row.get("confidence")
+    ci = f"{fmt_level(float(level))} CI" if is_number(level) else "CI"
+    return f"{shown} ({ci} {interval})"
+
+
+def too_small_rule(sends: object, events: object, event: str) -> str:
+    """The too-small-to-call rule with the thresholds an A/B test ran with (a variant funnel's
+    ``min_sends`` and ``min_events``), or in words when they are not known; ``event`` is what
+    the test counts (``"replied"``).
+
+    >>> too_small_rule(100, 10, "replied")
+    "fewer than 100 leads in the denominator, or fewer than 10 replied across the step's arms"
+    """
+    if sends is None or events is None:
+        return (
+            "too few leads in the denominator, or too few "
+            f"{event} across the step's arms (the frame's min_sends and min_events)"
+        )
+    return (
+        f"fewer than {sends} leads in the denominator, or fewer than {events} {event} across "
+        "the step's arms"
+    )
+
+
+def _small_words(row: Mapping[str, Any]) -> str:
+    """Why an arm is too small to call, with the thresholds it was tested with."""
+    event = EVENT_OF.get(str(row.get("test_metric") or "reply"), "replied")
+    return too_small_rule(row.get("min_sends"), row.get("min_events"), event)
+
+
+def ab_verdict(row: Mapping[str, Any], step: Sequence[Mapping[str, Any]]) -> Verdict:
+    """The verdict on one arm of a :func:`~sendkit_nb.metrics.variant_funnel` row, worded and
+    coloured by what it means for the user. ``step``: every row of the arm's step (``row``
+    among them), so the verdict can name the leader (the arm with the highest rate among arms
+    big enough to lead), or the arms the leader beats.
+
+    A significant gap is good news for the leader and bad news for the arm below it; a gap that
+    is not significant is neutral, one too small to call is ``small``. Each verdict names the
+    leader, the gap in percentage points, the p-value (Holm-adjusted within the step) and the
+    arms' rates with their Wilson intervals.
+
+    >>> a = {"variant": "A", "test_metric": "reply", "reply_rate": 0.03, "arms": 2,
+    ...      "is_leader": False, "diff_vs_leader": -0.015, "p_value_adj": 0.016,
+    ...      "too_small": False, "significant": True}
+    >>> b = {**a, "variant": "B", "reply_rate": 0.045, "is_leader": True, "diff_vs_leader": 0.0,
+    ...      "p_value_adj": None, "significant": None}
+    >>> ab_verdict(a, [a, b]).tone, ab_verdict(b, [a, b]).tone
+    ('bad', 'good')
+    >>> ab_verdict(a, [a, b]).text
+    'A vs leader B: -1.50 pp, significantly lower (p = 0.016, Holm-adjusted). A 3.0%; B 4.5%.'
+    """
+    rate = f"{row.get('test_metric') or 'reply'}_rate"
+    if (row.get("arms") or len(step)) <= 1:
+        return Verdict("Only arm of this step: nothing to compare.", "neutral", "")
+    leader = next((r for r in step if r.get("is_leader")), None)
+    if leader is None:
+        return Verdict("No leader: no arm of this step has leads to compare.", "neutral", "")
+    name = variant_label(leader["variant"])
+    if row.get("is_leader"):
+        return _leader_verdict(leader, [r for r in step if r is not leader], rate)
+    gap = fmt_pp(row.get("diff_vs_leader"))
+    head = f"{variant_label(row['variant'])} vs leader {name}: {gap}"
+    arms = f"{_arm_words(row, rate)}; {_arm_words(leader, rate)}."
+    test = TEST_NAMES.get(str(row.get("test")))
+    p = f"{_p_words(row.get('p_value_adj'))}, Holm-adjusted" + (f"; {test}" if test else "")
+    if row.get("too_small") or leader.get("too_small"):
+        return Verdict(
+            f"{head}, too small to call ({_small_words(row)}). {arms}", "small", "too small"
+        )
+    if row.get("significant") is True:
+        return Verdict(f"{head}, significantly lower ({p}). {arms}", "bad", f"{gap} · significant")
+    if row.get("significant") is False:
+        return Verdict(f"{head}, not significant ({p}). {arms}", "neutral", f"{gap} · n.s.")
+    return Verdict(f"{head}, not tested. {arms}", "neutral", gap)
+
+
+def _leader_verdict(
+    leader: Mapping[str, Any], others: Sequence[Mapping[str, Any]], rate: str
+) -> Verdict:
+    name = variant_label(leader["variant"])
+    own = _arm_words(leader, rate)
+    tested = [r for r in others if is_number(r.get("p_value_adj"))]
+    if leader.get("too_small") or (others and all(r.get("too_small") for r in others)):
+        return Verdict(
+            f"{name} leads, too small to call ({_small_words(leader)}). {own}.",
+            "small",
+            "leader · no call",
+        )
+    if not tested:
+        return Verdict(f"{name} leads; no arm was tested against it. {own}.", "neutral", "leader")
+    gaps = "; ".join(
+        f"{fmt_pp(-float(r['diff_vs_leader'] or 0.0))} over {variant_label(r['variant'])}, "
+        + ("significant" if r.get("significant") else "not significant")
+        + f" ({_p_words(r['p_value_adj'])})"
+        for r in tested
+    )
+    text = f"{name} leads: {gaps}; p-values Holm-adjusted. {own}."
+    if any(r.get("significant") is True for r in tested):
+        return Verdict(text, "good", "leader · significant")
+    return Verdict(text, "neutral", "leader · n.s.")
+
+
+def ab_verdicts(variants: pl.DataFrame) -> list[Verdict]:
+    """:func:`ab_verdict` for every row of a variant funnel, in row order (steps are told apart
+    by ``campaign_id`` and ``step``, or ``step_label`` in a frame without ``step``)."""
+    keys: list[str] = [c for c in ("campaign_id", "step") if c in variants.columns]
+    keys = keys or ["step_label"]
+    rows = variants.to_dicts()
+    steps: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        steps.setdefault(tuple(r[k] for k in keys), []).append(r)
+    return [ab_verdict(r, steps[tuple(r[k] for k in keys)]) for r in rows]
+
+
+def variant_subjects(
+    campaigns: pl.DataFrame | Sequence[Mapping[str, Any]] | None, campaign_id: str | None
+) -> dict[tuple[int, str], str]:
+    """The subject line of each A/B variant of one campaign, by ``(step order, variant name)``,
+    from the ``variants`` (``name``, ``subject``) of its ``sequence`` steps. ``campaigns``: the
+    campaigns frame (when its sequence carries variants) or campaign dicts as the API returns
+    them. Steps and variants without a subject are left out: the arm is shown by name alone.
+
+    >>> campaign = {"_id": "c1", "sequence": [{"order": 0, "subject": "Hi", "variants": [
+    ...     {"name": "A", "subject": "Hi"}, {"name": "B", "subject": " Hello "}]}]}
+    >>> variant_subjects([campaign], "c1")
+    {(0, 'A'): 'Hi', (0, 'B'): 'Hello'}
+    """
+    if campaigns is None:
+        return {}
+    if isinstance(campaigns, pl.DataFrame):
+        if "sequence" not in campaigns.columns:
+            return {}
+        chosen = campaigns
+        if campaign_id is not None and "campaign_id" in campaigns.columns:
+            chosen = campaigns.filter(pl.col("campaign_id") == campaign_id)
+        rows: Sequence[Mapping[str, Any]] = chosen.select("sequence").head(1).to_dicts()
+    else:
+        rows = [
+            c
+            for c in campaigns
+            if campaign_id is None or campaign_id in (c.get("_id"), c.get("campaign_id"))
+        ][:1]
+    found: dict[tuple[int, str], str] = {}
+    for step in (rows[0].get("sequence") or []) if rows else []:
+        order = step.get("order")
+        for variant in step.get("variants") or []:
+            name, subject = variant.get("name"), (variant.get("subject") or "").strip()
+            if isinstance(order, int) and name is not None and subject:
+                found[(order, str(name))] = subject
+    return found
+
+
+def with_variant_subjects(
+    variants: pl.DataFrame, subjects: Mapping[tuple[int, str], str]
+) -> pl.DataFrame:
+    """A variant funnel with ``variant_subject``: each arm's subject line from
+    :func:`variant_subjects` (null where the sequence has none), for the report's variant table
+    and the variant chart's hover."""
+    keys = zip(variants["step"].to_list(), variants["variant"].to_list(), strict=True)
+    found = [
+        subjects.get((int(s), str(v))) if s is not None and v is not None else None for s, v in keys
+    ]
+    return variants.with_columns(pl.Series("variant_subject", found, dtype=pl.String))
+
+
 # -- the KPI catalogue --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class KpiSpec:
-    """One headline number: ``column`` of ``metrics.headline``, how it prints (``kind``), the
-    label people read, the count it is over (rates only) and its definition."""
+    """One headline number: ``column`` of a campaign summary's headline (``metrics.headline``
+    and the reply-timing numbers of ``metrics.reply_timing_summary``), how it prints
+    (``kind``), the label people read, the count it is over and its definition."""
 
     key: str
     column: str
-    kind: Literal["count", "rate"]
+    kind: Literal["count", "rate", "days"]
     label: str
     definition: str
     denominator: str | None = None
@@ -234,6 +462,27 @@ KPIS: Final[dict[str, KpiSpec]] = {
         ),
         _rate("positive", "The headline rate: positive replies per lead contacted"),
         _rate("reply", "Replied leads per lead contacted"),
+        # Not "median days to reply": with reply rates far below 50% the reply curve never
+        # reaches its median, and the card would always read "not reached".
+        KpiSpec(
+            "replied_within",
+            "replied_within",
+            "rate",
+            f"Replied within {WITHIN_DAYS} days",
+            f"Share of contacted leads who replied within {WITHIN_DAYS} days of their first "
+            "email (Kaplan–Meier: a lead emailed more recently counts only for the days it has "
+            "been observed)",
+            "contacted",
+        ),
+        KpiSpec(
+            "median_days_replied",
+            "median_days_replied",
+            "days",
+            "Median days to reply (repliers)",
+            "Median time from a lead's first email to its reply, among the contacted leads "
+            "who replied (replies before the first email or without a time are left out)",
+            "replied",
+        ),
     )
 }
 
@@ -241,7 +490,9 @@ KPIS: Final[dict[str, KpiSpec]] = {
 def fmt_kpi(spec: KpiSpec, headline: Mapping[str, Any]) -> str:
     """A KPI's value from a headline row, printed as its kind prints."""
     value = headline.get(spec.column)
-    return fmt_pct(value) if spec.kind == "rate" else fmt_int(value)
+    if spec.kind == "rate":
+        return fmt_pct(value)
+    return fmt_days(value) if spec.kind == "days" else fmt_int(value)
 
 
 # -- tables for a terminal ----------------------------------------------------------------------

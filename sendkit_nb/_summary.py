@@ -2,10 +2,10 @@
 show about a selection of a campaign's leads.
 
 :func:`summarize` turns a leads frame, the campaigns frame (step labels) and the options into a
-frozen :class:`CampaignSummary`: the headline, the step funnel, the variant funnel, the reply
-curve, the daily activity, the status and AI-tag breakdowns, and (for the report) the reply
-timing and the data checks. The front ends only render it, so they cannot disagree about what a
-number is; the dashboard's "Export HTML" hands its summary to the report as it is.
+frozen :class:`CampaignSummary`: the headline (with the reply timing's KPIs), the step funnel,
+the variant funnel, the reply curve, the daily activity, the status and AI-tag breakdowns, and
+(for the report) the data checks. The front ends only render it, so they cannot disagree about
+what a number is; the dashboard's "Export HTML" hands its summary to the report as it is.
 
 Every number comes from :mod:`sendkit_nb.metrics`; nothing is computed here by hand.
 """
@@ -27,6 +27,7 @@ from sendkit_nb._schema import LEAD_STATUSES, LEADS_SCHEMA
 from sendkit_nb.metrics import Denominator, Metric
 
 __all__ = [
+    "TIMING_KPIS",
     "CampaignSummary",
     "SummaryOptions",
     "check_statuses",
@@ -61,10 +62,12 @@ class CampaignSummary:
 
     ``leads``: the selection (the campaign's leads with one of ``options.statuses``).
     ``headline``: the one row of :func:`~sendkit_nb.metrics.headline` (counts 0 and rates None
-    for an empty selection). ``status_counts``: every lead given to :func:`summarize`, before
-    the status filter, by status (the filter picks from these, so they do not change with it).
-    ``variant_funnel``: None unless ``options.by_variant`` (or :func:`complete` added it).
-    ``timing`` (one row of :func:`~sendkit_nb.metrics.reply_timing_summary`) and ``checks``
+    for an empty selection) and the reply-timing numbers the KPI cards show, from ``timing``
+    (:data:`TIMING_KPIS`; None without a timing). ``status_counts``: every lead given to
+    :func:`summarize`, before the status filter, by status (the filter picks from these, so
+    they do not change with it). ``variant_funnel``: None unless ``options.by_variant`` (or
+    :func:`complete` added it). ``timing``: one row of
+    :func:`~sendkit_nb.metrics.reply_timing_summary`, None for an empty selection. ``checks``
     (:func:`~sendkit_nb.metrics.quality`): None unless computed with ``details=True`` (the
     report shows them, the dashboard does not), or for an empty selection.
     """
@@ -151,9 +154,26 @@ def _reply_curve(
     return metrics.reply_curve(selected, by=by, confidence=confidence), split
 
 
+#: The columns of :func:`~sendkit_nb.metrics.reply_timing_summary` that a summary's headline
+#: carries for the KPI cards (the share replying within a week, the repliers' median days).
+TIMING_KPIS: tuple[str, ...] = (
+    "within_days",
+    "replied_within",
+    "replied_within_low",
+    "replied_within_high",
+    "median_days_replied",
+)
+
+
 def _timing(leads: pl.DataFrame) -> Mapping[str, Any] | None:
     frame = metrics.reply_timing_summary(leads)
     return frame.row(0, named=True) if frame.height else None
+
+
+def _with_timing(headline: Mapping[str, Any], timing: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The headline row with the reply-timing KPIs of ``timing`` (None without one), so every
+    front end finds every KPI of the catalogue in one mapping."""
+    return {**headline, **{k: (timing or {}).get(k) for k in TIMING_KPIS}}
 
 
 def _sequence(campaigns: pl.DataFrame | None) -> pl.DataFrame | None:
@@ -174,12 +194,11 @@ def summarize(
     """Everything a view of one campaign shows, for the leads with ``options.statuses``.
 
     ``leads``: one campaign's leads (from :func:`~sendkit_nb.load_leads`); ``campaigns``: the
-    campaigns frame, for step labels. ``details``: also compute the variant funnel, the reply
-    timing and the data checks (the report shows them; the dashboard asks only for what is on
-    screen). ``selected``, ``status_counts`` and ``variant_step``, when the caller has them
-    ready (the dashboard works them out once per campaign), are the status selection of
-    ``leads``, ``metrics.status_counts(leads)`` and ``has_variant_step(leads)``; they are not
-    recomputed.
+    campaigns frame, for step labels. ``details``: also compute the variant funnel and the
+    data checks (the report shows them; the dashboard asks only for what is on screen).
+    ``selected``, ``status_counts`` and ``variant_step``, when the caller has them ready (the
+    dashboard works them out once per campaign), are the status selection of ``leads``,
+    ``metrics.status_counts(leads)`` and ``has_variant_step(leads)``; they are not recomputed.
 
     The reply curve is split by variant when ``options.by_variant`` is on and some step of the
     campaign (``leads``, before the status filter, so the curves do not come and go as the
@@ -225,16 +244,19 @@ def summarize(
             counts = batch.run(count_statuses, leads, campaign_id)
         else:
             counts.set_result(status_counts)
-        timing = batch.run(_timing, selected) if details and selected.height else None
+        # Always, not only with details: two of its numbers are KPI cards on the dashboard.
+        timing = batch.run(_timing, selected) if selected.height else None
         checks = batch.run(metrics.quality, selected) if details and selected.height else None
         headline_frame = head.result()
         curve_frame, curve_split = curve.result()
+        timing_row = timing.result() if timing is not None else None
         return CampaignSummary(
             campaign_id=campaign_id,
             options=replace(opts, statuses=statuses),
             leads=selected,
-            headline=(
-                headline_frame.row(0, named=True) if headline_frame.height else _empty_headline()
+            headline=_with_timing(
+                headline_frame.row(0, named=True) if headline_frame.height else _empty_headline(),
+                timing_row,
             ),
             funnel=funnel.result(),
             variant_funnel=variants.result() if variants is not None else None,
@@ -242,7 +264,7 @@ def summarize(
             daily=daily.result(),
             status_counts=counts.result(),
             ai_tags=ai_tags.result(),
-            timing=timing.result() if timing is not None else None,
+            timing=timing_row,
             checks=checks.result() if checks is not None else None,
             curve_by_variant=curve_split,
             detailed=details,
@@ -250,9 +272,9 @@ def summarize(
 
 
 def complete(summary: CampaignSummary, campaigns: pl.DataFrame | None = None) -> CampaignSummary:
-    """``summary`` with the parts computed only on request (variant funnel, reply timing, data
-    checks) added where missing; what it has already is kept as it is, so a view exported from
-    the dashboard shows the numbers that were on screen."""
+    """``summary`` with the parts computed only on request (variant funnel, data checks,
+    reply timing) added where missing; what it has already is kept as it is, so a view
+    exported from the dashboard shows the numbers that were on screen."""
     if summary.detailed:
         return summary
     leads, opts = summary.leads, summary.options
@@ -262,12 +284,14 @@ def complete(summary: CampaignSummary, campaigns: pl.DataFrame | None = None) ->
             if summary.variant_funnel is None
             else None
         )
-        timing = batch.run(_timing, leads) if leads.height else None
+        timing = batch.run(_timing, leads) if leads.height and summary.timing is None else None
         checks = batch.run(metrics.quality, leads) if leads.height else None
+        timing_row = timing.result() if timing is not None else summary.timing
         return replace(
             summary,
             variant_funnel=variants.result() if variants is not None else summary.variant_funnel,
-            timing=timing.result() if timing is not None else None,
+            headline=_with_timing(summary.headline, timing_row),
+            timing=timing_row,
             checks=checks.result() if checks is not None else None,
             detailed=True,
         )

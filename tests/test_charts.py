@@ -21,6 +21,7 @@ import pytest
 
 import sendkit_nb.metrics as m
 from sendkit_nb import BadRequestError, charts, leads_from_items
+from sendkit_nb._present import TONE_COLORS, variant_subjects, with_variant_subjects
 from sendkit_nb.charts._common import FOOTNOTE, SUBTITLE
 from sendkit_nb.demo import make_workspace
 
@@ -294,7 +295,7 @@ def test_variant_comparison_within_steps_with_intervals_and_too_small_flag(
     assert list(bars.marker.pattern.shape) == ["x" if s else "" for s in small]
     assert list(bars.marker.opacity) == [0.45 if s else 1.0 for s in small]
     assert "too small" in labels.text[1] and "too small" not in labels.text[0]
-    assert "Too small to call</b>: fewer than 1600 leads" in bars.hovertext[1]
+    assert "too small to call (fewer than 1600 leads in the denominator" in bars.hovertext[1]
     assert "1 of 4 arms too small to call" in subtitle(fig)
     # The notes quote the rule the frame was tested with, not the defaults.
     assert "fewer than 1600 leads in the denominator" in texts(fig)
@@ -305,6 +306,46 @@ def test_variant_comparison_within_steps_with_intervals_and_too_small_flag(
     assert bars.marker.line.width[leader] > 0
     a = frame.row(0, named=True)
     assert f"{a['replied']:,} replied / {a['delivered']:,} delivered" in bars.hovertext[0]
+
+
+def test_variant_comparison_colours_each_verdict_by_what_it_means(
+    leads: pl.DataFrame, campaign: Raw
+) -> None:
+    # The demo's step 1: B leads (4.5%), A is significantly below it (p = 0.016, Holm).
+    frame = m.variant_funnel(leads, sequence=campaign)
+    assert frame["significant"].to_list()[:2] == [True, None]
+    bars, labels = charts.variant_comparison(frame).data
+    loser, leader = 0, 1
+    # The significant loser is bad news: red, its gap named, and no tick mark of approval.
+    assert "✓" not in labels.text[loser]
+    assert "-1.60 pp · significant" in labels.text[loser]
+    assert labels.textfont.color[loser] == TONE_COLORS["bad"]
+    assert (
+        "A vs leader B: -1.60 pp, significantly lower (p = 0.016, Holm-adjusted; z-test)"
+        in (bars.hovertext[loser])
+    )
+    # The leader of a significant gap is good news, with the gap over the arm it beats.
+    assert "leader · significant" in labels.text[leader]
+    assert labels.textfont.color[leader] == TONE_COLORS["good"]
+    assert "B leads: +1.60 pp over A, significant (p = 0.016)" in bars.hovertext[leader]
+    # Both hovers quote the arms' intervals, as the report's verdict does.
+    assert "95% CI" in bars.hovertext[loser] and "95% CI" in bars.hovertext[leader]
+
+
+def test_variant_comparison_shows_each_arms_subject_line(
+    leads: pl.DataFrame, campaign: Raw
+) -> None:
+    frame = with_variant_subjects(
+        m.variant_funnel(leads, sequence=campaign), variant_subjects([campaign], campaign["_id"])
+    )
+    assert frame["variant_subject"].to_list()[:2] == [
+        "Scaling {{companyName}} in Q3",
+        "Scaling {{companyName}} in Q3 (alt)",
+    ]
+    hover = charts.variant_comparison(frame).data[0].hovertext
+    assert "Subject: Scaling {{companyName}} in Q3 (alt)<br>" in hover[1]
+    # Steps without variants in the sequence have no subject line to show.
+    assert "Subject:" not in hover[2]
 
 
 def test_variant_comparison_metric_must_match_the_test(leads: pl.DataFrame) -> None:

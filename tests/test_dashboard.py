@@ -18,6 +18,7 @@ import pytest
 import sendkit_nb as sk
 from sendkit_nb import RetryPolicy, charts, metrics
 from sendkit_nb._present import DASH
+from sendkit_nb._summary import TIMING_KPIS
 from sendkit_nb.demo import DemoServer
 from sendkit_nb.widgets import FIGURES, KPIS, Dashboard
 from tests.widget_wire import Wire, as_sent
@@ -74,9 +75,10 @@ def assert_shows(d: Dashboard, leads: pl.DataFrame, catalog: pl.DataFrame, **opt
     denominator = options.get("denominator", "delivered")
     funnel = metrics.funnel(leads, sequence=catalog, denominator=denominator)
     head = metrics.headline(leads).row(0, named=True)
-    # KPI cards: the headline numbers, formatted.
+    timing = metrics.reply_timing_summary(leads).row(0, named=True)
+    # KPI cards: the headline numbers, with the reply timing's, formatted.
     assert d.view is not None
-    assert d.view.headline == head
+    assert d.view.headline == {**head, **{k: timing[k] for k in TIMING_KPIS}}
     assert kpi_text(d, "leads") == f"{leads.height:,}"
     assert kpi_text(d, "replied") == f"{head['replied']:,}"
     assert kpi_text(d, "positive") == f"{head['positive']:,}"
@@ -1000,3 +1002,34 @@ def test_live_figure_keeps_the_browser_models_copy_whole(wire: Wire) -> None:
     assert fig.get_state()["_widget_data"] == whole_traces_sent()[-1]
     assert fig.get_state("_widget_layout")["_widget_layout"] == as_sent(fig.layout.to_plotly_json())
     fig.close()
+
+
+def test_the_lead_table_has_each_leads_step_as_people_count_it(
+    dash: Dashboard, catalog: pl.DataFrame
+) -> None:
+    # The demo's sequences put waits between emails (orders 0, 2, 4 are Step 1, 2, 3), and a
+    # lead waits at the odd orders: the table says which step it is at or after, never the
+    # raw order, and keeps the raw order for sorting.
+    assert dash.view is not None
+    cid = dash.selection.campaign_id
+    steps = metrics.sequence_steps(catalog.filter(pl.col("campaign_id") == cid))
+    labels = dict(steps.select("step", "step_label").iter_rows())
+    numbers = dict(steps.select("step", "step_number").iter_rows())
+    dash.set_options(sort_by="step", descending=True)
+    table = dash.view.table
+    assert table.schema["current_step"] == pl.Int32
+    assert table["current_step"].is_sorted(descending=True, nulls_last=True)
+    rows = table.select("current_step", "current_step_label").drop_nulls().rows()
+    assert rows
+    for step, label in rows:
+        if step in labels:
+            assert label == labels[step]
+        else:
+            last = max(n for order, n in numbers.items() if order < step)
+            assert label == f"After Step {last}"
+    assert not any(label.startswith("Step order") for _, label in rows)
+
+
+def test_the_lead_table_shows_steps_as_people_count_them(dash: Dashboard) -> None:
+    # "Step 2 · subject" (or "After Step N" on a wait), never the sequence's raw order.
+    assert "After Step" in dash.table.value or "Step 1 ·" in dash.table.value

@@ -383,7 +383,7 @@ def test_segmented_funnel_matches_raw_json(
 ) -> None:
     seg = [segment] if isinstance(segment, str) else segment
     got = m.funnel(frame_of(raw), segment=segment)
-    assert got.columns[: len(seg) + 2] == [*seg, "step", "step_label"]
+    assert got.columns[: len(seg) + 3] == [*seg, "step", "step_number", "step_label"]
     assert_rows_match(keyed(got, [*seg, "step"]), ref_funnel(raw, segment=seg), (*COUNTS, *RATES))
     if "tag:vip" in seg:
         assert got.schema["tag:vip"] == pl.Boolean and set(got["tag:vip"]) == {True, False}
@@ -492,7 +492,7 @@ def test_step_labels_from_the_campaigns_frame(
     workspace: Any, leads: pl.DataFrame, campaigns: pl.DataFrame
 ) -> None:
     got = m.funnel(leads, segment="campaign_id", sequence=campaigns)
-    assert got.columns[:3] == ["campaign_id", "step", "step_label"]
+    assert got.columns[:4] == ["campaign_id", "step", "step_number", "step_label"]
     by_id = {c["_id"]: expected_labels(c) for c in workspace.campaigns}
     for row in got.iter_rows(named=True):
         assert row["step_label"] == by_id[row["campaign_id"]][row["step"]]
@@ -500,6 +500,7 @@ def test_step_labels_from_the_campaigns_frame(
     first = got.filter(pl.col("campaign_id") == workspace.campaigns[0]["_id"])
     assert first["step"].to_list() == [0, 2, 4]
     assert [s.split(" · ")[0] for s in first["step_label"]] == ["Step 1", "Step 2", "Step 3"]
+    assert first["step_number"].to_list() == [1, 2, 3]
 
 
 @pytest.mark.parametrize("source", ["dict", "sequence list", "campaign list", "frame"])
@@ -516,7 +517,9 @@ def test_step_labels_from_any_source(
     got = m.variant_funnel(frame_of(one(raw, 0)), sequence=sequence)
     want = expected_labels(campaign)
     assert [want[s] for s in got["step"]] == got["step_label"].to_list()
-    assert got.columns[:3] == ["step", "step_label", "variant"]
+    assert got.columns[:4] == ["step", "step_number", "step_label", "variant"]
+    numbers = {s: int(label.split(" · ")[0][5:]) for s, label in want.items()}
+    assert got["step_number"].to_list() == [numbers[s] for s in got["step"]]
 
 
 def test_steps_missing_from_the_sequence_keep_their_order() -> None:
@@ -536,17 +539,18 @@ def test_steps_missing_from_the_sequence_keep_their_order() -> None:
         ],
     }
     got = m.funnel(frame, sequence=sequence)
-    assert got.select("step", "step_label").rows() == [
-        (0, "Step 1 · Quick question"),
-        (2, "Step 2 · Bump"),  # blank subject falls back to the name
-        (7, "Step order 7"),
-        (9, "Step order 9"),
+    assert got.select("step", "step_number", "step_label").rows() == [
+        (0, 1, "Step 1 · Quick question"),
+        (2, 2, "Step 2 · Bump"),  # blank subject falls back to the name
+        (7, None, "Step order 7"),
+        (9, None, "Step order 9"),
     ]
     by_name = m.funnel(frame, sequence=sequence, label_from="name")
     assert by_name["step_label"][0] == "Step 1 · Intro"
     steps = m.sequence_steps(sequence)
-    assert steps.select("step", "email_number", "step_label").rows()[2] == (4, 3, "Step 3")
-    # without a sequence every step is labelled by its order
+    assert steps.select("step", "step_number", "step_label").rows()[2] == (4, 3, "Step 3")
+    # without a sequence every step is labelled by its order, and has no number
+    assert m.funnel(frame)["step_number"].null_count() == 4
     assert m.funnel(frame)["step_label"].to_list() == [
         "Step order 0",
         "Step order 2",
@@ -558,7 +562,8 @@ def test_steps_missing_from_the_sequence_keep_their_order() -> None:
 def test_label_steps_keeps_rows_and_rejects_ambiguity(workspace: Any) -> None:
     frame = pl.DataFrame({"step": [4, 0, 2], "x": [1, 2, 3]})
     out = m.label_steps(frame, workspace.campaigns[0])
-    assert out.columns == ["step", "step_label", "x"] and out["x"].to_list() == [1, 2, 3]
+    assert out.columns == ["step", "step_number", "step_label", "x"]
+    assert out["x"].to_list() == [1, 2, 3] and out["step_number"].to_list() == [3, 1, 2]
     # two campaigns labelling step 0 differently, and nothing to tell rows apart
     with pytest.raises(BadRequestError, match="different labels"):
         m.label_steps(frame, workspace.campaigns[:2])
@@ -744,6 +749,7 @@ def test_variant_rows_sum_to_step_rows(leads: pl.DataFrame) -> None:
 
 EXPECTED_FUNNEL_SCHEMA = {
     "step": pl.Int32,
+    "step_number": pl.Int32,
     "step_label": pl.String,
     **{c: pl.Int64 for c in COUNTS},
     "denominator": pl.String,
@@ -931,8 +937,15 @@ def test_compare_campaigns(workspace: Any, raw: dict[str, list[Raw]], leads: pl.
     assert known == sorted(known, reverse=True) and rates[: len(known)] == known
     assert_rows_match(keyed(cmp, ["campaign_id"]), ref_headline(raw), ["positive", "contacted"])
     steps = m.compare_campaigns(leads, campaigns_frame(workspace.campaigns), by="step")
-    assert steps.columns[:4] == ["campaign_id", "campaign_name", "step", "step_label"]
+    assert steps.columns[:5] == [
+        "campaign_id",
+        "campaign_name",
+        "step",
+        "step_number",
+        "step_label",
+    ]
     assert steps["step_label"].str.starts_with("Step order").sum() == 0
+    assert steps["step_number"].null_count() == 0
     assert_rows_match(
         keyed(steps, ["campaign_id", "step"]),
         ref_funnel(raw, segment=["campaign_id"]),

@@ -8,6 +8,7 @@ polars code under test. The frames come from the loader's own converter, ``leads
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -394,6 +395,8 @@ def test_reply_curve_hand_computed() -> None:
     assert rows[1]["ci_low"] < 0.2 < rows[1]["ci_high"]
 
     summary = reply_timing_summary(frame(hand_items())).row(0, named=True)
+    times = reply_times(frame(hand_items())).filter("event")["days_to_reply"].to_list()
+    assert len(times) == 3
     assert summary == {
         "group": "all",
         "contacted": 8,
@@ -405,8 +408,25 @@ def test_reply_curve_hand_computed() -> None:
         "excluded_send_time_unknown": 0,
         "share_replied": pytest.approx(0.7),
         "median_days": 4,
+        # Day 7 lies between the last reply (day 4) and the end of the curve (day 10).
+        "within_days": 7,
+        "replied_within": pytest.approx(0.7),
+        "replied_within_low": rows[7]["ci_low"],
+        "replied_within_high": rows[7]["ci_high"],
+        "median_days_replied": pytest.approx(statistics.median(times)),
         "as_of": datetime(2025, 6, 11, tzinfo=UTC),  # lead 7's send, the latest timestamp
     }
+
+    # Another window reads the curve on that day: day 1 has one reply of five at risk.
+    def within(days: int) -> object:
+        return reply_timing_summary(frame(hand_items()), within_days=days)["replied_within"][0]
+
+    assert within(1) == pytest.approx(0.2)
+    # The curve stops on day 10: nothing is known about a 30-day window.
+    assert within(30) is None
+    for bad in (-1, 1.5, True, "7"):
+        with pytest.raises(BadRequestError, match="within_days"):
+            reply_timing_summary(frame(hand_items()), within_days=bad)  # type: ignore[arg-type]
 
 
 def test_reply_curve_by_variant_and_campaign_hand_computed() -> None:
@@ -518,6 +538,11 @@ def test_reply_curve_matches_plain_python_km_on_demo(
     share = [r["share"] for r in py_km((w["day"], w["event"]) for w in on_curve)]
     median = next((d for d, s in enumerate(share) if s >= Fraction(1, 2)), None)
     assert summary["median_days"] == median
+    # Cold email: the curve never reaches 50%, so the headline numbers are these two instead.
+    assert median is None
+    assert summary["replied_within"] == pytest.approx(float(share[7]))
+    replies = [w["days_to_reply"] for w in on_curve if w["event"]]
+    assert summary["median_days_replied"] == pytest.approx(statistics.median(replies))
 
 
 def test_reply_timing_edge_cases() -> None:
@@ -543,6 +568,10 @@ def test_reply_timing_edge_cases() -> None:
     assert curve["cumulative_share"].to_list() == [0.0, 0.0, 0.0]
     assert curve["ci_low"].to_list() == [0.0, 0.0, 0.0]
     assert reply_timing_summary(silent)["median_days"].to_list() == [None]
+    # Observed for two days at most: no 7-day share yet, and no reply to take a median of.
+    assert reply_timing_summary(silent).select("replied_within", "median_days_replied").rows() == [
+        (None, None)
+    ]
     # Everybody replies on day 1: share 1, band undefined (null, never NaN).
     everyone = frame(
         [item(i, [mail(0, ts(1))], replied=True, replied_at=ts(1, 20)) for i in range(3)]

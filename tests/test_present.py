@@ -20,6 +20,10 @@ from sendkit_nb._present import (
     DASH,
     HEADLINE_BASE,
     KPIS,
+    TONE_COLORS,
+    ab_verdict,
+    ab_verdicts,
+    fmt_days,
     fmt_int,
     fmt_interval,
     fmt_level,
@@ -86,11 +90,16 @@ def test_every_rate_names_its_denominator_one_way() -> None:
     assert rate_label("reply", "contacted") == "Replied / contacted"
     assert rate_label("positive", "delivered") == "Positive / delivered"
     for spec in KPIS.values():
-        if spec.kind == "rate":
+        if spec.column in HEADLINE_BASE:
             assert spec.denominator == HEADLINE_BASE[spec.column]
             assert spec.label == rate_label(spec.column.removesuffix("_rate"), spec.denominator)
-        else:
+        elif spec.kind == "count":
             assert spec.denominator is None
+        else:
+            # The reply-timing KPIs are not plain ratios: their definitions name what they are
+            # over (contacted leads, or the leads who replied).
+            assert spec.denominator in ("contacted", "replied")
+            assert spec.denominator in spec.definition
     assert KPIS["reply_rate"].label == "Replied / contacted"
     assert KPIS["positive_rate"].label == "Positive / contacted"
 
@@ -104,6 +113,75 @@ def test_names_statuses_and_variants() -> None:
     assert names == {ids[0]: "Q3 (0aaaa1)", ids[1]: "Q3 (0bbbb2)", ids[2]: ids[2]}
     # A name that is its key is unique already; a missing key cannot tell labels apart.
     assert unique_labels(["x", "x"], ["x", None]) == ["x", "x"]
+
+
+# -- A/B verdicts -------------------------------------------------------------------------------
+
+
+def _arm(variant: str, rate: float, **flags: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "variant": variant,
+        "test_metric": "reply",
+        "reply_rate": rate,
+        "reply_rate_low": rate - 0.01,
+        "reply_rate_high": rate + 0.01,
+        "confidence": 0.95,
+        "min_sends": 100,
+        "min_events": 10,
+        "arms": 2,
+        "is_leader": False,
+        "diff_vs_leader": None,
+        "p_value_adj": None,
+        "too_small": False,
+        "significant": None,
+    }
+    return {**row, **flags}
+
+
+@pytest.mark.parametrize(
+    ("loser", "leader", "tones", "words"),
+    [
+        (  # a significant gap: bad news for the loser, good news for the leader
+            {"p_value_adj": 0.01, "significant": True},
+            {},
+            ("bad", "good"),
+            ("A vs leader B: -2.00 pp, significantly lower (p = 0.010", "B leads: +2.00 pp over A"),
+        ),
+        (  # not significant: neutral on both sides
+            {"p_value_adj": 0.4, "significant": False},
+            {},
+            ("neutral", "neutral"),
+            ("not significant (p = 0.400", "+2.00 pp over A, not significant"),
+        ),
+        (  # the step has too few replies: amber on both sides, whatever the p-value
+            {"p_value_adj": 0.01, "significant": False, "too_small": True},
+            {"too_small": True},
+            ("small", "small"),
+            ("too small to call (fewer than 100 leads in the denominator, or fewer than 10", "too"),
+        ),
+    ],
+)
+def test_ab_verdicts_are_worded_and_toned_by_what_they_mean(
+    loser: dict[str, object],
+    leader: dict[str, object],
+    tones: tuple[str, str],
+    words: tuple[str, str],
+) -> None:
+    a = _arm("A", 0.03, diff_vs_leader=-0.02, **loser)
+    b = _arm("B", 0.05, is_leader=True, diff_vs_leader=0.0, **leader)
+    verdicts = [ab_verdict(a, [a, b]), ab_verdict(b, [a, b])]
+    assert tuple(v.tone for v in verdicts) == tones
+    for verdict, expected in zip(verdicts, words, strict=True):
+        assert expected in verdict.text
+    # Every tone has its colour, and the loser's verdict names the leader and both intervals.
+    assert all(v.tone in TONE_COLORS for v in verdicts)
+    assert "A 3.0% (95% CI 2.0% – 4.0%); B 5.0% (95% CI 4.0% – 6.0%)" in verdicts[0].text
+    # The frame-wide helper gives the same verdicts, step by step.
+    frame = pl.DataFrame(
+        [{**a, "step": 0}, {**b, "step": 0}, {**_arm("C", 0.1, arms=1, is_leader=True), "step": 2}]
+    )
+    assert ab_verdicts(frame)[:2] == verdicts
+    assert ab_verdicts(frame)[2].text == "Only arm of this step: nothing to compare."
 
 
 # -- the same rate in every front end -----------------------------------------------------------
@@ -224,3 +302,36 @@ def test_a_summary_gives_the_card_its_values(leads: pl.DataFrame) -> None:
     card = kpi_card("positive_rate", summary.headline)
     assert f">{fmt_pct(summary.headline['positive_rate'])}<" in card
     assert kpi_card("positive_rate", {}).count(DASH) == 1
+
+
+def test_reply_timing_kpis_say_something_on_every_front_end(
+    demo: sk.SendKitClient, leads: pl.DataFrame
+) -> None:
+    """No more "Median days to reply: not reached": the share replying within a week and the
+    repliers' median time show numbers, the same on the card and in the report."""
+    timing = sk.metrics.reply_timing_summary(leads).row(0, named=True)
+    assert timing["median_days"] is None  # what the old KPI printed as "not reached"
+    expected = {
+        "replied_within": fmt_pct(timing["replied_within"]),
+        "median_days_replied": fmt_days(timing["median_days_replied"]),
+    }
+    assert expected == {"replied_within": "5.9%", "median_days_replied": "3.3 days"}
+
+    page = as_html(demo, [A_CAMPAIGN], progress=False)
+    assert "not reached" not in page
+    strip = _report_kpis(page)
+    dash = Dashboard(demo, campaign=A_CAMPAIGN)
+    try:
+        for key, value in expected.items():
+            label = KPIS[key].label
+            assert strip[label] == value
+            assert _dashboard_kpi(dash, key) == (label, value)
+    finally:
+        dash.close()
+    # Each states what it is over, on the card (its title) and in the report (its note).
+    assert KPIS["replied_within"].denominator == "contacted"
+    assert KPIS["median_days_replied"].denominator == "replied"
+    assert "within 7 days of their first email" in KPIS["replied_within"].definition
+    assert "among the contacted leads who replied" in KPIS["median_days_replied"].definition
+    notes = re.findall(r'<div class="sk-kpi"[^>]*title="([^"]*)"', page)
+    assert any("of 3,366 contacted, 95% band" in htmllib.unescape(n) for n in notes), notes

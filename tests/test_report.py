@@ -271,6 +271,65 @@ def test_the_overview_table_matches_the_headline(
         ]
 
 
+def _variant_cells(page: str, campaign_id: str) -> list[list[str]]:
+    """The cells of one campaign's A/B table, as HTML (flags kept)."""
+    article = re.search(rf'<article [^>]*id="c-{campaign_id}".*?</article>', page, re.S)
+    assert article
+    table = re.search(r'data-table="variants">(.*?)</table>', article.group(0), re.S)
+    assert table
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)[1:]
+    return [re.findall(r"<td[^>]*>(.*?)</td>", r, re.S) for r in rows]
+
+
+def _flag(cell: str) -> tuple[str, str]:
+    """A flagged cell's (tone, text)."""
+    found = re.fullmatch(r'<span class="sk-flag sk-flag-(\w+)">(.*)</span>', cell)
+    assert found, cell
+    return found.group(1), found.group(2)
+
+
+def test_ab_verdicts_read_the_right_way_round(full_html: str, catalog: pl.DataFrame) -> None:
+    # The demo's A/B campaign: on step 1, B leads and A is significantly below it.
+    cid = catalog["campaign_id"][0]
+    (loser_tone, loser), (leader_tone, leader) = (
+        _flag(row[-1]) for row in _variant_cells(full_html, cid)
+    )
+    # The losing arm is bad news, and says which arm leads, by how much, with the intervals
+    # and the Holm-adjusted p-value.
+    assert loser_tone == "bad"
+    assert loser.startswith("A vs leader B: -1.60 pp, significantly lower (p = 0.016, Holm")
+    assert "A 2.9% (95% CI 2.2% – 3.8%); B 4.5% (95% CI 3.6% – 5.7%)" in loser
+    assert leader_tone == "good"
+    assert leader.startswith("B leads: +1.60 pp over A, significant (p = 0.016)")
+    # The stylesheet colours good news green and bad news red; no "leader" blue is left.
+    assert ".sk-flag-bad { color: #b91c1c; }" in full_html
+    assert ".sk-flag-good { color: #15803d; }" in full_html
+    assert "sk-flag-leader" not in full_html and "sk-flag-significant" not in full_html
+    # A difference that is not significant is neutral, on both arms (the multivariate demo).
+    tones = {_flag(row[-1])[0] for row in _variant_cells(full_html, catalog["campaign_id"][3])}
+    assert tones == {"neutral"}
+
+
+def test_each_variant_shows_its_subject_line(demo_server: DemoServer) -> None:
+    """Where the campaign's sequence gives each variant a subject, the A/B table shows it."""
+    campaign = demo_server.workspace.campaigns[0]
+    leads = sk.leads_from_items(demo_server.workspace.leads[campaign["_id"]], campaign["_id"])
+    keep = ("order", "type", "name", "subject", "variants")
+    catalog = pl.DataFrame(
+        [
+            {
+                "campaign_id": campaign["_id"],
+                "name": campaign["name"],
+                "status": campaign["status"],
+                "sequence": [{k: step.get(k) for k in keep} for step in campaign["sequence"]],
+            }
+        ]
+    )
+    page = as_html(leads, [campaign["_id"]], catalog=catalog, progress=False)
+    arms = [htmllib.unescape(row[1]) for row in _variant_cells(page, campaign["_id"])]
+    assert arms == ["A · Scaling {{companyName}} in Q3", "B · Scaling {{companyName}} in Q3 (alt)"]
+
+
 def test_status_filter_keeps_only_those_leads_and_says_so(
     client: sk.SendKitClient, server: DemoServer
 ) -> None:

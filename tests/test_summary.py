@@ -17,6 +17,7 @@ from sendkit_nb import metrics
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._report import as_html, report
 from sendkit_nb._summary import (
+    TIMING_KPIS,
     CampaignSummary,
     SummaryOptions,
     compare,
@@ -60,7 +61,12 @@ def test_every_part_is_the_metric_it_stands_for(
     s = summarize(ab_leads, catalog, SummaryOptions(positive_tags=tags, denominator="sent"))
     assert s.campaign_id == AB_CAMPAIGN and s.detailed
     assert s.leads is ab_leads
-    assert s.headline == metrics.headline(ab_leads, positive_tags=tags).row(0, named=True)
+    timing = metrics.reply_timing_summary(ab_leads).row(0, named=True)
+    # The headline row, and the reply-timing numbers the KPI cards show beside it.
+    assert s.headline == {
+        **metrics.headline(ab_leads, positive_tags=tags).row(0, named=True),
+        **{k: timing[k] for k in TIMING_KPIS},
+    }
     assert_frame_equal(
         s.funnel,
         metrics.funnel(ab_leads, sequence=catalog, denominator="sent", positive_tags=tags),
@@ -74,7 +80,7 @@ def test_every_part_is_the_metric_it_stands_for(
     assert_frame_equal(s.daily, metrics.daily_activity(ab_leads, positive_tags=tags))
     assert_frame_equal(s.ai_tags, metrics.ai_tag_counts(ab_leads, positive_tags=tags))
     assert_frame_equal(s.status_counts, metrics.status_counts(ab_leads))
-    assert s.timing == metrics.reply_timing_summary(ab_leads).row(0, named=True)
+    assert s.timing == timing
     assert s.checks is not None
     assert_frame_equal(s.checks, metrics.quality(ab_leads))
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -113,6 +119,7 @@ def test_the_status_filter_selects_and_the_status_counts_stay_whole(
     assert empty.leads.height == 0 and empty.contacted == 0
     assert empty.headline["leads"] == 0 and empty.headline["reply_rate"] is None
     assert empty.timing is None and empty.checks is None
+    assert all(empty.headline[k] is None for k in TIMING_KPIS)
     with pytest.raises(BadRequestError, match="unknown lead status 'sleeping'"):
         summarize(ab_leads, options=SummaryOptions(statuses=("sleeping",)))
 
@@ -124,12 +131,20 @@ def test_an_empty_campaign_still_lists_every_status() -> None:
 
 def test_complete_adds_only_what_is_missing(ab_leads: pl.DataFrame) -> None:
     quick = summarize(ab_leads, options=SummaryOptions(by_variant=False), details=False)
-    assert quick.timing is None and quick.checks is None and not quick.detailed
+    assert quick.checks is None and not quick.detailed
+    # The reply timing is always there: two of its numbers are KPI cards on the dashboard.
+    assert quick.timing is not None and quick.headline["replied_within"] is not None
     full = complete(quick)
-    assert full.detailed and full.timing is not None and full.checks is not None
+    assert full.detailed and full.checks is not None
     assert full.variant_funnel is not None
     # What was on show is kept as it was (the same frames, not recomputed).
     assert full.funnel is quick.funnel and full.reply_curve is quick.reply_curve
+    assert full.timing is quick.timing and full.headline == quick.headline
+    # A summary made without a timing (an older one) gets it, and its KPIs, from complete().
+    head = {k: v for k, v in quick.headline.items() if k not in TIMING_KPIS}
+    bare = dataclasses.replace(quick, timing=None, headline=head)
+    assert complete(bare).timing == quick.timing
+    assert complete(bare).headline == quick.headline
     assert not full.curve_by_variant
     assert complete(full) is full
 

@@ -21,6 +21,8 @@ from sendkit_nb._present import (
     EVENT_OF,
     HEADLINE_BASE,
     KPIS,
+    TEST_NAMES,
+    ab_verdicts,
     fmt_int,
     fmt_interval,
     fmt_kpi,
@@ -31,6 +33,8 @@ from sendkit_nb._present import (
     status_label,
     unique_names,
     variant_label,
+    variant_subjects,
+    with_variant_subjects,
 )
 from sendkit_nb._report._html import FigureStore
 from sendkit_nb._report._select import Selection
@@ -179,17 +183,12 @@ def _funnel_table(funnel: pl.DataFrame) -> Table:
     )
 
 
-def _verdict(row: dict[str, Any]) -> Cell:
-    if row["is_leader"]:
-        small = " (too small to call)" if row["too_small"] else ""
-        return Cell(f"leader{small}", flag="small" if small else "leader")
-    if row["significant"] is True:
-        return Cell("significantly below the leader", flag="significant")
-    if row["too_small"]:
-        return Cell("too small to call", flag="small")
-    if row["significant"] is False:
-        return Cell("no significant difference")
-    return Cell(DASH)
+def _arm_name(row: Mapping[str, Any]) -> str:
+    """The arm as the variant table shows it: its name, and its subject line where the
+    sequence gives one."""
+    subject = row.get("variant_subject")
+    name = variant_label(row["variant"])
+    return f"{name} · {subject}" if subject else name
 
 
 def _variant_table(variants: pl.DataFrame, metric: str) -> Table:
@@ -210,23 +209,25 @@ def _variant_table(variants: pl.DataFrame, metric: str) -> Table:
     rows = [
         [
             Cell(str(r["step_label"])),
-            Cell(variant_label(r["variant"])),
+            Cell(_arm_name(r)),
             Cell(fmt_int(r[base])),
             Cell(fmt_int(r[event])),
             Cell(fmt_pct(r[rate])),
             Cell(fmt_interval(r[f"{rate}_low"], r[f"{rate}_high"])),
             Cell(DASH if r["is_leader"] else fmt_pp(r["diff_vs_leader"])),
-            Cell({"z": "z-test", "fisher": "Fisher exact"}.get(r["test"] or "", DASH)),
+            Cell(TEST_NAMES.get(r["test"] or "", DASH)),
             Cell(fmt_p(r["p_value_adj"])),
-            _verdict(r),
+            Cell(verdict.text, flag=verdict.tone),
         ]
-        for r in variants.iter_rows(named=True)
+        for r, verdict in zip(variants.iter_rows(named=True), ab_verdicts(variants), strict=True)
     ]
     return _table(
         "variants",
         f"A/B test on the {metric} rate (over {base}) within each step: every arm against the "
         f"step's leader; an arm below {skm.MIN_SENDS} leads, or a step with fewer than "
-        f"{skm.MIN_EVENTS} events, is too small to call.",
+        f"{skm.MIN_EVENTS} events, is too small to call. Verdicts: green, the leader of a "
+        "significant gap; red, significantly below the leader; amber, too small to call; grey, "
+        "no significant difference.",
         columns,
         rows,
     )
@@ -280,14 +281,35 @@ def _overview_table(
 
 def _kpis(head: Mapping[str, Any], timing: Mapping[str, Any] | None) -> list[Kpi]:
     """The KPI strip: the dashboard's cards (:data:`~sendkit_nb._present.KPIS`, same labels,
-    same values), then what only the report shows."""
+    same values), then what only the report shows. Each note says what the number is over."""
     contacted, delivered = fmt_int(head["contacted"]), fmt_int(head["delivered"])
     notes = {
         "positive_rate": f"{fmt_int(head['positive'])} positive of {contacted} contacted",
         "reply_rate": f"{fmt_int(head['replied'])} replied of {contacted} contacted",
         "opened": skm.OPENS_CAVEAT,
     }
-    order = ("positive_rate", "leads", "contacted", "replied", "reply_rate", "positive")
+    if timing is not None:
+        within = KPIS["replied_within"]
+        band = fmt_interval(head["replied_within_low"], head["replied_within_high"])
+        notes["replied_within"] = (
+            f"{within.definition}; of {fmt_int(timing['contacted'])} contacted, 95% band {band}"
+            if head["replied_within"] is not None
+            else f"{within.definition}; no lead has been observed that long yet"
+        )
+        notes["median_days_replied"] = (
+            f"{KPIS['median_days_replied'].definition}; over {fmt_int(timing['replied'])} "
+            "timed replies"
+        )
+    order: tuple[str, ...] = (
+        "positive_rate",
+        "leads",
+        "contacted",
+        "replied",
+        "reply_rate",
+        "positive",
+    )
+    if timing is not None:
+        order += ("replied_within", "median_days_replied")
     kpis = [
         Kpi(
             KPIS[key].label,
@@ -314,16 +336,6 @@ def _kpis(head: Mapping[str, Any], timing: Mapping[str, Any] | None) -> list[Kpi
             f"{fmt_int(head['clicked'])} clicked of {delivered} delivered",
         ),
     ]
-    if timing is not None:
-        median = timing["median_days"]
-        kpis.append(
-            Kpi(
-                "Median days to reply",
-                str(median) if median is not None else "not reached",
-                "first day the reply curve reaches 50% of contacted leads; "
-                f"{fmt_pct(timing['share_replied'])} replied by the end of the data",
-            )
-        )
     if head["unattributed"]:
         kpis.append(
             Kpi(
@@ -419,6 +431,10 @@ class _Builder:
         metric = summary.options.metric
         over = skm.rate_denominators(summary.options.denominator)
         variants, ab_steps = summary.variant_funnel, summary.ab_steps
+        if variants is not None and ab_steps is not None:
+            subjects = variant_subjects(self.catalog, campaign_id)
+            variants = with_variant_subjects(variants, subjects)
+            ab_steps = with_variant_subjects(ab_steps, subjects)
         figures = [
             self.chart(
                 "step_funnel",

@@ -29,8 +29,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Cell:
-    """One table cell: its text, and optionally a flag (``leader``, ``significant``,
-    ``small``) that the stylesheet colours, or a link within the page."""
+    """One table cell: its text, and optionally a flag that the stylesheet colours (an A/B
+    verdict's tone: ``good``, ``bad``, ``neutral`` or ``small``), or a link within the page."""
 
     text: str
     flag: str | None = None

@@ -462,14 +462,21 @@ def _comparison_by_step(
     )
     # Steps are matched by their number in the sequence ("Step 1"), not by subject: campaigns
     # have different subjects at the same position.
-    frame = frame.with_columns(
-        _pos=pl.col("step_label").cast(pl.String).str.split(" · ").list.first()
-    )
-    positions = (
-        frame.sort("step").get_column("_pos").unique(maintain_order=True).to_list()
-        if "step" in frame.columns
-        else frame["_pos"].unique(maintain_order=True).to_list()
-    )
+    if "step_number" in frame.columns:
+        # An email step's position among the email steps; a step outside the sequence keeps
+        # its own label ("Step order 7").
+        frame = frame.with_columns(
+            _pos=pl.when(pl.col("step_number").is_not_null())
+            .then(pl.format("Step {}", "step_number"))
+            .otherwise(pl.col("step_label").cast(pl.String))
+        )
+        ordered = frame.sort("step_number", "step", nulls_last=True)
+    else:  # a frame built without step numbers: the label's leading "Step N"
+        frame = frame.with_columns(
+            _pos=pl.col("step_label").cast(pl.String).str.split(" · ").list.first()
+        )
+        ordered = frame.sort("step") if "step" in frame.columns else frame
+    positions = ordered.get_column("_pos").unique(maintain_order=True).to_list()
     keys = _campaign_keys(frame)
     labels = names_for(keys, _names_from_frame(frame, names))
     level, tags = interval_level(frame), positive_tags_of(frame)

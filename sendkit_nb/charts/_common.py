@@ -163,8 +163,26 @@ def esc(text: object) -> str:
 
 
 def wrap(text: str, width: int = 100) -> str:
-    """Plain ``text`` wrapped into ``<br>``-separated lines of at most ``width`` characters."""
-    return "<br>".join(textwrap.wrap(text, width)) if text else ""
+    """Plain ``text`` wrapped into ``<br>``-separated lines of at most ``width`` characters,
+    breaking between its `` · ``-separated phrases where it can (a phrase is read whole), and
+    inside a phrase only when the phrase alone is longer than a line.
+
+    >>> wrap("whiskers: 95% Wilson interval · leader outlined · one arm per step", 40)
+    'whiskers: 95% Wilson interval ·<br>leader outlined · one arm per step'
+    """
+    lines: list[str] = []
+    for phrase in text.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(phrase) <= width:
+            lines[-1] += " · " + phrase
+        elif len(phrase) <= width:
+            if lines:
+                lines[-1] += " ·"
+            lines.append(phrase)
+        else:
+            if lines:
+                lines[-1] += " ·"
+            lines.extend(textwrap.wrap(phrase, width))
+    return "<br>".join(line for line in lines if line)
 
 
 def step_tick(label: str, width: int) -> str:
@@ -362,9 +380,11 @@ def finish(
     footnotes start there), ``legend`` the names shown in the legend (to reserve its rows),
     ``panel_titles`` whether subplot titles sit above the first panel.
     """
-    note_text = "<br>".join(wrap(n, 140) for n in notes if n)
+    # Wrapped to fit a plotting area of about 600 px (an 860 px JupyterLab output area less a
+    # margin widened by long category names), since they start at its left edge.
+    note_text = "<br>".join(wrap(n, 110) for n in notes if n)
     note_lines = note_text.count("<br>") + 1 if note_text else 0
-    sub_text = wrap(subtitle, 135) if "<" not in subtitle else subtitle
+    sub_text = wrap(subtitle, 95) if "<" not in subtitle else subtitle
     sub_lines = sub_text.count("<br>") + 1 if sub_text else 0
     legend_top = 50 + 17 * sub_lines
     rows = _legend_rows(legend)

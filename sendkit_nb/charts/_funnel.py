@@ -15,7 +15,13 @@ import plotly.graph_objects as go
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
-from sendkit_nb._present import fmt_p, fmt_pp
+from sendkit_nb._present import (
+    NO_VARIANT_LABEL,
+    TONE_COLORS,
+    Verdict,
+    ab_verdicts,
+    too_small_rule,
+)
 
 from ._common import (
     ATTRIBUTION,
@@ -46,6 +52,7 @@ from ._common import (
     tick_width,
     trace_uid,
     whiskers,
+    wrap,
 )
 from ._spec import FigureSpec
 from ._theme import EVENT_COLORS, OPENS_PATTERN, PALETTE
@@ -75,7 +82,6 @@ _VARIANT_HINT: Final = (
 )
 #: Columns that split a funnel into several rows per step (segments, variants).
 _SPLITS: Final[tuple[str, ...]] = ("variant", "campaign_id", "status", "ai_tag")
-NO_VARIANT_LABEL: Final = "(no variant)"
 #: Up to this many steps, step_funnel prints the count on each bar.
 _LABELLED_STEPS: Final = 4
 
@@ -462,6 +468,7 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
     if "arms" not in frame.columns:
         frame = frame.with_columns(arms=pl.len().over(step_key).cast(pl.Int64))
     rows = frame.with_columns(_arms_here=pl.len().over(step_key)).to_dicts()
+    verdicts = ab_verdicts(frame)
     level, tags = interval_level(frame), positive_tags_of(frame)
     # The outer tick spans its step's arms, so it may be as wide as those arms together.
     outer = [
@@ -498,7 +505,10 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
             },
         },
         error_y=whiskers(values, lows, highs, width=6),
-        hovertext=[_arm_hover(r, metric, event, base, rate_col, level, tags) for r in rows],
+        hovertext=[
+            _arm_hover(r, v, metric, event, base, rate_col, level, tags)
+            for r, v in zip(rows, verdicts, strict=True)
+        ],
         hovertemplate=hover_template(),
     )
     labels = dict(
@@ -508,9 +518,10 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         x=x,
         y=[h if is_number(h) else v for v, h in zip(values, highs, strict=True)],
         mode="text",
-        text=[_arm_label(r, rate_col) for r in rows],
+        text=[_arm_label(r, v, rate_col) for r, v in zip(rows, verdicts, strict=True)],
         textposition="top center",
-        textfont={"size": 11},
+        # Coloured by what the verdict means for the reader, as in the report's table.
+        textfont={"size": 11, "color": [TONE_COLORS[v.tone] for v in verdicts]},
         cliponaxis=False,
         hoverinfo="skip",
         showlegend=False,
@@ -535,9 +546,10 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
     subtitle = (
         f"{RATE_TITLE[metric]} = {event} / {base} per arm · whiskers: "
         f"{level_words(level)}Wilson interval · "
-        "leader outlined" + "".join(f" · {f}" for f in flags)
+        "leader outlined · green: leads significantly · red: significantly below the leader"
+        + "".join(f" · {f}" for f in flags)
     )
-    too_small = _too_small_rule(
+    too_small = too_small_rule(
         frame_setting(frame, "min_sends"), frame_setting(frame, "min_events"), event
     )
     notes = [
@@ -567,38 +579,15 @@ def _at_alpha(frame: pl.DataFrame) -> str:
     return f" at {fmt_level(alpha)}" if alpha is not None else ""
 
 
-def _too_small_rule(sends: object, events: object, event: str) -> str:
-    """The too-small rule with the thresholds the frame (or row) was tested with, or in words
-    when they are not known."""
-    if sends is None or events is None:
-        return (
-            "too few leads in the denominator, or too few "
-            f"{event} across the step's arms (the frame's min_sends and min_events)"
-        )
-    return (
-        f"fewer than {sends} leads in the denominator, or fewer than {events} {event} across "
-        "the step's arms"
-    )
-
-
-def _arm_label(row: dict[str, Any], rate_col: str) -> str:
+def _arm_label(row: dict[str, Any], verdict: Verdict, rate_col: str) -> str:
+    """The rate above an arm's bar and, under it, the verdict's few words."""
     head = fmt_pct(row[rate_col])
-    arms = row["arms"] or 0
-    if row["too_small"]:
-        return f"{head}<br>too small"
-    if arms <= 1:
-        return head
-    if row["is_leader"]:
-        return f"{head}<br>leader"
-    p = num(row.get("p_value_adj"))
-    if p is not None:
-        verdict = "✓" if row.get("significant") else "n.s."
-        return f"{head}<br>p={p:.2g} {verdict}"
-    return head
+    return f"{head}<br>{esc(verdict.label)}" if verdict.label else head
 
 
 def _arm_hover(
     row: dict[str, Any],
+    verdict: Verdict,
     metric: str,
     event: str,
     base: str,
@@ -607,7 +596,10 @@ def _arm_hover(
     tags: str | None,
 ) -> str:
     variant = row["variant"] if row["variant"] is not None else NO_VARIANT_LABEL
-    text = f"<b>{esc(row['step_label'])}</b> · variant {esc(variant)}<br>" + rate_sentence(
+    text = f"<b>{esc(row['step_label'])}</b> · variant {esc(variant)}<br>"
+    if row.get("variant_subject"):
+        text += f"Subject: {esc(row['variant_subject'])}<br>"
+    text += rate_sentence(
         metric,
         row[rate_col],
         row[event],
@@ -618,21 +610,8 @@ def _arm_hover(
         level=row_level(row, level),
         note=False,
     )
-    arms = row["arms"] or 0
-    if arms > 1 and row["is_leader"]:
-        text += "<br>Leader of this step (highest rate among arms big enough to lead)"
-    elif arms > 1 and (p := num(row.get("p_value_adj"))) is not None:
-        gap = num(row.get("diff_vs_leader"))
-        vs = f"{fmt_pp(gap)} vs the leader, " if gap is not None else ""
-        test = {"z": "z-test", "fisher": "Fisher's exact test"}.get(str(row.get("test")), "test")
-        verdict = "significant" if row.get("significant") else "not significant"
-        shown = fmt_p(p)
-        p_text = f"p {shown}" if shown.startswith("<") else f"p = {shown}"
-        text += f"<br>{vs}{p_text} (Holm-adjusted, {test}): {verdict}"
-    elif arms <= 1:
-        text += "<br>Only arm of this step: nothing to compare"
-    if row["too_small"]:
-        rule = _too_small_rule(row.get("min_sends"), row.get("min_events"), event)
-        text += f"<br><b>Too small to call</b>: {rule}"
+    # The verdict as the report's table words it, wrapped to the hover's width.
+    color = TONE_COLORS[verdict.tone]
+    text += f'<br><span style="color:{color}"><b>{wrap(esc(verdict.text), 90)}</b></span>'
     # The definition last, in italics, as in every other rate hover.
     return text + f"<br><i>{rate_note(metric, tags)}</i>"

@@ -98,14 +98,24 @@ send to the end of observation), which defaults to the latest sentAt or repliedA
 cumulative_share = 1 - KM survival, the estimated share replied within N days; band: 95%
 Greenwood interval on the log(-log) scale. Replies before the first send, replied leads without
 repliedAt and contacted leads with no sentAt are left off the curve and counted separately.
+Replied within 7 days = the curve's cumulative_share on day 7, the estimated share of contacted
+leads replying within 7 days of their first email (null until some lead has been observed for 7
+full days). Median days to reply (repliers) = the median of the days from the first send to
+repliedAt over the replies on the curve; unlike the curve's own median (the first day it
+reaches 50%), which cold email with its low reply rates seldom reaches, it always has a value
+once a reply is on the curve.
 
 Daily activity (UTC days): sent, opened, clicked and bounced count emails by the date they were
 sent (the API says whether an email was opened, not when); replied and positive count leads by
 the date of their repliedAt (replies without a time cannot be dated and are left out).
 
-Step labels come from the campaign's sequence: email steps are numbered 1, 2, ... in `order`,
-skipping wait steps ("Step 1 · Quick question"). A step the sequence no longer has is labelled by
-its raw order ("Step order 7").
+Steps as people count them: a step is the sequence item's `order` (column `step`: 0, 2, 4 ...,
+wait steps take numbers too). From the campaign's sequence, email steps are numbered 1, 2, ... in
+`order`, skipping wait steps (column `step_number`), and labelled "Step 1 · Quick question"
+(column `step_label`). A step the sequence does not have as an email step, or any step when the
+sequence is unknown, has no step_number and is labelled by its raw order ("Step order 7"). A
+lead's current step reads the same at an email step, "After Step 1" at the wait after it (or past
+the last step).
 
 {OPENS_CAVEAT}
 """

@@ -16,6 +16,7 @@ from sendkit_nb.metrics._common import (
     check_leads,
     positive_expr,
 )
+from sendkit_nb.metrics._labels import LabelFrom, SequenceSource, apply_labels, sequence_table
 
 __all__ = ["Segment", "reply_attribution"]
 
@@ -119,14 +120,20 @@ def email_any(condition: pl.Expr) -> pl.Expr:
 
 
 def reply_attribution(
-    leads: pl.DataFrame, *, positive_tags: Iterable[str] | None = None
+    leads: pl.DataFrame,
+    *,
+    positive_tags: Iterable[str] | None = None,
+    sequence: SequenceSource | None = None,
+    label_from: LabelFrom = "subject",
 ) -> pl.DataFrame:
     """One row per replied lead with the step its reply is attributed to (last touch).
 
     Columns: ``campaign_id``, ``id``, ``replied_at``, ``ai_tag``, ``positive``, ``attributed``
     (False: no delivered email at or before the reply; such a reply counts in the headline's
     ``unattributed``, and also in ``unattributed_replies`` if the lead was never emailed),
-    ``step`` and ``variant`` (null when unattributed). Input order is kept.
+    ``step`` (the sequence order, null when unattributed), ``step_number`` and ``step_label`` (as
+    in :func:`funnel`, from ``sequence``; an unattributed reply reads ``"Unattributed"``) and
+    ``variant`` (null when unattributed). Input order is kept.
 
     >>> from datetime import datetime, UTC
     >>> e = {"step": 0, "variant": None, "sent_at": datetime(2025, 6, 2, tzinfo=UTC),
@@ -134,15 +141,17 @@ def reply_attribution(
     >>> leads = pl.DataFrame({"campaign_id": ["c", "c"], "id": ["a", "b"], "replied": [True, True],
     ...     "replied_at": [datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 6, 3, tzinfo=UTC)],
     ...     "ai_tag": [None, "interested"], "emails": [[e], [e]]})
-    >>> reply_attribution(leads).select("id", "attributed", "step", "positive").rows()
-    [('a', False, None, False), ('b', True, 0, True)]
+    >>> seq = [{"type": "email", "order": 0, "subject": "Hi"}]
+    >>> got = reply_attribution(leads, sequence=seq)
+    >>> got.select("id", "attributed", "step", "step_label", "positive").rows()
+    [('a', False, None, 'Unattributed', False), ('b', True, 0, 'Step 1 · Hi', True)]
     """
     check_leads(leads, ["campaign_id", "id", *REPLY_COLUMNS], "reply_attribution")
     base = prepare(leads, [], ["campaign_id", "id", *REPLY_COLUMNS]).filter(
         pl.col("replied").fill_null(False)
     )
     attributed = attribute_replies(explode_emails(base, ["_lead", "replied_at"], variant=True))
-    return (
+    out = (
         base.join(attributed, on="_lead", how="left", maintain_order="left")
         .with_columns(positive=positive_expr(positive_tags))
         .select(
@@ -155,4 +164,11 @@ def reply_attribution(
             step=pl.col("step").cast(pl.Int32),
             variant=pl.col("variant").cast(pl.String),
         )
+    )
+    out = apply_labels(out, sequence_table(sequence, label_from, leads))
+    # A null step here means "no email to attribute the reply to", not an unknown step.
+    return out.with_columns(
+        step_label=pl.when(pl.col("attributed"))
+        .then(pl.col("step_label"))
+        .otherwise(pl.lit("Unattributed"))
     )

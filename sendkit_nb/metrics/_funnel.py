@@ -37,7 +37,13 @@ from sendkit_nb.metrics._emails import (
     prepare,
     repeats_a_step,
 )
-from sendkit_nb.metrics._labels import LabelFrom, SequenceSource, apply_labels, sequence_steps
+from sendkit_nb.metrics._labels import (
+    STEP_COLUMNS,
+    LabelFrom,
+    SequenceSource,
+    apply_labels,
+    sequence_table,
+)
 from sendkit_nb.metrics._stats import (
     check_confidence,
     wilson_expr,
@@ -161,18 +167,9 @@ def _finish(
         confidence=pl.lit(confidence, pl.Float64),
         positive_tags=positive_tags_column(positive_tags),
     )
-    table = None
-    if sequence is not None:
-        table = sequence_steps(sequence, label_from=label_from)
-        if "campaign_id" in leads.columns:
-            # Only the campaigns in the leads matter: the others may label the same step
-            # differently, which would make a pooled funnel ambiguous for nothing.
-            present = leads["campaign_id"].cast(pl.String).unique().implode()
-            table = table.filter(
-                pl.col("campaign_id").is_null() | pl.col("campaign_id").is_in(present)
-            )
-    out = apply_labels(out, table)
-    head = [*keys[: keys.index("step") + 1], "step_label", *keys[keys.index("step") + 1 :]]
+    out = apply_labels(out, sequence_table(sequence, label_from, leads))
+    at = keys.index("step") + 1
+    head = [*keys[:at], *STEP_COLUMNS, *keys[at:]]
     return out.select(
         *head,
         *COUNT_COLUMNS,
@@ -200,16 +197,19 @@ def funnel(
 ) -> pl.DataFrame:
     """The step funnel: one row per sequence step (``by="variant"``: per step and variant).
 
-    Columns: the ``segment`` columns (if any), ``step`` (the raw ``sequenceStep``),
-    ``step_label``, ``variant`` (``by="variant"`` only), the lead counts ``sent``, ``bounced``,
-    ``delivered``, ``opened``, ``clicked``, ``replied``, ``positive`` (Int64), ``denominator``
-    (the count the open/click/reply/positive rates are over) and ``bounce_rate``, ``open_rate``,
-    ``click_rate``, ``reply_rate``, ``positive_rate`` (Float64, null for a zero denominator),
-    then ``open_rate_low``, ``open_rate_high``, ..., ``positive_rate_high``: the Wilson score
-    interval at ``confidence`` (null where the rate is null or above 1), ``confidence``
-    (their level) and ``positive_tags`` (the tags counted as positive, ``"interested,
-    meeting_booked"``): the same on every row, so a chart can say them. Rows are sorted by
-    segment, step (and variant).
+    Columns: the ``segment`` columns (if any), ``step`` (the raw ``sequenceStep``, the
+    sequence item's ``order``: 0, 2, 4 ... where wait steps take numbers too), ``step_number``
+    (Int32: 1, 2, 3 ... among the sequence's email steps; null where ``sequence`` is not given or
+    does not have the step as an email step), ``step_label`` (``"Step 1 · <subject>"``, else
+    ``"Step order <step>"``), ``variant`` (``by="variant"`` only), the lead counts ``sent``,
+    ``bounced``, ``delivered``, ``opened``, ``clicked``, ``replied``, ``positive`` (Int64),
+    ``denominator`` (the count the open/click/reply/positive rates are over) and ``bounce_rate``,
+    ``open_rate``, ``click_rate``, ``reply_rate``, ``positive_rate`` (Float64, null for a zero
+    denominator), then ``open_rate_low``, ``open_rate_high``, ..., ``positive_rate_high``: the
+    Wilson score interval at ``confidence`` (null where the rate is null or above 1),
+    ``confidence`` (their level) and ``positive_tags`` (the tags counted as positive,
+    ``"interested, meeting_booked"``): the same on every row, so a chart can say them. Rows are
+    sorted by segment, step (and variant).
 
     Definitions (see ``DEFINITIONS``): counts are of leads, once per step; bounced = every
     step-s email bounced, delivered = sent - bounced; opened / clicked only on delivered emails;
@@ -223,8 +223,8 @@ def funnel(
     ``segment`` groups by ``"campaign_id"``, ``"status"``, ``"ai_tag"``, ``"tag:<name>"`` (a
     Boolean column: the lead's ``tags`` contain it) or a list of these. Several campaigns in one
     frame are pooled per step unless ``segment="campaign_id"``. ``sequence`` (a campaigns frame,
-    a campaign dict or its ``sequence`` list) labels the steps; without it they read
-    ``"Step order <n>"``.
+    a campaign dict or its ``sequence`` list) numbers and labels the steps; without it
+    ``step_number`` is null and they read ``"Step order <n>"``.
 
     >>> from datetime import datetime, UTC
     >>> def email(step, at, opened=False, bounced=False):

@@ -1,7 +1,11 @@
-"""Step labels from a campaign's ``sequence``: "Step 1 · Quick question" rather than ``0``.
+"""Steps as people count them, from a campaign's ``sequence``: "Step 1 · Quick question", not ``0``.
 
 The ``step`` of a sent email is the sequence item's ``order``; wait steps take an order index but
-are not email steps, so email steps are numbered 1, 2, ... in order, skipping waits.
+are not email steps, so email steps are numbered 1, 2, ... in order, skipping waits. Every metric
+frame with a ``step`` column keeps it (the API's order) and carries ``step_number`` (Int32: that
+number; null where the step is not an email step of a known sequence) and ``step_label`` (String,
+never null) right after it. Labels come from a join with the few sequence rows, never from
+Python per row.
 """
 
 from __future__ import annotations
@@ -13,7 +17,15 @@ import polars as pl
 
 from sendkit_nb._errors import BadRequestError
 
-__all__ = ["SequenceSource", "apply_labels", "label_steps", "sequence_steps"]
+__all__ = [
+    "STEP_COLUMNS",
+    "SequenceSource",
+    "apply_labels",
+    "label_positions",
+    "label_steps",
+    "sequence_steps",
+    "sequence_table",
+]
 
 #: Where the sequence comes from: a CAMPAIGNS_SCHEMA frame (one row per campaign), one campaign's
 #: JSON dict (``GET /v1/campaigns/{id}``, with ``sequence``), a list of such dicts, or one
@@ -21,6 +33,9 @@ __all__ = ["SequenceSource", "apply_labels", "label_steps", "sequence_steps"]
 SequenceSource: TypeAlias = pl.DataFrame | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 LabelFrom = Literal["subject", "name"]
+
+#: The columns :func:`apply_labels` adds right after ``step``, with their types.
+STEP_COLUMNS: pl.Schema = pl.Schema({"step_number": pl.Int32(), "step_label": pl.String()})
 
 _STEPS_SCHEMA = pl.Schema(
     {
@@ -129,7 +144,7 @@ def _steps_frame(source: SequenceSource) -> pl.DataFrame:
 
 def sequence_steps(source: SequenceSource, *, label_from: LabelFrom = "subject") -> pl.DataFrame:
     """One row per email step of each campaign: ``campaign_id``, ``step`` (the ``order``),
-    ``email_number`` (1, 2, ... skipping wait steps) and ``step_label``.
+    ``step_number`` (Int32: 1, 2, ... skipping wait steps) and ``step_label``.
 
     The label is ``"Step <n> · <subject>"`` (or the step's ``name`` with ``label_from="name"``;
     either falls back to the other, then to ``"Step <n>"``).
@@ -139,8 +154,8 @@ def sequence_steps(source: SequenceSource, *, label_from: LabelFrom = "subject")
     ...     {"type": "wait", "order": 1, "waitDays": 3},
     ...     {"type": "email", "order": 2, "name": "Bump", "subject": ""},
     ... ]
-    >>> sequence_steps(seq)["step_label"].to_list()
-    ['Step 1 · Quick question', 'Step 2 · Bump']
+    >>> sequence_steps(seq).select("step", "step_number", "step_label").rows()
+    [(0, 1, 'Step 1 · Quick question'), (2, 2, 'Step 2 · Bump')]
     """
     if label_from not in ("subject", "name"):
         raise BadRequestError(f"unknown label_from {label_from!r}", hint="Use 'subject' or 'name'.")
@@ -152,7 +167,7 @@ def sequence_steps(source: SequenceSource, *, label_from: LabelFrom = "subject")
         return pl.when(cleaned.str.len_chars() > 0).then(cleaned)
 
     title = pl.coalesce(text(label_from), text(other))
-    number = pl.col("email_number").cast(pl.String)
+    number = pl.col("step_number").cast(pl.String)
     return (
         steps.filter(pl.col("order").is_not_null())
         # A malformed sequence with a repeated order keeps its first item, like a lookup would.
@@ -160,13 +175,11 @@ def sequence_steps(source: SequenceSource, *, label_from: LabelFrom = "subject")
         .sort(["campaign_id", "order"], nulls_last=False)
         # A step without a type is an email step: only waits are skipped.
         .filter(pl.col("type").fill_null("email").str.to_lowercase() != "wait")
-        .with_columns(
-            email_number=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("campaign_id")
-        )
+        .with_columns(step_number=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over("campaign_id"))
         .select(
             "campaign_id",
             step=pl.col("order"),
-            email_number="email_number",
+            step_number="step_number",
             step_label=pl.when(title.is_not_null())
             .then(pl.format("Step {} · {}", number, title))
             .otherwise(pl.format("Step {}", number)),
@@ -174,8 +187,28 @@ def sequence_steps(source: SequenceSource, *, label_from: LabelFrom = "subject")
     )
 
 
+def sequence_table(
+    sequence: SequenceSource | None,
+    label_from: LabelFrom,
+    leads: pl.DataFrame,
+) -> pl.DataFrame | None:
+    """:func:`sequence_steps` of the campaigns in ``leads`` only (None without a sequence).
+
+    The others may number or label the same order differently, which would make a frame pooled
+    over the leads' campaigns ambiguous for nothing.
+    """
+    if sequence is None:
+        return None
+    table = sequence_steps(sequence, label_from=label_from)
+    if "campaign_id" in leads.columns:
+        present = leads.get_column("campaign_id").cast(pl.String).unique().implode()
+        table = table.filter(pl.col("campaign_id").is_null() | pl.col("campaign_id").is_in(present))
+    return table
+
+
 def fallback_label(step: pl.Expr) -> pl.Expr:
-    """The label of a step the sequence does not (or no longer) has: its raw order."""
+    """The label of a step the sequence does not have as an email step (or of any step when the
+    sequence is unknown): its raw order, which is all we know about it."""
     return (
         pl.when(step.is_null())
         .then(pl.lit("Step (unknown)"))
@@ -189,19 +222,22 @@ def label_steps(
     *,
     label_from: LabelFrom = "subject",
 ) -> pl.DataFrame:
-    """Add (or replace) a ``step_label`` column right after ``step``, keeping row order.
+    """Add (or replace) ``step_number`` and ``step_label`` right after ``step``, keeping row
+    order.
 
     Rows join the sequence on ``(campaign_id, step)`` when both the frame and the sequence carry
-    campaign ids, else on ``step`` alone. Steps the sequence does not have read
-    ``"Step order <step>"``; with ``sequence=None`` every step does.
+    campaign ids, else on ``step`` alone. Steps the sequence does not have as email steps get a
+    null ``step_number`` and read ``"Step order <step>"``; with ``sequence=None`` every step does.
 
     >>> f = pl.DataFrame({"step": [0, 2, 7], "sent": [10, 8, 1]})
     >>> seq = {"_id": "c1", "sequence": [
     ...     {"type": "email", "order": 0, "subject": "Quick question"},
     ...     {"type": "wait", "order": 1},
     ...     {"type": "email", "order": 2, "subject": "Re: Quick question"}]}
-    >>> label_steps(f, seq)["step_label"].to_list()
-    ['Step 1 · Quick question', 'Step 2 · Re: Quick question', 'Step order 7']
+    >>> out = label_steps(f, seq)
+    >>> out.select("step", "step_number", "step_label").rows()  # doctest: +NORMALIZE_WHITESPACE
+    [(0, 1, 'Step 1 · Quick question'), (2, 2, 'Step 2 · Re: Quick question'),
+     (7, None, 'Step order 7')]
     """
     if not isinstance(frame, pl.DataFrame) or "step" not in frame.columns:
         raise BadRequestError(
@@ -212,38 +248,131 @@ def label_steps(
     return apply_labels(frame, table)
 
 
+def _lookup(columns: list[str], table: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """The label table to join a frame with ``columns`` on, and the join's key columns besides
+    the step: ``campaign_id`` when both sides have campaign ids, else none (then a step must
+    mean the same everywhere in ``table``)."""
+    if "campaign_id" in columns and table["campaign_id"].is_not_null().any():
+        return table.select("campaign_id", "step", *STEP_COLUMNS), ["campaign_id"]
+    table = table.select("step", *STEP_COLUMNS).unique(maintain_order=True)
+    clash = table.filter(pl.col("step").is_duplicated())
+    if clash.height:
+        raise BadRequestError(
+            "the sequences of several campaigns give different labels (or numbers) to step "
+            f"{clash['step'][0]} and the frame has no campaign_id to tell them apart",
+            hint="Segment by campaign (segment='campaign_id') or pass one campaign.",
+        )
+    return table, []
+
+
+def _place_after(columns: list[str], anchor: str, added: list[str]) -> list[str]:
+    out = [c for c in columns if c not in added]
+    at = out.index(anchor) + 1
+    return [*out[:at], *added, *out[at:]]
+
+
 def apply_labels(frame: pl.DataFrame, table: pl.DataFrame | None) -> pl.DataFrame:
     """:func:`label_steps` with the :func:`sequence_steps` table already built (or None)."""
-    base = frame.drop("step_label", strict=False)
+    base = frame.drop(*STEP_COLUMNS, strict=False)
     step = pl.col("step").cast(pl.Int32)
     if table is None:
-        labelled = base.with_columns(step_label=fallback_label(step))
-    else:
-        by_campaign = "campaign_id" in base.columns and table["campaign_id"].is_not_null().any()
-        if by_campaign:
-            table = table.select("campaign_id", "step", "step_label")
-            keys = ["campaign_id", "_step_key"]
-        else:
-            table = table.select("step", "step_label").unique(maintain_order=True)
-            clash = table.filter(pl.col("step").is_duplicated())
-            if clash.height:
-                raise BadRequestError(
-                    "the sequences of several campaigns give different labels to step "
-                    f"{clash['step'][0]} and the frame has no campaign_id to tell them apart",
-                    hint="Segment by campaign (segment='campaign_id') or pass one campaign.",
-                )
-            keys = ["_step_key"]
-        # Join on a cast copy of step so a frame with Int64 steps still matches the Int32 orders.
-        joined = base.with_columns(_step_key=step).join(
-            table.rename({"step": "_step_key"}),
-            on=keys,
-            how="left",
-            maintain_order="left",
+        labelled = base.with_columns(
+            step_number=pl.lit(None, pl.Int32), step_label=fallback_label(step)
         )
-        labelled = joined.with_columns(
-            step_label=pl.coalesce("step_label", fallback_label(step))
-        ).drop("_step_key")
-    columns = list(base.columns)
-    at = columns.index("step") + 1
-    columns.insert(at, "step_label")
-    return labelled.select(columns)
+    else:
+        lookup, by = _lookup(base.columns, table)
+        # Join on a cast copy of step so a frame with Int64 steps still matches the Int32 orders.
+        labelled = (
+            base.with_columns(_step_key=step)
+            .join(
+                lookup.rename({"step": "_step_key"}),
+                on=[*by, "_step_key"],
+                how="left",
+                maintain_order="left",
+            )
+            .with_columns(step_label=pl.coalesce("step_label", fallback_label(step)))
+            .drop("_step_key")
+        )
+    return labelled.select(_place_after(base.columns, "step", list(STEP_COLUMNS))).cast(
+        STEP_COLUMNS
+    )
+
+
+def label_positions(
+    frame: pl.DataFrame,
+    table: pl.DataFrame | None,
+    *,
+    column: str = "current_step",
+    alias: str = "current_step_label",
+) -> pl.DataFrame:
+    """Add ``alias`` right after ``column``, a position in the sequence (a lead's
+    ``current_step``, the API's ``currentSequenceStep``), read as people count steps.
+
+    At an email step it is that step's label (``"Step 2 · Re: Quick question"``). A lead moves
+    on to the wait after an email (and past the last item when the sequence is done), so a wait
+    step or a position past the end reads ``"After Step <n>"`` (``n``: the last email step before
+    it), a position before the first email step ``"Before Step 1"``, a position of a campaign
+    whose sequence is unknown ``"Step order <n>"``; a null position stays null. ``table`` is a
+    :func:`sequence_steps` table (None: no sequence known).
+
+    >>> seq = {"_id": "c1", "sequence": [
+    ...     {"type": "email", "order": 0, "subject": "Quick question"},
+    ...     {"type": "wait", "order": 1},
+    ...     {"type": "email", "order": 2, "subject": "Re: Quick question"}]}
+    >>> f = pl.DataFrame({"current_step": [1, 2, 3, None]})
+    >>> label_positions(f, sequence_steps(seq))["current_step_label"].to_list()
+    ['After Step 1', 'Step 2 · Re: Quick question', 'After Step 2', None]
+    """
+    base = frame.drop(alias, strict=False)
+    position = pl.col(column).cast(pl.Int32)
+    by: list[str] = []
+    if table is None or table.height == 0:
+        lookup = (
+            base.select(_pos=position).unique().with_columns(_label=fallback_label(pl.col("_pos")))
+        )
+    else:
+        steps, by = _lookup(base.columns, table)
+        # The few distinct positions are labelled, then joined back to every row. Both sides
+        # are sorted by position as a whole, so within each campaign too (polars cannot check
+        # that itself when there are groups).
+        found = (
+            base.select(*by, _pos=position)
+            .unique()
+            .drop_nulls("_pos")
+            .sort("_pos")
+            .join_asof(
+                steps.rename({"step": "_at"}).sort("_at"),
+                left_on="_pos",
+                right_on="_at",
+                by=by or None,
+                strategy="backward",
+                check_sortedness=False,
+            )
+        )
+        # Whether the row's campaign has a sequence at all: before its first email step and
+        # without a sequence, a position says different things.
+        if by:
+            known = steps.select(*by).unique().with_columns(_known=pl.lit(True))
+            found = found.join(known, on=by, how="left")
+        else:
+            found = found.with_columns(_known=pl.lit(True))
+        lookup = found.select(
+            *by,
+            "_pos",
+            _label=pl.when(pl.col("_at") == pl.col("_pos"))
+            .then("step_label")
+            .when(pl.col("_at").is_not_null())
+            .then(pl.format("After Step {}", pl.col("step_number").cast(pl.String)))
+            .when(pl.col("_known").fill_null(False))
+            .then(pl.lit("Before Step 1"))
+            .otherwise(fallback_label(pl.col("_pos"))),
+        )
+    labelled = (
+        base.with_columns(_pos=position)
+        .join(lookup, on=[*by, "_pos"], how="left", maintain_order="left")
+        .rename({"_label": alias})
+        .drop("_pos")
+    )
+    return labelled.select(_place_after(base.columns, column, [alias])).with_columns(
+        pl.col(alias).cast(pl.String)
+    )

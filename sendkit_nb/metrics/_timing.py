@@ -29,7 +29,12 @@ Rules (printed in the docstrings, tested against a plain-Python implementation):
 * **Confidence band**: Greenwood's variance on the log(-log) scale (Kalbfleisch–Prentice), which
   keeps the band inside [0, 1]; this is what ``lifelines`` and R's ``conf.type="log-log"`` give.
 * **Median time to reply**: the first day at which the cumulative share reaches 50%; null when the
-  curve never gets there.
+  curve never gets there, which is what cold email almost always shows (reply rates are far below
+  50%). Two numbers that say something instead (:func:`reply_timing_summary`):
+* **Replied within N days** (default 7): the curve's cumulative share on day N, with its band;
+  null when no lead of the group was observed for N full days (the curve stops before day N).
+* **Median days to reply among repliers**: the median of the fractional days from the first send
+  to ``replied_at`` over the replies on the curve; null without such a reply.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from sendkit_nb.metrics._stats import check_confidence
 
 __all__ = [
     "NO_VARIANT",
+    "WITHIN_DAYS",
     "reply_curve",
     "reply_times",
     "reply_timing_summary",
@@ -56,6 +62,10 @@ NO_VARIANT = "(none)"
 
 #: Group label of the single curve when ``by`` is None.
 ALL = "all"
+
+#: The window of :func:`reply_timing_summary`'s ``replied_within``: the share replying within a
+#: week of the first email, by default.
+WITHIN_DAYS = 7
 
 _DAY_US = 86_400_000_000
 #: Float slack when comparing a cumulative share to 50%: a product such as (2/3)*(3/4) is exactly
@@ -107,6 +117,11 @@ _SUMMARY_SCHEMA = pl.Schema(
         "excluded_send_time_unknown": pl.Int64(),
         "share_replied": pl.Float64(),
         "median_days": pl.Int32(),
+        "within_days": pl.Int32(),
+        "replied_within": pl.Float64(),
+        "replied_within_low": pl.Float64(),
+        "replied_within_high": pl.Float64(),
+        "median_days_replied": pl.Float64(),
         "as_of": pl.Datetime("us", "UTC"),
     }
 )
@@ -405,16 +420,23 @@ def reply_timing_summary(
     *,
     by: ReplyGroup | None = None,
     as_of: datetime | None = None,
+    within_days: int = WITHIN_DAYS,
 ) -> pl.DataFrame:
-    """One row per group: how many leads the reply curve rests on and where it ends.
+    """One row per group: how many leads the reply curve rests on, where it ends, and the two
+    reply-timing numbers worth a headline.
 
     Columns: ``group`` (as in :func:`reply_curve`), ``contacted`` (leads with an email sent at or
     before ``as_of``), ``on_curve``, ``replied`` (events on the curve), ``censored``,
     ``excluded_reply_before_send``, ``excluded_reply_time_unknown``,
     ``excluded_send_time_unknown`` (contacted = on_curve + the three exclusions),
     ``share_replied`` (the curve's last cumulative share; null without a curve),
-    ``median_days`` (the first day the cumulative share reaches 50%; null when it never does)
-    and ``as_of`` (the observation end used for censoring).
+    ``median_days`` (the first day the cumulative share reaches 50%; null when it never does,
+    as with most cold email), ``within_days`` (the window below), ``replied_within`` (the
+    curve's cumulative share on day ``within_days``: the Kaplan–Meier share of contacted leads
+    replying within that many days of their first email; null when no lead was observed that
+    long), ``replied_within_low``/``_high`` (its 95% band), ``median_days_replied`` (the median
+    of ``days_to_reply`` over the replies on the curve: how long those who replied took) and
+    ``as_of`` (the observation end used for censoring).
 
     >>> from datetime import datetime, UTC
     >>> import polars as pl
@@ -431,8 +453,30 @@ def reply_timing_summary(
     >>> row = reply_timing_summary(leads).row(0, named=True)
     >>> row["contacted"], row["on_curve"], row["excluded_reply_before_send"], row["median_days"]
     (3, 2, 1, 2)
+
+    Five leads first emailed on June 1, two replies (after 2.5 and 12 days), observed until the
+    last reply: the curve stops below 50%, so there is no median day, but one lead in five
+    replied within a week and the repliers took 7.25 days at the median.
+
+    >>> def lead(i, reply=None):
+    ...     sent = {**email, "sent_at": datetime(2025, 6, 1, tzinfo=UTC)}
+    ...     return {"id": str(i), "emails": [sent], "replied": reply is not None,
+    ...             "replied_at": reply}
+    >>> five = pl.DataFrame([lead(1, datetime(2025, 6, 3, 12, tzinfo=UTC)),
+    ...                      lead(2, datetime(2025, 6, 13, tzinfo=UTC)), lead(3), lead(4), lead(5)],
+    ...                     schema=LEADS_SCHEMA)
+    >>> row = reply_timing_summary(five).row(0, named=True)
+    >>> row["median_days"], row["within_days"], round(row["replied_within"], 6)
+    (None, 7, 0.2)
+    >>> row["median_days_replied"]
+    7.25
     """
     _check(leads, "reply_timing_summary", by, as_of)
+    if isinstance(within_days, bool) or not isinstance(within_days, int) or within_days < 0:
+        raise BadRequestError(
+            f"reply_timing_summary: within_days must be a whole number of days >= 0, got "
+            f"{within_days!r}"
+        )
     times, end = _lead_times(leads, as_of, ("campaign_id",) if by == "campaign" else ())
     if times.height == 0:
         return pl.DataFrame(schema=_SUMMARY_SCHEMA)
@@ -442,6 +486,7 @@ def reply_timing_summary(
         pl.col("excluded").is_null().sum().cast(pl.Int64).alias("on_curve"),
         pl.col("event").sum().cast(pl.Int64).alias("replied"),
         (pl.col("excluded").is_null() & ~pl.col("event")).sum().cast(pl.Int64).alias("censored"),
+        pl.col("days_to_reply").filter(pl.col("event")).median().alias("median_days_replied"),
         *(
             (pl.col("excluded") == reason).sum().cast(pl.Int64).alias(f"excluded_{short}")
             for reason, short in (
@@ -454,10 +499,23 @@ def reply_timing_summary(
     ends = curve.group_by("group").agg(
         pl.col("cumulative_share").last().alias("share_replied"),
         pl.col("day").filter(pl.col("cumulative_share") >= 0.5 - _EPS).min().alias("median_days"),
+        # The curve has a row for every day up to the group's last observed one, so a group
+        # observed for fewer days has no row here and gets null, not a guess.
+        *(
+            pl.col(column).filter(pl.col("day") == within_days).first().alias(name)
+            for column, name in (
+                ("cumulative_share", "replied_within"),
+                ("ci_low", "replied_within_low"),
+                ("ci_high", "replied_within_high"),
+            )
+        ),
     )
     out = (
         counts.join(ends, on="group", how="left")
-        .with_columns(pl.lit(end, dtype=pl.Datetime("us", "UTC")).alias("as_of"))
+        .with_columns(
+            pl.lit(within_days, dtype=pl.Int32).alias("within_days"),
+            pl.lit(end, dtype=pl.Datetime("us", "UTC")).alias("as_of"),
+        )
         .sort("group")
     )
     return out.select(list(_SUMMARY_SCHEMA.names())).cast(_SUMMARY_SCHEMA)

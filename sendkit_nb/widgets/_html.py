@@ -73,7 +73,7 @@ _HEADERS = {
     "name": "Name",
     "company_name": "Company",
     "status": "Status",
-    "current_step": "Step",
+    "current_step_label": "Step",
     "emails_sent": "Emails",
     "last_sent_at": "Last email",
     "opened": "Opened",

@@ -29,7 +29,8 @@ from sendkit_nb._summary import (
     summarize,
 )
 from sendkit_nb._summary import check_statuses as check_statuses
-from sendkit_nb.metrics import Denominator, Metric
+from sendkit_nb.metrics import Denominator, Metric, sequence_steps
+from sendkit_nb.metrics._labels import label_positions
 
 if TYPE_CHECKING:
     from sendkit_nb._client import SendKitClient
@@ -56,13 +57,15 @@ SORT_KEYS: dict[str, str] = {
     "AI tag": "ai_tag",
 }
 
-#: The columns of the lead table, in display order.
+#: The columns of the lead table, in display order. The current step shows as people count
+#: steps (``current_step_label``, "Step 2 · subject"); the raw ``current_step`` (the sequence
+#: order) stays in the table for sorting, as an order sorts positions right and a label does not.
 TABLE_COLUMNS: tuple[str, ...] = (
     "email",
     "name",
     "company_name",
     "status",
-    "current_step",
+    "current_step_label",
     "emails_sent",
     "last_sent_at",
     "opened",
@@ -87,15 +90,28 @@ class Selection:
         return replace(self, **changes)
 
 
-def _table_base(leads: pl.DataFrame) -> pl.DataFrame:
+def _sequence_of(campaign_id: str, campaigns: pl.DataFrame | None) -> pl.DataFrame | None:
+    """The email steps of ``campaign_id`` (:func:`~sendkit_nb.metrics.sequence_steps`) from the
+    campaigns frame, None when the frame does not have the campaign's sequence."""
+    if campaigns is None or not {"campaign_id", "sequence"} <= set(campaigns.columns):
+        return None
+    mine = campaigns.filter(pl.col("campaign_id") == campaign_id)
+    return sequence_steps(mine) if mine.height else None
+
+
+def _table_base(leads: pl.DataFrame, steps: pl.DataFrame | None = None) -> pl.DataFrame:
     """The lead table's columns for every lead, derived once per campaign so that sorting a
-    status selection is a plain sort (the per-lead list work is not repeated per click)."""
+    status selection is a plain sort (the per-lead list work is not repeated per click).
+
+    ``steps`` (the campaign's :func:`~sendkit_nb.metrics.sequence_steps`) labels the current
+    step ("Step 2 · subject", "After Step 1" while waiting); without it the label is the raw
+    order ("Step order 3")."""
     sent_at = pl.element().struct.field("sent_at")
     opened = pl.element().struct.field("opened").fill_null(False)
     name = pl.concat_str(
         [pl.col("first_name").fill_null(""), pl.col("last_name").fill_null("")], separator=" "
     ).str.strip_chars()
-    return leads.select(
+    table = leads.select(
         "id",
         "email",
         pl.when(name == "").then(None).otherwise(name).alias("name"),
@@ -109,6 +125,8 @@ def _table_base(leads: pl.DataFrame) -> pl.DataFrame:
         "ai_tag",
         "added_at",
     )
+    # The few distinct positions are labelled and joined back: no per-lead string work.
+    return label_positions(table, steps, column="current_step", alias="current_step_label")
 
 
 @dataclass
@@ -130,8 +148,11 @@ class LoadedCampaign:
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_leads(cls, campaign_id: str, leads: pl.DataFrame) -> LoadedCampaign:
-        table = _table_base(leads)
+    def from_leads(
+        cls, campaign_id: str, leads: pl.DataFrame, campaigns: pl.DataFrame | None = None
+    ) -> LoadedCampaign:
+        """``campaigns`` (``load_campaigns(client)``) gives the lead table its step labels."""
+        table = _table_base(leads, _sequence_of(campaign_id, campaigns))
         parts: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = {}
         if leads.height:
             lead_parts = leads.partition_by("status", as_dict=True, maintain_order=True)
@@ -222,7 +243,9 @@ class CampaignStore:
                     warning.message, warning.category, warning.filename, warning.lineno
                 )
         self._stage("metrics", f"Preparing {fmt_int(leads.height)} leads…")
-        loaded = LoadedCampaign.from_leads(campaign_id, leads)
+        # The campaigns list is fetched before any campaign (it names them); the lead table
+        # takes its step labels from it.
+        loaded = LoadedCampaign.from_leads(campaign_id, leads, self._catalog)
         loaded.notes = notes
         self._loaded[campaign_id] = loaded
         return loaded
