@@ -7,13 +7,17 @@ still reaches for the network (and logs errors offline). This renderer emits the
 small ``Plotly.newPlot`` script per figure. Combined with the plotly mimetype
 (``plotly_mimetype+sendkit_offline``), JupyterLab draws figures from the mimetype and
 ``jupyter nbconvert --to html`` keeps the HTML copy, which works offline.
+
+:func:`static_figures_html` is the same HTML for figures that live in widgets (the dashboard's
+FigureWidgets): a static copy that exports draw where the widgets cannot be.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["OFFLINE_RENDERER", "offline_renderer", "use_offline_renderer"]
+__all__ = ["OFFLINE_RENDERER", "offline_renderer", "static_figures_html", "use_offline_renderer"]
 
 #: The name the renderer is registered under in ``plotly.io.renderers``.
 OFFLINE_RENDERER = "sendkit_offline"
@@ -21,6 +25,55 @@ OFFLINE_RENDERER = "sendkit_offline"
 NOTEBOOK_RENDERERS = f"plotly_mimetype+{OFFLINE_RENDERER}"
 
 _CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def _figure_html(figure: Any) -> str:
+    """One figure as an HTML fragment that draws it with the page's plotly.js (no CDN, no
+    MathJax), as wide as the page."""
+    from plotly.io import to_html
+
+    html: str = to_html(
+        figure,
+        config=_CONFIG,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        full_html=False,
+        default_width="100%",
+        default_height=525,
+        validate=False,
+    )
+    return html
+
+
+def _plotlyjs_html() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return (
+        "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>"
+        f"<script>{get_plotlyjs()}</script>"
+    )
+
+
+def offline_renderer_active() -> bool:
+    """Whether ``sendkit_offline`` is (part of) plotly's default renderer: it then put plotly.js
+    into the notebook when it was made the default."""
+    import plotly.io as pio
+
+    return OFFLINE_RENDERER in str(pio.renderers.default).split("+")
+
+
+def static_figures_html(figures: Iterable[Any], *, include_plotlyjs: bool | None = None) -> str:
+    """``figures`` (plotly figures or figure dicts) as static HTML for exported notebooks:
+    plotly.js inline, once, then one ``plotly-graph-div`` per figure.
+
+    ``include_plotlyjs=None`` leaves plotly.js out when the ``sendkit_offline`` renderer is
+    active (the notebook holds it already, see :func:`use_offline_renderer`)."""
+    if include_plotlyjs is None:
+        include_plotlyjs = not offline_renderer_active()
+    parts = [_figure_html(figure) for figure in figures]
+    if parts and include_plotlyjs:
+        parts.insert(0, _plotlyjs_html())
+    return "\n".join(parts)
 
 
 def offline_renderer() -> Any:
@@ -34,30 +87,13 @@ def offline_renderer() -> Any:
             # Runs once each time the renderer becomes (part of) the default: the output of
             # the first figure's cell then holds plotly.js, and later figures reuse it.
             from IPython import display
-            from plotly.offline import get_plotlyjs
 
             # IPython's display functions are untyped; the call is the documented one.
             display_html: Any = display.display_html
-            display_html(
-                "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>"
-                f"<script>{get_plotlyjs()}</script>",
-                raw=True,
-            )
+            display_html(_plotlyjs_html(), raw=True)
 
         def to_mimebundle(self, fig_dict: Any) -> dict[str, str]:
-            from plotly.io import to_html
-
-            html: str = to_html(
-                fig_dict,
-                config=_CONFIG,
-                include_plotlyjs=False,
-                include_mathjax=False,
-                full_html=False,
-                default_width="100%",
-                default_height=525,
-                validate=False,
-            )
-            return {"text/html": html}
+            return {"text/html": _figure_html(fig_dict)}
 
     return OfflineHTMLRenderer()
 

@@ -5,7 +5,9 @@ of ``notebooks/dashboard.ipynb``, with no SendKit key in the environment (so the
 embedded demo API), starts the notebook's kernel through the REST API and waits until it answers
 over its websocket, opens the notebook, runs every cell (again in a fresh page if none ran),
 waits for the plotly SVGs, then picks another campaign and a status in the widgets and checks
-that the rendered funnel bars and KPI cards changed. Screenshots go to ``test-output/``
+that the rendered funnel bars and KPI cards changed; then, at 1280 px with the file browser
+opened beside the notebook, that every plot shrank to its output area and that nothing of it
+(titles, notes, ticks, bars) reaches past its edges. Screenshots go to ``test-output/``
 (``dashboard.png`` is the README's picture); on a failure the test prints JupyterLab's log and
 leaves ``dashboard-failure.png`` there.
 """
@@ -50,8 +52,11 @@ KERNEL_READY_S = 120.0
 #: Opening the notebook and running every cell, in a fresh page each time, at most this often.
 RUN_ATTEMPTS = 3
 #: Tall enough for the whole dashboard at once (JupyterLab scrolls inside the page, so a
-#: screenshot only holds what fits), and wide enough for the 940 px plots.
+#: screenshot only holds what fits).
 VIEWPORT: ViewportSize = {"width": 1120, "height": 5600}
+#: A laptop-sized window, where the file browser opened beside the notebook leaves the output
+#: area narrower than at ``VIEWPORT`` without it: the plots drawn there must shrink to fit.
+SIDE_PANEL_VIEWPORT: ViewportSize = {"width": 1280, "height": 5600}
 
 #: The rendered funnel bars (the first plot of the dashboard), as one string to compare.
 FUNNEL_SIGNATURE = """() => {
@@ -326,6 +331,65 @@ OVERLAPPED_TITLES = """() => {
 }"""
 
 
+#: How the dashboard's plots sit in its output area: the area's width, and for each plot its
+#: title, its width, and what of it (the plot, its panel's content, texts, bars) reaches past
+#: the output area or its own drawing (cut off). One pixel of slack for rounding.
+PLOT_FIT = """() => {
+    const dashboard = document.querySelector('.sendkit-dashboard');
+    const area = dashboard.closest('.jp-OutputArea-output');
+    const bounds = area.getBoundingClientRect();
+    const outside = (r, b) => r.width > 0 && (r.left < b.left - 1 || r.right > b.right + 1);
+    const plots = [...dashboard.querySelectorAll('.js-plotly-plot')]
+        .filter(p => p.getBoundingClientRect().width > 0);  // not a hidden panel's
+    return {
+        area: bounds.width,
+        areaScrolls: area.scrollWidth > area.clientWidth + 1,
+        plots: plots.map(plot => {
+            const svg = plot.querySelector('.main-svg').getBoundingClientRect();
+            const panel = plot.parentElement;
+            const cut = [...plot.querySelectorAll(
+                '.gtitle, .annotation-text, .legendtext, .xtick text, .ytick text, '
+                + '.g-xtitle text, .g-ytitle text, .bars path, .scatterlayer path')]
+                .filter(n => outside(n.getBoundingClientRect(), svg))
+                .map(n => n.textContent || n.getAttribute('class') || n.tagName);
+            return {
+                title: plot.querySelector('.gtitle')?.textContent ?? '',
+                width: svg.width,
+                // For a failure report: the plot's element, its panel and plotly's sizes.
+                element: plot.clientWidth,
+                panel: panel.clientWidth,
+                layoutWidth: plot.layout?.width ?? null,
+                autosize: plot.layout?.autosize ?? null,
+                outsideArea: outside(svg, bounds) || outside(plot.getBoundingClientRect(), bounds),
+                panelScrolls: panel.scrollWidth > panel.clientWidth + 1,
+                cut,
+            };
+        }),
+    };
+}"""
+
+
+def plots_fitted(fit: dict[str, Any]) -> bool:
+    """Whether every visible plot of the dashboard (``PLOT_FIT``'s account) is drawn within its
+    output area, as wide as that area less a few pixels of margins: the plots followed a
+    resize."""
+    plots = fit["plots"]
+    return len(plots) >= 7 and all(
+        not p["outsideArea"] and p["width"] > fit["area"] - 40 for p in plots
+    )
+
+
+def wait_for_fitted_plots(page: Page, timeout_s: float) -> dict[str, Any]:
+    """``PLOT_FIT``'s account once the plots fit their output area (or the last one, when they
+    did not within ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        fit: dict[str, Any] = page.evaluate(PLOT_FIT)
+        if plots_fitted(fit) or time.monotonic() > deadline:
+            return fit
+        time.sleep(0.5)
+
+
 def accept_dialog(page: Page) -> None:
     """Accept a modal dialog JupyterLab may open on a slow start (e.g. "Select Kernel" when the
     kernel list arrives late), which would otherwise swallow every click."""
@@ -486,7 +550,24 @@ def test_dashboard_in_jupyterlab(jupyterlab: Lab, browser: Browser, test_output:
         assert "Status filter: replied" in header and f"{count} of" in header, header
         assert "sk-error" not in dashboard.inner_html()
         dashboard.screenshot(path=str(test_output / "dashboard-replied.png"))
+
+        stage = "opening the side panel at 1280 px"
+        page.set_viewport_size(SIDE_PANEL_VIEWPORT)
+        page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
+        page.wait_for_selector("#filebrowser", state="visible", timeout=WAIT_MS)
+        fit = wait_for_fitted_plots(page, 60)
+        print("side panel open at 1280 px:", json.dumps(fit))
+        assert plots_fitted(fit), fit
+        # The file browser takes room the output area had at the narrower window without it.
+        assert fit["area"] < VIEWPORT["width"] - 100, fit["area"]
+        assert not fit["areaScrolls"]
+        page.screenshot(path=str(test_output / "dashboard-side-panel.png"))
         assert errors == []
+        for plot in fit["plots"]:
+            assert not plot["outsideArea"] and not plot["panelScrolls"], plot
+        # Titles, footnotes, tick labels, bars: none reaches past its plot's edges.
+        cut = {plot["title"]: plot["cut"] for plot in fit["plots"] if plot["cut"]}
+        assert cut == {}, cut
     except Exception as exc:
         # What the page and the server looked like when it went wrong, for whoever reads it.
         notes = [f"JupyterLab's log ({jupyterlab.log}) is in the captured stdout"]

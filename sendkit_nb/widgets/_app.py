@@ -34,6 +34,7 @@ from sendkit_nb import charts, metrics
 from sendkit_nb._checks import check_object_id
 from sendkit_nb._connect import connect
 from sendkit_nb._errors import BadRequestError, SendKitError
+from sendkit_nb._renderer import static_figures_html
 from sendkit_nb._schema import LEAD_STATUSES, LEADS_SCHEMA
 from sendkit_nb.metrics._definitions import DENOMINATORS, METRICS
 from sendkit_nb.widgets._html import (
@@ -77,6 +78,87 @@ FIGURES: dict[str, str] = {
 _STAGES = ("campaigns", "leads", "metrics", "charts", "done")
 
 
+#: What the dashboard's figures add to plotly's widget module (see :func:`_fitting_esm`):
+#: ``{view}`` and ``{widget}`` are the names plotly's bundle gives its FigureView class and
+#: its default export. A ResizeObserver on each view's element calls the view's own
+#: ``autosizeFigure`` (plotly.js's ``Plots.resize`` unless the figure sets a width) whenever
+#: the element's width changes: when it is attached to the page (plotly draws it before,
+#: detached, at its 700 px default), when the window or JupyterLab's panels resize.
+#: Hidden elements (a collapsed panel) are left alone: plotly.js rejects resizing them.
+#: plotly.js pins a plot's width when its height is set (Plotly.relayout of a height, as in
+#: every update whose chart changed height), and ``Plots.resize`` leaves a plot with both set
+#: alone: the pin is dropped first, unless the kernel's figure sets a width itself.
+_FIT_TO_ELEMENT_JS = """
+const sendkitViews = new WeakMap();
+const sendkitPerformRender = {view}.prototype.perform_render;
+{view}.prototype.perform_render = function (...args) {{
+  sendkitViews.set(this.el, this);
+  return sendkitPerformRender.apply(this, args);
+}};
+const sendkitFigureWidget = () => {{
+  const widget = {widget}();
+  return {{
+    initialize: (context) => widget.initialize(context),
+    render(context) {{
+      const el = context.el;
+      const cleanup = widget.render(context);
+      let fitted = 0;
+      const observer = new ResizeObserver(() => {{
+        const view = sendkitViews.get(el);
+        const width = el.clientWidth;
+        if (!view || !el.isConnected || width === 0 || width === fitted) return;
+        if (getComputedStyle(el).display === "none") return;
+        fitted = width;
+        const wanted = view.model.get("_widget_layout");
+        if (el.layout && (!wanted || wanted.width == null)) delete el.layout.width;
+        view.autosizeFigure();
+      }});
+      observer.observe(el);
+      return () => {{
+        observer.disconnect();
+        return typeof cleanup === "function" ? cleanup() : undefined;
+      }};
+    }},
+  }};
+}};
+"""
+
+
+def _fitting_esm(bundle: str) -> str | None:
+    """plotly's widget module (``bundle``, its ``widgetbundle.js``) whose figures follow the
+    width of their element (:data:`_FIT_TO_ELEMENT_JS`); None when the bundle does not end in
+    the export this expects (another plotly version).
+
+    Under anywidget, plotly's view never resizes: the resize handling it has is wired to
+    JupyterLab's Lumino messages, which an anywidget view does not get. The module is plotly's
+    own, with its final ``export{...}`` taken apart so that its default export can be wrapped
+    (the bundle holds another ``export{`` earlier, inside a web worker's source text)."""
+    head, found, tail = bundle.rpartition("export{")
+    names, closed, rest = tail.partition("}")
+    if not found or not closed:
+        return None
+    exported: dict[str, str] = {}
+    for item in names.split(","):
+        local, _, name = item.strip().partition(" as ")
+        exported[name or local] = local
+    if not {"default", "FigureView"} <= exported.keys():
+        return None
+    kept = ",".join(f"{local} as {name}" for name, local in exported.items() if name != "default")
+    wrapper = _FIT_TO_ELEMENT_JS.format(view=exported["FigureView"], widget=exported["default"])
+    return f"{head}{wrapper}export{{{kept},sendkitFigureWidget as default}}{rest.lstrip(';')}"
+
+
+@functools.cache
+def _figure_esm() -> str:
+    """The front-end module of the dashboard's figures: plotly's, made to fit its element."""
+    bundle = str(go.FigureWidget._esm)
+    fitting = _fitting_esm(bundle)
+    if fitting is None:  # drawn at the width of their first rendering, as plotly does it
+        log.debug("plotly's widget bundle has an unexpected export: figures do not resize")
+        return bundle
+    return fitting
+
+
 class LiveFigure(go.FigureWidget):  # type: ignore[misc]
     """A ``FigureWidget`` that reaches the browser whole, keeps its traces' uids, and says
     when the browser stopped listening to it.
@@ -101,6 +183,10 @@ class LiveFigure(go.FigureWidget):  # type: ignore[misc]
     ``charts.update_figure`` (which matches traces by type and uid) would never recognise a
     trace and would delete and re-add all of them on every update. The widget's JavaScript
     addresses traces by index, not uid, so keeping the charts' uids is safe.
+
+    **Width.** A figure whose layout sets no ``width`` fills the width of its element and
+    follows it (the output area, a side panel opening or closing): its front-end module is
+    plotly's, wrapped by :func:`_fitting_esm`.
     """
 
     _set_trace_uid = False
@@ -113,6 +199,12 @@ class LiveFigure(go.FigureWidget):  # type: ignore[misc]
     deaf = False
     #: Called with the figure when it turns out :attr:`deaf`.
     on_deaf: Callable[[LiveFigure], None] | None = None
+
+    @property
+    def _esm(self) -> str:
+        # Read by AnyWidget.__init__ (which makes it the synced "_esm" trait); a property, so
+        # that the 5 MB module is put together when the first figure is made, not at import.
+        return _figure_esm()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # ipywidgets opens the comm at the end of Widget.__init__, before plotly has put the
@@ -212,10 +304,6 @@ class LiveFigure(go.FigureWidget):  # type: ignore[misc]
 
 
 _FIGURE_HEIGHT = 340
-#: Default plot width (px). The charts are laid out for about this width (footnotes wrap to
-#: it), and a FigureWidget cannot size itself to its output area: it is drawn before it is
-#: attached to the page, so plotly.js falls back to 700 px.
-FIGURE_WIDTH = 940
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -293,7 +381,8 @@ class Dashboard:
     ``statuses`` (the initial status filter), ``table_rows`` (lead table length),
     ``positive_tags`` (AI tags counted as positive; default the metrics' set), ``autoload``
     (False: build the widgets and load nothing until :meth:`select_campaign`) and
-    ``figure_width`` (plot width in px; None lets plotly pick).
+    ``figure_width`` (plot width in px; by default, None, each plot fills the width of the
+    output area and follows it when the area resizes).
 
     ``widget`` is the root container; displaying the dashboard displays it. The methods the
     callbacks call (:meth:`select_campaign`, :meth:`set_statuses`, :meth:`set_options`,
@@ -310,7 +399,7 @@ class Dashboard:
         table_rows: int = 25,
         positive_tags: Iterable[str] | None = None,
         autoload: bool = True,
-        figure_width: int | None = FIGURE_WIDTH,
+        figure_width: int | None = None,
     ) -> None:
         self._owns_client = client is None
         self.client: SendKitClient = client if client is not None else connect()
@@ -461,8 +550,15 @@ class Dashboard:
             key: widgets.HTML(chart_placeholder(title, _FIGURE_HEIGHT, self.figure_width))
             for key, title in FIGURES.items()
         }
+        # Column boxes: their child is stretched to the panel's width. In a row (a Box's
+        # default) it would be at least as wide as its content, so a plot drawn wider than the
+        # output area (at plotly's 700 px default, before it is on the page) would keep its
+        # panel that wide, and the plot could never shrink to fit.
         self._panels: dict[str, widgets.Box] = {
-            key: widgets.Box([placeholder], layout=widgets.Layout(width="100%", overflow="auto"))
+            key: widgets.Box(
+                [placeholder],
+                layout=widgets.Layout(flex_flow="column", width="100%", overflow="auto"),
+            )
             for key, placeholder in self._placeholders.items()
         }
 
@@ -523,8 +619,8 @@ class Dashboard:
                     layout=widgets.Layout(align_items="center"),
                 ),
                 widgets.HBox(list(self.kpis.values()), layout=widgets.Layout(flex_flow="row wrap")),
-                # One chart per row: the charts are laid out for about 900 px, and a plot
-                # sized before its grid column settles overflows into its neighbour.
+                # One chart per row, each as wide as the output area: the charts' titles and
+                # footnotes are laid out for at least about 800 px.
                 widgets.VBox(self._chart_rows(), layout=widgets.Layout(width="100%")),
                 widgets.HBox([self.sort_picker, self.descending_toggle]),
                 self.table,
@@ -580,9 +676,39 @@ class Dashboard:
         bundle = self.widget._repr_mimebundle_(**kwargs)
         if isinstance(bundle, dict):
             # Where widgets cannot render (a terminal, a text export), a one-line summary
-            # instead of the whole widget tree.
+            # instead of the whole widget tree...
             bundle["text/plain"] = repr(self)
+            # ...and for HTML exports (nbconvert draws this when the notebook holds no state
+            # for the widgets, as JupyterLab saves it by default), a static copy: the live
+            # figures would need the kernel, and each carries its own plotly.js (5 MB).
+            bundle["text/html"] = self.static_html()
         return bundle
+
+    def static_html(self) -> str:
+        """The dashboard as it is now, as static HTML: the campaign header, the KPI cards and
+        each chart on show as a plotly figure drawn by plotly.js, included once (see
+        :func:`sendkit_nb._renderer.static_figures_html`)."""
+        shown = [
+            self.figures[key].to_dict()
+            for key, panel in self._panels.items()
+            # By identity (figures compare by contents): the panel shows the figure, not its
+            # placeholder.
+            if panel.layout.display != "none"
+            and any(child is self.figures[key] for child in panel.children)
+        ]
+        kpis = "".join(card.value for card in self.kpis.values())
+        note = (
+            "Static copy of the dashboard as it was displayed; "
+            "run the notebook for the live dashboard."
+        )
+        return (
+            '<div class="sendkit-dashboard-static" style="font-family:system-ui,sans-serif">'
+            "<h3 style='margin:4px 0'>SendKit campaigns</h3>"
+            f'<p style="color:#57606a;font-size:12px;margin:2px 0">{escape(note)}</p>'
+            f"{self.campaign_header.value}"
+            f'<div style="display:flex;flex-wrap:wrap">{kpis}</div>'
+            f"{static_figures_html(shown)}</div>"
+        )
 
     def __repr__(self) -> str:
         sel = self.selection
