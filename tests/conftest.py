@@ -47,6 +47,14 @@ def server(demo_server: DemoServer) -> Iterator[DemoServer]:
     demo_server.reset()
 
 
+@pytest.fixture(scope="session")
+def demo_client() -> Iterator[SendKitClient]:
+    """A client on its own embedded demo API (``SendKitClient.demo()``: the seeded default
+    workspace, so fixed data), as a README reader gets it (``is_demo`` is true)."""
+    with SendKitClient.demo() as c:
+        yield c
+
+
 @pytest.fixture()
 def sleeps() -> SleepRecorder:
     return SleepRecorder()
