@@ -315,9 +315,9 @@ def test_the_status_filter_is_shown_in_the_campaign_header(
 
 
 def test_the_campaign_header_escapes_names() -> None:
-    from sendkit_nb.widgets._app import _campaign_header_html
+    from sendkit_nb.widgets._html import campaign_header_html
 
-    header = _campaign_header_html("<b>x</b> & co", "<i>active</i>", 3, ("replied",), 1)
+    header = campaign_header_html("<b>x</b> & co", "<i>active</i>", 3, ("replied",), 1)
     assert "<b>x</b>" not in header and "<i>" not in header
     assert "&lt;b&gt;x&lt;/b&gt; &amp; co" in header
 
@@ -940,7 +940,7 @@ def test_a_deaf_figure_still_up_to_date_is_replaced_at_its_next_update(
 def test_live_figure_opens_on_first_use_with_the_whole_figure(wire: Wire) -> None:
     import ipywidgets
 
-    from sendkit_nb.widgets._app import LiveFigure
+    from sendkit_nb.widgets._figure import LiveFigure
 
     fig = LiveFigure(go.Bar(x=["a", "b"], y=[1, 2], uid="bars"), layout={"title": {"text": "T"}})
     assert fig.comm is None and wire.openings == {}  # nothing sent yet
@@ -976,7 +976,7 @@ def test_live_figure_keeps_the_browser_models_copy_whole(wire: Wire) -> None:
     # plotly's browser model copies a batched update into its _widget_data undecoded: a trace
     # left out of a property the batch set on others gets "_undefined_" there. Such a batch is
     # followed by the traces, whole; one without gaps is not.
-    from sendkit_nb.widgets._app import LiveFigure
+    from sendkit_nb.widgets._figure import LiveFigure
 
     fig = LiveFigure([go.Bar(y=[1, 2], uid="a"), go.Bar(y=[3, 4], uid="b")])
     fig._repr_mimebundle_()

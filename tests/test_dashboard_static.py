@@ -12,7 +12,7 @@ import pytest
 import sendkit_nb as sk
 from sendkit_nb._renderer import NOTEBOOK_RENDERERS, use_offline_renderer
 from sendkit_nb.widgets import Dashboard
-from sendkit_nb.widgets._app import _fitting_esm
+from sendkit_nb.widgets._figure import _fitting_esm
 
 PLOTLYJS_TAG = "window.PlotlyConfig"
 

@@ -30,7 +30,7 @@ import pytest
 import sendkit_nb as sk
 from sendkit_nb import charts, metrics
 from sendkit_nb.widgets import Dashboard
-from sendkit_nb.widgets._app import LiveFigure, _figure_esm
+from sendkit_nb.widgets._figure import LiveFigure, _figure_esm
 from tests.widget_wire import Wire
 
 if TYPE_CHECKING:

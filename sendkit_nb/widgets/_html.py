@@ -6,7 +6,7 @@ the API and may hold anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from html import escape
 from typing import Any, Literal
@@ -123,4 +123,76 @@ def table_html(rows: pl.DataFrame, total: int, sort_label: str, descending: bool
         f'<div class="sk-table-caption" style="color:#57606a;margin:2px 0 4px">{caption}</div>'
         f'<table style="border-collapse:collapse;width:100%"><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def campaign_label(name: str | None, status: str | None) -> str:
+    """A campaign as the pickers list it: "name · status"."""
+    return f"{name or '(unnamed)'} · {status or '?'}"
+
+
+_HEADER = "font-family:system-ui,sans-serif;margin:4px 0;line-height:1.6"
+_FILTER_ON = (
+    "background:#fff8c5;border:1px solid #d4a72c;color:#4d2d00;border-radius:6px;padding:1px 8px"
+)
+_FILTER_OFF = "color:#57606a;padding:1px 0"
+_FILTER_TIP = (
+    "The status filter applies to the KPI cards, the charts (except the whole-campaign status "
+    "chart), the lead table and the campaign comparison. It stays when another campaign is opened."
+)
+
+
+def campaign_header_html(
+    name: str, status: str | None, total: int, statuses: Sequence[str], shown: int
+) -> str:
+    """The campaign on show and the status filter in force: "Name · status", then either
+    "All statuses · N leads" or "Status filter: replied · n of N leads" (highlighted, and
+    saying outright when the filter leaves no lead)."""
+    title = f'<b class="sk-campaign-name" style="font-size:15px">{escape(name)}</b>'
+    if status:
+        title += (
+            f' <span class="sk-campaign-status" style="color:#57606a">· {escape(status)}</span>'
+        )
+    if not statuses:
+        counted = "no leads yet" if total == 0 else f"{total:,} lead{'s' if total != 1 else ''}"
+        text, style = f"All statuses · {counted}", _FILTER_OFF
+    else:
+        if total == 0:
+            counted = "this campaign has no leads yet"
+        elif shown == 0:
+            which = "this status" if len(statuses) == 1 else "these statuses"
+            counted = f"none of its {total:,} leads has {which}"
+        else:
+            counted = f"{shown:,} of {total:,} leads"
+        chosen = escape(", ".join(statuses))
+        text, style = f"Status filter: <b>{chosen}</b> · {escape(counted)}", _FILTER_ON
+    return (
+        f'<div class="sk-campaign-header" style="{_HEADER}">{title}<br>'
+        f'<span class="sk-status-filter" data-statuses="{escape(" ".join(statuses))}" '
+        f'title="{escape(_FILTER_TIP)}" style="{style}">{text}</span></div>'
+    )
+
+
+def comparison_note_html(compared: int, missing: Sequence[str], statuses: Sequence[str]) -> str:
+    """What the comparison chart compares: how many campaigns, over which leads, and the
+    campaigns it cannot show (no lead in the status filter). Names come quoted."""
+    if not compared:
+        return (
+            '<div class="sk-comparison-note" style="color:#57606a;font-size:12px">'
+            "No campaign picked for the comparison.</div>"
+        )
+    count = f"{compared} campaign{'s' if compared != 1 else ''}"
+    over = (
+        f"leads with status {', '.join(statuses)} only (the status filter)"
+        if statuses
+        else f"all {'its' if compared == 1 else 'their'} leads"
+    )
+    text = f"Comparing {count}, {over}."
+    if missing:
+        which = "this status" if len(statuses) == 1 else "these statuses"
+        why = f"no lead with {which}" if statuses else "no leads yet"
+        text += f" Not in the chart ({why}): {', '.join(missing)}."
+    return (
+        '<div class="sk-comparison-note" style="color:#57606a;font-size:12px;'
+        f'font-family:system-ui,sans-serif">{escape(text)}</div>'
     )
