@@ -21,8 +21,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import Message
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
@@ -31,7 +32,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .._schema import CAMPAIGN_STATUSES
 from ._aggregates import _analytics, _daily
+from ._beyond import BeyondEndpoints
 from ._data import (
+    DEMO_NOW,
     DEMO_USER_ID,
     DemoWorkspace,
     JSONDict,
@@ -121,6 +124,11 @@ FAULT_KINDS: tuple[str, ...] = (
 _BODY_FAULTS = frozenset({"truncated", "short_body", "chunked_broken", "bad_gzip"})
 #: Query parameter that marks a hop of a ``redirect_loop``.
 _LOOP_MARKER = "_demo_loop"
+
+#: The ``Date`` of every answer: the demo workspace's frozen clock (DEMO_NOW, in ms), as a real
+#: API's Date is its clock. A client takes it as the data's "now" (``client.server_time``), so
+#: "the last 30 days" of demo data are the data's last 30 days, not an empty stretch after it.
+_CLOCK_DATE = formatdate(DEMO_NOW / 1000, usegmt=True)
 
 _ALLOWED_HOSTS = {"127.0.0.1": "127.0.0.1", "localhost": "127.0.0.1", "::1": "::1"}
 
@@ -357,6 +365,8 @@ class DemoServer:
         self._index_lock = threading.Lock()
         self._indexes: dict[str, _LeadIndex] = {}
         self._analytics_cache: dict[tuple[Any, ...], Any] = {}
+        # /v1/leads, /v1/analytics/mailboxes and /v1/inbox: built on first use
+        self._beyond = BeyondEndpoints(self.workspace)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -481,6 +491,41 @@ class DemoServer:
             raise KeyError(f"no campaign {campaign_id!r} in the demo workspace")
         with self._fault_lock:
             self._grow.setdefault(campaign_id, deque()).append(n)
+
+    def change_campaign(self, campaign_id: str, *, add_leads: int = 1) -> None:
+        """Change one campaign as new activity would: append ``add_leads`` leads (no emails
+        yet; their counts refresh ``stats`` and ``leadCounts``) and move ``updatedAt`` one
+        second on, so what the campaigns list says about it changes (a store's sync sees it).
+
+        No cache needs clearing: leads are only appended, and the lead index and the
+        analytics cache are keyed by the campaign's lead count.
+        """
+        from datetime import datetime, timedelta
+
+        with self.workspace.lock:
+            campaign = self.workspace.campaign(campaign_id)
+            if campaign is None:
+                raise KeyError(f"no campaign {campaign_id!r} in the demo workspace")
+            self.workspace.add_leads(campaign_id, add_leads)
+            updated = datetime.fromisoformat(str(campaign["updatedAt"]).replace("Z", "+00:00"))
+            later = updated + timedelta(seconds=1)
+            campaign["updatedAt"] = later.strftime("%Y-%m-%dT%H:%M:%S.") + (
+                f"{later.microsecond // 1000:03d}Z"
+            )
+        self._index(campaign_id)
+
+    def remove_campaign(self, campaign_id: str) -> None:
+        """Delete a campaign as deleting it in SendKit would: it leaves the campaigns list and
+        its endpoints answer 404."""
+        with self.workspace.lock:
+            campaign = self.workspace.campaign(campaign_id)
+            if campaign is None:
+                raise KeyError(f"no campaign {campaign_id!r} in the demo workspace")
+            self.workspace.campaigns.remove(campaign)
+            self.workspace.leads.pop(campaign_id, None)
+        with self._index_lock:
+            self._indexes.pop(campaign_id, None)
+        self._analytics_cache.clear()
 
     def reset(self) -> None:
         """Clear faults, queued failures, pending growth and both request logs."""
@@ -610,6 +655,7 @@ class DemoServer:
             except Exception:  # the demo must answer, not hang the client, whatever happens
                 _log.exception("demo server error on %s %s", method, path)
                 reply = _error_reply(500, "Internal error in the demo server")
+        reply = replace(reply, headers=[*reply.headers, ("Date", _CLOCK_DATE)])
         body = reply.body
         # A page the client cannot read in full was not delivered: it must not trigger growth.
         mangled = fault if fault in _BODY_FAULTS and reply.status == 200 else None
@@ -722,6 +768,14 @@ class DemoServer:
             handler = lambda: self._campaign_analytics(rest[1], query)  # noqa: E731
         elif len(rest) == 4 and rest[:3] == ["analytics", "daily", "campaigns"]:
             handler = lambda: self._daily(rest[3], query)  # noqa: E731
+        elif rest == ["leads"]:
+            handler = lambda: self._beyond.people(query, self.pagination)  # noqa: E731
+        elif rest == ["analytics", "mailboxes"]:
+            handler = lambda: self._beyond.mailboxes(query)  # noqa: E731
+        elif rest == ["inbox"]:
+            handler = lambda: self._beyond.conversations(query, self.pagination)  # noqa: E731
+        elif len(rest) == 2 and rest[0] == "inbox":
+            handler = lambda: self._beyond.thread(rest[1])  # noqa: E731
         elif rest == ["workspaces"]:
             handler, scoped = self._workspaces, False
         elif rest == ["account"]:
