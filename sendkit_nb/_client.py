@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -464,6 +465,9 @@ class SendKitClient:
         self._transport: _Transport | None = None
         self._transport_lock = threading.Lock()
         self._demo_server: DemoServer | None = None
+        # The Date header of the latest successful response: the server's clock (see
+        # server_time), kept as the text it came in so the hot path only stores a reference.
+        self._server_date: str | None = None
 
     # -- construction helpers -------------------------------------------------------------
 
@@ -485,6 +489,22 @@ class SendKitClient:
     def is_demo(self) -> bool:
         """True when the client talks to an embedded demo server."""
         return self._demo_server is not None
+
+    @property
+    def server_time(self) -> datetime | None:
+        """The server's clock at its latest successful response (its HTTP ``Date``), or None
+        before any response or when the server sends no valid ``Date``. This is the "now" of
+        the data: the pull time for the real API, the frozen clock of the demo workspace (so
+        "the last 30 days" of demo data are days it has)."""
+        from email.utils import parsedate_to_datetime
+
+        if self._server_date is None:
+            return None
+        try:
+            when = parsedate_to_datetime(self._server_date)
+        except (TypeError, ValueError, IndexError):
+            return None
+        return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
     @property
     def is_platform_key(self) -> bool:
@@ -606,6 +626,7 @@ class SendKitClient:
                         ) from exc
                     else:
                         self.concurrency.succeeded()
+                        self._server_date = response_headers.get("Date") or self._server_date
                         return result
                 else:
                     failure = _error_for(status, response_headers, body, path, self.redact)
