@@ -38,12 +38,18 @@ from sendkit_nb._frames import (
     load_campaigns,
     load_leads,
 )
+from sendkit_nb._inbox import load_replies
+from sendkit_nb._lead_details import load_lead_details, with_lead_details
+from sendkit_nb._mailboxes import load_mailboxes
 from sendkit_nb._schema import (
     CAMPAIGNS_SCHEMA,
     DEFAULT_POSITIVE_TAGS,
     EMAILS_SCHEMA,
+    LEAD_DETAILS_SCHEMA,
     LEAD_STATUSES,
     LEADS_SCHEMA,
+    MAILBOXES_SCHEMA,
+    REPLIES_SCHEMA,
 )
 from sendkit_nb._version import __version__
 from sendkit_nb._workflows import reconcile
@@ -111,7 +117,10 @@ __all__ = [
     "DEFAULT_POSITIVE_TAGS",
     "EMAILS_SCHEMA",
     "LEADS_SCHEMA",
+    "LEAD_DETAILS_SCHEMA",
     "LEAD_STATUSES",
+    "MAILBOXES_SCHEMA",
+    "REPLIES_SCHEMA",
     "APIConnectionError",
     "AuthenticationError",
     "BadRequestError",
@@ -138,7 +147,10 @@ __all__ = [
     "leads_from_items",
     "load_campaigns",
     "load_ipython_extension",
+    "load_lead_details",
     "load_leads",
+    "load_mailboxes",
+    "load_replies",
     "metrics",
     "quality",
     "reconcile",
@@ -147,6 +159,7 @@ __all__ = [
     "unload_ipython_extension",
     "use_offline_renderer",
     "variant_funnel",
+    "with_lead_details",
 ]
 
 

@@ -74,3 +74,17 @@ def test_connect_uses_demo_without_key(
         assert sk.load_campaigns(client).height > 0
     assert "demo API" in capsys.readouterr().err
     assert not client.is_demo, "closing the client stops its demo server"
+
+
+def test_beyond_the_campaign_table_loaders_return_their_schemas(
+    demo_client: sk.SendKitClient,
+) -> None:
+    campaign = sk.load_campaigns(demo_client)["campaign_id"][0]
+    leads = sk.load_leads(demo_client, campaign, progress=False)
+    details = sk.load_lead_details(demo_client, progress=False)
+    assert details.schema == sk.LEAD_DETAILS_SCHEMA
+    assert sk.with_lead_details(leads, details).height == leads.height
+    assert sk.load_mailboxes(demo_client).schema == sk.MAILBOXES_SCHEMA
+    replies = sk.load_replies(demo_client, campaign, leads=leads, progress=False)
+    assert replies.schema == sk.REPLIES_SCHEMA and replies.height > 0
+
