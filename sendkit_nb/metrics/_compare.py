@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 import polars as pl
@@ -18,6 +19,7 @@ from sendkit_nb.metrics._emails import (
 from sendkit_nb.metrics._funnel import funnel
 from sendkit_nb.metrics._headline import headline
 from sendkit_nb.metrics._labels import LabelFrom, SequenceSource
+from sendkit_nb.metrics._windows import WindowBound
 
 __all__ = ["compare_campaigns"]
 
@@ -59,6 +61,9 @@ def compare_campaigns(
     positive_tags: Iterable[str] | None = None,
     label_from: LabelFrom = "subject",
     confidence: float = 0.95,
+    since: WindowBound = None,
+    until: WindowBound = None,
+    as_of: datetime | None = None,
 ) -> pl.DataFrame:
     """Several campaigns side by side on the same definitions (concatenate their lead frames).
 
@@ -67,6 +72,7 @@ def compare_campaigns(
     campaign, steps labelled from each campaign's own sequence (when ``campaigns`` is given),
     with ``campaign_name``. ``campaigns`` is ``load_campaigns(client)`` or a list of campaign
     dicts; without it names are null. ``confidence`` is the level of the Wilson intervals.
+    ``since`` / ``until`` / ``as_of``: a time window, as in :func:`headline`.
 
     >>> from datetime import datetime, UTC
     >>> e = {"step": 0, "variant": None, "sent_at": datetime(2025, 6, 2, tzinfo=UTC),
@@ -81,7 +87,15 @@ def compare_campaigns(
     check_choice(by, ("campaign", "step"), "by=")
     names = _campaign_names(campaigns)
     if by == "campaign":
-        out = headline(leads, segment=segment, positive_tags=positive_tags, confidence=confidence)
+        out = headline(
+            leads,
+            segment=segment,
+            positive_tags=positive_tags,
+            confidence=confidence,
+            since=since,
+            until=until,
+            as_of=as_of,
+        )
         out = out.join(names, on="campaign_id", how="left", maintain_order="left")
         out = out.sort(
             ["positive_rate", "campaign_name", "campaign_id"],
@@ -89,7 +103,13 @@ def compare_campaigns(
             nulls_last=True,
         )
     else:
-        extra = [] if segment is None else [segment] if isinstance(segment, str) else list(segment)
+        extra = (
+            []
+            if segment is None
+            else [segment]
+            if isinstance(segment, str | pl.Expr)
+            else list(segment)
+        )
         sequence: SequenceSource | None = None
         if campaigns is not None:
             sequence = campaigns if isinstance(campaigns, pl.DataFrame) else list(campaigns)
@@ -105,6 +125,9 @@ def compare_campaigns(
             sequence=sequence,
             label_from=label_from,
             confidence=confidence,
+            since=since,
+            until=until,
+            as_of=as_of,
         )
         out = out.join(names, on="campaign_id", how="left", maintain_order="left")
     columns = list(out.columns)

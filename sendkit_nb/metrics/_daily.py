@@ -28,7 +28,9 @@ import polars as pl
 
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb.metrics._common import check_leads, positive_expr, positive_tags_column
+from sendkit_nb.metrics._emails import prepare, replies_in_window
 from sendkit_nb.metrics._timing import replied_expr
+from sendkit_nb.metrics._windows import WindowBound, window_of
 
 __all__ = ["daily_activity"]
 
@@ -62,6 +64,9 @@ def daily_activity(
     positive_tags: Iterable[str] | None = None,
     start: date | None = None,
     end: date | None = None,
+    since: WindowBound = None,
+    until: WindowBound = None,
+    as_of: datetime | None = None,
 ) -> pl.DataFrame:
     """Activity per UTC day: emails sent/opened/clicked/bounced by send date, leads replied and
     positive by reply date.
@@ -71,6 +76,13 @@ def daily_activity(
     ``positive_tags`` (the tags counted as positive, the same on every row). Days run from
     the first to the last active day, or over ``start``..``end`` (inclusive) when given; activity
     outside that window is left out.
+
+    ``since`` / ``until`` (a datetime, a date, an ISO string, or ``"7d"``, ``"4w"``, ``"3m"``
+    before ``as_of``, default the latest timestamp in ``leads``) count only the emails sent in
+    that time window and the replies placed in it: attributed to an email sent in it, or, with
+    no such email, dated in it (see ``DEFINITIONS``). Replies stay on the day they arrived, which
+    may be after ``until``; the days shown follow the rule above (``start``/``end`` still pick
+    the days).
 
     >>> from datetime import datetime, UTC
     >>> import polars as pl
@@ -95,6 +107,7 @@ def daily_activity(
     start, end = _day(start, "start"), _day(end, "end")
     if start is not None and end is not None and start > end:
         raise BadRequestError(f"daily_activity: start ({start}) is after end ({end})")
+    window = window_of(since, until, as_of, leads, "daily_activity")
     schema = _schema(by_campaign)
     keys = ["campaign_id", "date"] if by_campaign else ["date"]
 
@@ -102,17 +115,27 @@ def daily_activity(
         leads.select("campaign_id", "emails")
         .explode("emails", keep_nulls=False)
         .unnest("emails")
-        .filter(pl.col("sent_at").is_not_null())
+        .filter(
+            pl.col("sent_at").is_not_null()
+            if window is None
+            else window.contains(pl.col("sent_at"))
+        )
         .group_by(*keys[:-1], pl.col("sent_at").dt.date().alias("date"))
         .agg(
             pl.len().alias("sent"),
             *(pl.col(c).fill_null(False).sum().alias(c) for c in ("opened", "clicked", "bounced")),
         )
     )
+    # Narrow first: filtering the whole lead frame would copy every string and email list.
+    replied = leads.select(*keys[:-1], "replied", "replied_at", "ai_tag")
+    if window is not None:
+        base = prepare(leads, [], ["replied", "replied_at", "emails"])
+        placed = replies_in_window(base, window).filter(pl.col("_in_window"))
+        replied = replied.with_row_index("_lead").join(
+            placed.select("_lead"), on="_lead", how="semi"
+        )
     replies = (
-        # Narrow first: filtering the whole lead frame would copy every string and email list.
-        leads.select(*keys[:-1], "replied", "replied_at", "ai_tag")
-        .filter(replied_expr() & pl.col("replied_at").is_not_null())
+        replied.filter(replied_expr() & pl.col("replied_at").is_not_null())
         .group_by(*keys[:-1], pl.col("replied_at").dt.date().alias("date"))
         .agg(
             pl.len().alias("replied"),

@@ -91,6 +91,33 @@ unattributed_replies). Headline rate: positive replies per lead contacted (posit
 reply_rate and bounce_rate are per lead contacted too, open_rate and click_rate per lead
 delivered. Wilson interval bounds are clamped to [0, 1].
 
+Inbox attribution (attribution="inbox" with replies=sk.load_replies(...), on the funnel, variant
+funnel and headline; the default is last touch, above): a reply counts at the step its inbox
+thread shows, the step of the last email sent before it. A message is automatic when the thread
+flags it isAutoReply or the conversation's aiTag is out_of_office. replied = leads whose first
+human message follows a step-s email (by time, then thread order), counted once; leads whose
+thread has automatic messages only are not replied but auto_replied (at the step of their first
+one). The variant and send time (for windows) are the lead's own email at that step; a thread
+email the leads frame lacks, or no email before the message, leaves the reply unattributed. A
+replied lead with no message in the threads keeps its last-touch step. positive = replied leads
+with a positive aiTag, as above. reconcile(leads, replies=...) shows per step the leads replied
+by last touch (from_leads) against by the threads (from_api); compare_attribution lists the
+leads whose step moved, whose reply was automatic, or that have no thread.
+
+Breakdown (breakdown(leads, by)): the headline's counts per group of leads, by any column or
+expression (job title, country, email domain, a tag, a custom field, a bucketed number), pooled
+over the campaigns in the selection. A null value is the group "(none)"; a list column (tags)
+puts a lead in each of its distinct values, so groups overlap. Rate = events / denominator as in
+the headline: replied, positive or bounced over contacted, opened or clicked over delivered, with
+a 95% Wilson interval. Each group is tested against the rest of the selection (every lead not
+in it): a two-sided two-proportion z-test (pooled), or Fisher's exact test when an expected cell
+of the 2x2 table is below 5. A group is too small when fewer than min_leads (default 30) leads
+are in its denominator; too-small groups are not tested in the family (they can be folded into
+one "other" group first; "(none)" is never folded). The p-values of the tested groups are
+adjusted for their number: Holm by default (adjust="holm", controls the chance of any false
+call), or Benjamini-Hochberg (adjust="bh", controls the expected share of false calls). A group
+differs significantly when its adjusted p-value is below alpha (default 0.05).
+
 Reply curve (Kaplan-Meier, per contacted lead): the clock starts at the lead's first send (the
 earliest sentAt of its emails); a replied lead (replied is true) counts on day ceil(days from the
 first send to repliedAt); a lead that has not replied is censored at floor(days from its first
@@ -108,6 +135,30 @@ once a reply is on the curve.
 Daily activity (UTC days): sent, opened, clicked and bounced count emails by the date they were
 sent (the API says whether an email was opened, not when); replied and positive count leads by
 the date of their repliedAt (replies without a time cannot be dated and are left out).
+
+Time windows (since / until on the funnel, variant funnel, headline, daily activity and reply
+curve): a window runs from since (included) to until (excluded), in UTC; a date as until
+includes that whole day. Relative bounds ("7d", "4w", "3m" = calendar months) count back from
+the source's clock when the data was pulled (as_of: the API server's Date at the pull, which a
+store keeps, when known; else the latest sentAt or repliedAt in the data).
+- A lead counts in a step when that step's email was sent in the window (emails without sentAt
+  are in no window); the headline's contacted, delivered, bounced, opened and clicked look at the
+  emails sent in the window only, and leads stays every lead of the selection.
+- A reply counts when it is attributed (last touch, over all of the lead's emails) to an email
+  sent in the window. A reply no email explains is placed at its own repliedAt (unattributed);
+  one with neither is in no window.
+- The reply curve keeps the leads first emailed in the window; their observation still ends at
+  as_of.
+
+Send cohorts (cohorts(leads, every="1w")): leads grouped by the UTC day, week (from Monday) or
+month of their first email (the earliest sentAt). Per cohort the headline counts and rates
+(replied, positive, bounced over contacted, with 95% Wilson intervals) and the share replied
+within 3, 7 and 14 days: the Kaplan-Meier reply curve of the cohort (censored at as_of, so a
+young cohort is not penalised for the days it has not had), null when no lead of the cohort
+has been observed that many full days. Leads with no dated email are one row with no cohort.
+
+Trends: the headline of each campaign as recorded by every sync of a store (syncs.parquet), one
+point per sync, so a rate drawn over time is the campaign's whole-life rate as it stood then.
 
 Steps as people count them: a step is the sequence item's `order` (column `step`: 0, 2, 4 ...,
 wait steps take numbers too). From the campaign's sequence, email steps are numbered 1, 2, ... in

@@ -17,12 +17,14 @@ from sendkit_nb.metrics._common import (
     positive_expr,
 )
 from sendkit_nb.metrics._labels import LabelFrom, SequenceSource, apply_labels, sequence_table
+from sendkit_nb.metrics._windows import Window
 
 __all__ = ["Segment", "reply_attribution"]
 
 
-#: ``segment=``: ``"campaign_id"``, ``"status"``, ``"ai_tag"``, ``"tag:<name>"`` or a list of them.
-Segment = str | Sequence[str] | None
+#: ``segment=``: a column name (``"campaign_id"``, ``"status"``, ``"ai_tag"``, ``"country"``...),
+#: ``"tag:<name>"``, a polars expression (grouped under its output name), or a list of those.
+Segment = str | pl.Expr | Sequence[str | pl.Expr] | None
 REPLY_COLUMNS = ("replied", "replied_at", "ai_tag", "emails")
 EMAILS = pl.col("emails")
 
@@ -98,7 +100,8 @@ def attribute_replies(emails: pl.DataFrame) -> pl.DataFrame:
     """Last-touch attribution over the exploded emails of replied leads (from
     :func:`explode_emails` with ``_lead`` and ``replied_at`` carried): one row (``_lead``,
     ``step``[, ``variant``], ``_attributed``) per lead whose reply has a delivered email at or
-    before it. Leads missing from the result are unattributed."""
+    before it, and ``_touch_at`` (that email's ``sent_at``). Leads missing from the result are
+    unattributed."""
     at_or_before = pl.col("replied_at").is_null() | (pl.col("sent_at") <= pl.col("replied_at"))
     # The latest candidate: by send time, then step, then place in the list. An email without
     # sent_at compares as null, so it is never "before" a dated reply; for an undated reply it
@@ -109,7 +112,29 @@ def attribute_replies(emails: pl.DataFrame) -> pl.DataFrame:
         emails.filter(pl.col("_delivered") & at_or_before)
         .sort(["_lead", "sent_at", "step", "_pos"], nulls_last=False)
         .unique("_lead", keep="last")
-        .select(*keep, _attributed=pl.lit(True))
+        # _touch_at: when the email the reply is attributed to was sent, which places the
+        # reply in a time window (see _windows.py).
+        .select(*keep, _attributed=pl.lit(True), _touch_at=pl.col("sent_at"))
+    )
+
+
+def replies_in_window(base: pl.DataFrame, window: Window) -> pl.DataFrame:
+    """Per replied lead of ``base`` (from :func:`prepare`, with ``replied``, ``replied_at`` and
+    ``emails``): ``_lead``, ``_attributed`` (a delivered email at or before the reply) and
+    ``_in_window``: the reply is in ``window`` by the rule of ``_windows.py`` (the attributed
+    email's send time, else the reply's own time)."""
+    replied = base.filter(pl.col("replied").fill_null(False))
+    touches = attribute_replies(explode_emails(replied, ["_lead", "replied_at"], variant=False))
+    return (
+        replied.select("_lead", "replied_at")
+        .join(touches.select("_lead", "_attributed", "_touch_at"), on="_lead", how="left")
+        .select(
+            "_lead",
+            _attributed=pl.col("_attributed").fill_null(False),
+            _in_window=pl.when(pl.col("_attributed").fill_null(False))
+            .then(window.contains(pl.col("_touch_at")))
+            .otherwise(window.contains(pl.col("replied_at"))),
+        )
     )
 
 

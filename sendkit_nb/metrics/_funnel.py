@@ -7,11 +7,13 @@ variant funnel are in ``_ab.py``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb.metrics._ab import ab_test
+from sendkit_nb.metrics._attribution import Attribution, inbox_for
 from sendkit_nb.metrics._common import (
     check_leads,
     positive_expr,
@@ -48,6 +50,7 @@ from sendkit_nb.metrics._stats import (
     check_confidence,
     wilson_expr,
 )
+from sendkit_nb.metrics._windows import Window, WindowBound, window_of
 
 __all__ = ["COUNT_COLUMNS", "RATE_COLUMNS", "funnel", "variant_funnel"]
 
@@ -83,8 +86,10 @@ def _funnel_counts(
     segs: list[tuple[str, pl.Expr, str]],
     by: str,
     positive_tags: Iterable[str] | None,
+    window: Window | None = None,
 ) -> pl.DataFrame:
-    """Lead counts per (segment..., step[, variant]), as Int64, sorted by the keys."""
+    """Lead counts per (segment..., step[, variant]), as Int64, sorted by the keys; with a
+    ``window``, of the emails sent in it and the replies attributed to them."""
     seg_names = [name for name, _, _ in segs]
     keys = [*seg_names, "step", *(["variant"] if by == "variant" else [])]
     base = prepare(leads, segs, REPLY_COLUMNS).with_columns(pl.col("replied").fill_null(False))
@@ -93,6 +98,12 @@ def _funnel_counts(
     emails = explode_emails(
         base, ["_lead", *seg_names, "replied", "replied_at"], variant=by == "variant"
     )
+    # Attribution looks at every email, in the window or not: a reply to a step sent after the
+    # window belongs to that step, not to the last step sent inside the window.
+    attributed = attribute_replies(emails.filter(pl.col("replied")))
+    if window is not None:
+        attributed = attributed.filter(window.contains(pl.col("_touch_at")))
+        emails = emails.filter(window.contains(pl.col("sent_at")))
     lead = pl.col("_lead")
     if repeats_a_step(emails):
         # n_unique of the lead id counts a lead once per group even with two emails at a step.
@@ -110,7 +121,6 @@ def _funnel_counts(
             opened=pl.col("_opened").sum(),
             clicked=pl.col("_clicked").sum(),
         )
-    attributed = attribute_replies(emails.filter(pl.col("replied")))
     replies = (
         base.select(*dict.fromkeys(["_lead", *seg_names, "replied", "ai_tag"]))
         .filter(pl.col("replied"))
@@ -194,6 +204,11 @@ def funnel(
     sequence: SequenceSource | None = None,
     label_from: LabelFrom = "subject",
     confidence: float = 0.95,
+    since: WindowBound = None,
+    until: WindowBound = None,
+    as_of: datetime | None = None,
+    attribution: Attribution = "last_touch",
+    replies: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The step funnel: one row per sequence step (``by="variant"``: per step and variant).
 
@@ -220,11 +235,23 @@ def funnel(
     ``denominator="sent"`` is per lead contacted at the step; ``denominator="opened"`` puts
     clicks, replies and positives over opens (and can exceed 1: opens are directional).
 
-    ``segment`` groups by ``"campaign_id"``, ``"status"``, ``"ai_tag"``, ``"tag:<name>"`` (a
-    Boolean column: the lead's ``tags`` contain it) or a list of these. Several campaigns in one
-    frame are pooled per step unless ``segment="campaign_id"``. ``sequence`` (a campaigns frame,
-    a campaign dict or its ``sequence`` list) numbers and labels the steps; without it
-    ``step_number`` is null and they read ``"Step order <n>"``.
+    ``segment`` groups by any column of ``leads`` (``"campaign_id"``, ``"status"``, ``"ai_tag"``,
+    a lead detail such as ``"country"``), ``"tag:<name>"`` (a Boolean column: the lead's ``tags``
+    contain it), a polars expression (under its output name) or a list of these. Several
+    campaigns in one frame are pooled per step unless ``segment="campaign_id"``. ``sequence`` (a
+    campaigns frame, a campaign dict or its ``sequence`` list) numbers and labels the steps;
+    without it ``step_number`` is null and they read ``"Step order <n>"``.
+
+    ``since`` / ``until`` restrict the funnel to a time window (a datetime, a date, an ISO
+    string, or ``"7d"``, ``"4w"``, ``"3m"`` before ``as_of``, default the latest timestamp in
+    ``leads``): a lead counts at a step when its step email was sent in the window, a reply when
+    the email it is attributed to was (rules in ``DEFINITIONS``).
+
+    ``attribution="inbox"`` with ``replies=`` (:func:`sendkit_nb.load_replies` of the same
+    campaign(s)) counts each reply at the step its inbox thread shows instead of by last touch,
+    leaves auto-replies and out-of-office replies out of ``replied`` and ``positive`` and counts
+    those leads in an extra column ``auto_replied`` (after ``positive``); rules in
+    ``DEFINITIONS`` and ``sendkit_nb/metrics/_attribution.py``.
 
     >>> from datetime import datetime, UTC
     >>> def email(step, at, opened=False, bounced=False):
@@ -246,14 +273,17 @@ def funnel(
     """
     check_choice(by, ("step", "variant"), "by=")
     rate_denominators(denominator)
-    segs = segment_columns(segment)
+    segs = segment_columns(segment, leads)
     check_leads(leads, [*REPLY_COLUMNS, *(src for _, _, src in segs)], "funnel")
     check_confidence(confidence)
-    counts = _funnel_counts(leads, segs, by, positive_tags)
+    window = window_of(since, until, as_of, leads, "funnel")
+    inbox = inbox_for(attribution, replies, leads, "funnel")
+    counts = _funnel_counts(leads, segs, by, positive_tags, window)
     keys = [*(name for name, _, _ in segs), "step", *(["variant"] if by == "variant" else [])]
-    return _finish(
-        counts, keys, denominator, sequence, label_from, leads, confidence, positive_tags
-    )
+    out = _finish(counts, keys, denominator, sequence, label_from, leads, confidence, positive_tags)
+    if inbox is None:
+        return out
+    return inbox.funnel(out, leads, segs, by, positive_tags, confidence, window)
 
 
 def variant_funnel(
@@ -269,6 +299,11 @@ def variant_funnel(
     min_sends: int = MIN_SENDS,
     min_events: int = MIN_EVENTS,
     alpha: float = 0.05,
+    since: WindowBound = None,
+    until: WindowBound = None,
+    as_of: datetime | None = None,
+    attribution: Attribution = "last_touch",
+    replies: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The funnel per ``(step, variant)`` with Wilson intervals and an A/B test within each step.
 
@@ -289,6 +324,7 @@ def variant_funnel(
     than ``min_events`` (default 10) events of the metric. ``significant`` is true when
     ``p_value_adj < alpha`` and neither arm is too small; null where nothing was tested (the
     leader, a single-arm step, an empty arm). A null variant is the step's single arm.
+    ``since`` / ``until`` / ``as_of``: a time window, as in :func:`funnel`.
 
     >>> from datetime import datetime, UTC
     >>> def lead(variant, replied):
@@ -310,6 +346,7 @@ def variant_funnel(
         raise BadRequestError(f"min_events must be a non-negative integer, got {min_events!r}")
     if not 0.0 < alpha < 1.0:
         raise BadRequestError(f"alpha must be between 0 and 1, got {alpha!r}")
+    window = window_of(since, until, as_of, leads, "variant_funnel")
     base = funnel(
         leads,
         "variant",
@@ -319,6 +356,10 @@ def variant_funnel(
         sequence=sequence,
         label_from=label_from,
         confidence=confidence,
+        since=window.start if window is not None else None,
+        until=window.end if window is not None else None,
+        attribution=attribution,
+        replies=replies,
     )
     over = rate_denominators(denominator)
     out = base

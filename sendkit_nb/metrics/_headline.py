@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Final
 
 import polars as pl
 
+from sendkit_nb.metrics._attribution import Attribution, inbox_for
 from sendkit_nb.metrics._common import (
     check_leads,
     positive_expr,
@@ -20,13 +22,15 @@ from sendkit_nb.metrics._emails import (
     Segment,
     email_any,
     prepare,
+    replies_in_window,
 )
 from sendkit_nb.metrics._stats import (
     check_confidence,
     wilson_expr,
 )
+from sendkit_nb.metrics._windows import Window, WindowBound, window_of
 
-__all__ = ["headline"]
+__all__ = ["headline", "headline_by"]
 
 #: The headline rates: rate -> (events, per-lead denominator).
 _HEADLINE_RATES: Final[dict[str, tuple[str, str]]] = {
@@ -56,6 +60,11 @@ def headline(
     segment: Segment = None,
     positive_tags: Iterable[str] | None = None,
     confidence: float = 0.95,
+    since: WindowBound = None,
+    until: WindowBound = None,
+    as_of: datetime | None = None,
+    attribution: Attribution = "last_touch",
+    replies: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The campaign headline: one row per campaign (and segment), counted per lead.
 
@@ -79,6 +88,20 @@ def headline(
     ``replied + unattributed_replies`` is every replied lead, and the funnel's step replies plus
     ``unattributed`` are every replied lead too.
 
+    ``since`` / ``until`` (a datetime, a date, an ISO string, or ``"7d"``, ``"4w"``, ``"3m"``
+    before ``as_of``, default the latest timestamp in ``leads``) count the window only: contacted,
+    delivered, bounced, opened and clicked look at the emails sent in the window; a reply counts
+    when the email it is attributed to was sent in the window, or, with no such email, when the
+    reply itself is in the window (``unattributed``; ``unattributed_replies`` are then the
+    window's replies from leads not emailed in it). ``leads`` stays every lead of the frame. The
+    two sums above hold within the window.
+
+    ``attribution="inbox"`` with ``replies=`` (:func:`sendkit_nb.load_replies` of the same
+    campaign(s)) counts each reply at the step its inbox thread shows instead of by last touch,
+    leaves auto-replies and out-of-office replies out of ``replied`` and ``positive`` and counts
+    those leads in an extra column ``auto_replied`` (after ``positive``); rules in
+    ``DEFINITIONS`` and ``sendkit_nb/metrics/_attribution.py``.
+
     >>> from datetime import datetime, UTC
     >>> e = {"step": 0, "variant": None, "sent_at": datetime(2025, 6, 2, tzinfo=UTC),
     ...      "opened": True, "clicked": False, "bounced": False}
@@ -94,11 +117,31 @@ def headline(
     >>> headline(never).select("replied", "unattributed", "unattributed_replies").rows()
     [(1, 1, 1)]
     """
-    segs = [s for s in segment_columns(segment) if s[0] != "campaign_id"]
+    segs = [s for s in segment_columns(segment, leads) if s[0] != "campaign_id"]
     check_leads(leads, ["campaign_id", *REPLY_COLUMNS, *(src for _, _, src in segs)], "headline")
     check_confidence(confidence)
-    keys = ["campaign_id", *(name for name, _, _ in segs)]
-    base = prepare(leads, segs, ["campaign_id", *REPLY_COLUMNS])
+    window = window_of(since, until, as_of, leads, "headline")
+    inbox = inbox_for(attribution, replies, leads, "headline")
+    segs = [("campaign_id", pl.col("campaign_id"), "campaign_id"), *segs]
+    out = headline_by(leads, segs, positive_tags, confidence, window)
+    if inbox is None:
+        return out
+    return inbox.headline(out, leads, segs, positive_tags, confidence, window)
+
+
+def headline_by(
+    leads: pl.DataFrame,
+    segs: list[tuple[str, pl.Expr, str]],
+    positive_tags: Iterable[str] | None,
+    confidence: float,
+    window: Window | None,
+) -> pl.DataFrame:
+    """:func:`headline` grouped by the ``segs`` (``(name, expression, source)`` triples, as from
+    ``segment_columns``) over checked ``leads``: the cohorts group by first-send period."""
+    keys = [name for name, _, _ in segs]
+    base = prepare(leads, segs, REPLY_COLUMNS)
+    if window is not None:
+        return _windowed(base, keys, positive_tags, confidence, window)
     element = pl.element().struct
     delivered = ~element.field("bounced").fill_null(False)
     # Per lead, straight from the lists (no explode): any delivered / opened / clicked email,
@@ -144,7 +187,68 @@ def headline(
             unattributed_replies=(~contacted).sum(),
         )
     )
-    out = contacts.join(replies, on=keys, how="left", nulls_equal=True)
+    return _finish(
+        contacts.join(replies, on=keys, how="left", nulls_equal=True),
+        keys,
+        positive_tags,
+        confidence,
+    )
+
+
+def _windowed(
+    base: pl.DataFrame,
+    keys: list[str],
+    positive_tags: Iterable[str] | None,
+    confidence: float,
+    window: Window,
+) -> pl.DataFrame:
+    """The headline of the emails sent in ``window`` and the replies placed in it."""
+    element = pl.element().struct
+    delivered = ~element.field("bounced").fill_null(False)
+    in_window = window.contains(element.field("sent_at"))
+    per_lead = base.select(
+        "_lead",
+        *dict.fromkeys([*keys, "replied", "ai_tag"]),
+        _contacted=email_any(in_window),
+        _delivered=email_any(delivered & in_window),
+        _opened=email_any(element.field("opened").fill_null(False) & delivered & in_window),
+        _clicked=email_any(element.field("clicked").fill_null(False) & delivered & in_window),
+    )
+    contacts = per_lead.group_by(keys).agg(
+        leads=pl.len(),
+        contacted=pl.col("_contacted").sum(),
+        delivered=pl.col("_delivered").sum(),
+        bounced=(pl.col("_contacted") & ~pl.col("_delivered")).sum(),
+        opened=pl.col("_opened").sum(),
+        clicked=pl.col("_clicked").sum(),
+    )
+    contacted = pl.col("_contacted")
+    replies = (
+        per_lead.join(replies_in_window(base, window), on="_lead", how="inner")
+        .filter(pl.col("_in_window"))
+        .group_by(keys)
+        .agg(
+            replied=contacted.sum(),
+            positive=(positive_expr(positive_tags) & contacted).sum(),
+            unattributed=(~pl.col("_attributed")).sum(),
+            unattributed_replies=(~contacted).sum(),
+        )
+    )
+    return _finish(
+        contacts.join(replies, on=keys, how="left", nulls_equal=True),
+        keys,
+        positive_tags,
+        confidence,
+    )
+
+
+def _finish(
+    out: pl.DataFrame,
+    keys: list[str],
+    positive_tags: Iterable[str] | None,
+    confidence: float,
+) -> pl.DataFrame:
+    """Counts as Int64 (0 where a group had no reply), then the rates and their intervals."""
     intervals: dict[str, pl.Expr] = {}
     for rate, (events, over) in _HEADLINE_RATES.items():
         intervals[f"{rate}_low"], intervals[f"{rate}_high"] = wilson_expr(events, over, confidence)

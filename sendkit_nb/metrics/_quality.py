@@ -13,6 +13,7 @@ from typing import Any, Final
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
+from sendkit_nb.metrics._attribution import reconcile_replies
 from sendkit_nb.metrics._common import check_leads
 from sendkit_nb.metrics._timing import replied_expr
 
@@ -376,7 +377,11 @@ def _campaign_of(leads: pl.DataFrame, data: Mapping[str, Any]) -> tuple[str | No
 
 
 def reconcile(
-    leads: pl.DataFrame, analytics: Mapping[str, Any], *, include_matches: bool = False
+    leads: pl.DataFrame,
+    analytics: Mapping[str, Any] | None = None,
+    *,
+    replies: pl.DataFrame | None = None,
+    include_matches: bool = False,
 ) -> pl.DataFrame:
     """Compare the leads with the API's own campaign analytics; one row per disagreement.
 
@@ -399,6 +404,13 @@ def reconcile(
     ``include_matches``. Leads of other campaigns are ignored when ``analytics`` names its
     campaign; leads of a different campaign only are an error.
 
+    With ``replies=`` (:func:`sendkit_nb.load_replies`) it also compares last touch with the
+    inbox threads (rules in ``DEFINITIONS``): per campaign and step, ``what="replied"`` with
+    ``from_leads`` = leads whose reply last touch places at the step and ``from_api`` = leads
+    whose first human reply the thread places there (auto-replies left out), and per campaign
+    ``what="unattributed"`` (step null) for the replies neither places. ``analytics`` may then
+    be left out. :func:`compare_attribution` lists the leads behind the differences.
+
     >>> from datetime import datetime, UTC
     >>> import polars as pl
     >>> from sendkit_nb._schema import LEADS_SCHEMA
@@ -414,6 +426,16 @@ def reconcile(
     [('c', 'opened', 0, None, 1, 0, 1)]
     """
     check_leads(leads, ["campaign_id", "status", "replied", "emails"], "reconcile")
+    if replies is not None:
+        inbox_rows = reconcile_replies(leads, replies, include_matches)
+        if analytics is None:
+            return inbox_rows
+        return pl.concat([reconcile(leads, analytics, include_matches=include_matches), inbox_rows])
+    if analytics is None:
+        raise BadRequestError(
+            "reconcile needs analytics= or replies=",
+            hint=_API_HINT + " Or pass replies=sk.load_replies(client, campaign_id).",
+        )
     if not isinstance(analytics, Mapping):
         raise BadRequestError(
             f"reconcile: analytics must be a dict, got {type(analytics).__name__}", hint=_API_HINT
