@@ -11,7 +11,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import plotly.graph_objects as go
@@ -22,6 +22,7 @@ import pytest
 import sendkit_nb.metrics as m
 from sendkit_nb import BadRequestError, charts, leads_from_items
 from sendkit_nb._present import TONE_COLORS, variant_subjects, with_variant_subjects
+from sendkit_nb._schema import MAILBOXES_SCHEMA
 from sendkit_nb.charts._common import FOOTNOTE, SUBTITLE
 from sendkit_nb.demo import make_workspace
 
@@ -578,9 +579,53 @@ def test_campaign_comparison_by_step(all_leads: pl.DataFrame, ws: Any) -> None:
 # ---------------------------------------------------------------- empty and single-step
 
 
+def leads_as_of(leads: pl.DataFrame, at: datetime) -> pl.DataFrame:
+    """The leads as a pull at ``at`` would have found them: the emails sent by then, and a
+    reply only if it had come by then."""
+    sent = pl.element().struct.field("sent_at")
+    came = pl.col("replied").fill_null(False) & (pl.col("replied_at") <= at).fill_null(True)
+    return leads.with_columns(
+        emails=pl.col("emails").list.filter(sent.is_not_null() & (sent <= at)),
+        replied=came,
+        replied_at=pl.when(came).then(pl.col("replied_at")),
+        ai_tag=pl.when(came).then(pl.col("ai_tag")),
+    )
+
+
+def history_frame(
+    leads: pl.DataFrame, names: dict[str, str], times: Sequence[datetime]
+) -> pl.DataFrame:
+    """A store's sync history (``syncs.parquet``, as the store writes it): per pull time, each
+    campaign's headline, with ``campaign_name``, ``pulled_at``, ``fingerprint``, ``deleted``."""
+    rows = []
+    for k, at in enumerate(times):
+        head = m.headline(leads_as_of(leads, at))
+        rows.append(
+            head.with_columns(
+                campaign_name=pl.col("campaign_id").replace_strict(names, default=None),
+                pulled_at=pl.lit(at, pl.Datetime("us", "UTC")),
+                fingerprint=pl.lit(f"f{k}"),
+                deleted=pl.lit(False),
+            )
+        )
+    history = pl.concat(rows)
+    first = ["campaign_id", "campaign_name", "pulled_at", "fingerprint", "deleted", "leads"]
+    return history.select(*first, pl.exclude(first))
+
+
+def _history(all_leads: pl.DataFrame, ws: Any) -> pl.DataFrame:
+    latest = m.latest_timestamp(all_leads)
+    assert latest is not None
+    names = {c["_id"]: c["name"] for c in ws.campaigns}
+    return history_frame(all_leads, names, [latest - timedelta(days=d) for d in (21, 14, 7, 0)])
+
+
 def _empty_figures(leads: pl.DataFrame) -> dict[str, go.Figure]:
     none = leads.head(0)
     return {
+        "cohorts": charts.cohorts(m.cohort_curves(none)),
+        "trend": charts.trend(history_frame(none, {}, [datetime(2025, 6, 1, tzinfo=UTC)])),
+        "breakdown": charts.breakdown(m.breakdown(none, "tags")),
         "step_funnel": charts.step_funnel(m.funnel(none)),
         "step_rates": charts.step_rates(m.funnel(none)),
         "variant_comparison": charts.variant_comparison(m.variant_funnel(none)),
@@ -589,6 +634,7 @@ def _empty_figures(leads: pl.DataFrame) -> dict[str, go.Figure]:
         "status_breakdown": charts.status_breakdown(m.status_counts(none)),
         "ai_tag_breakdown": charts.ai_tag_breakdown(m.ai_tag_counts(none)),
         "campaign_comparison": charts.campaign_comparison(m.compare_campaigns(none)),
+        "mailboxes": charts.mailboxes(pl.DataFrame(schema=MAILBOXES_SCHEMA)),
     }
 
 
@@ -647,6 +693,8 @@ def test_bad_input_is_a_clear_error(funnel_frame: pl.DataFrame, leads: pl.DataFr
         charts.status_breakdown,
         charts.ai_tag_breakdown,
         charts.campaign_comparison,
+        charts.cohorts,
+        charts.trend,
     ]
     for function in every:
         with pytest.raises(BadRequestError, match="needs a polars DataFrame, got dict"):
@@ -687,6 +735,8 @@ def _all_figures(leads: pl.DataFrame, all_leads: pl.DataFrame, ws: Any) -> dict[
     campaign = ws.campaigns[0]
     funnel = _with_wilson(m.funnel(leads, sequence=campaign))
     return {
+        "cohorts": charts.cohorts(m.cohort_curves(leads)),
+        "trend": charts.trend(_history(all_leads, ws)),
         "step_funnel": charts.step_funnel(funnel),
         "step_rates": charts.step_rates(funnel),
         "variant_comparison": charts.variant_comparison(m.variant_funnel(leads, sequence=campaign)),
@@ -851,3 +901,133 @@ def test_hovers_follow_the_frames_denominator(leads: pl.DataFrame, campaign: Raw
     hover = charts.variant_comparison(over_sent).data[0].hovertext[0]
     assert f"{arm['replied']} replied / {arm['sent']:,} sent" in hover
     assert hover.endswith("</i>")  # the definition comes last
+
+
+# ------------------------------------------------------------------- trends and cohorts
+
+
+def test_trend_draws_each_campaigns_rate_over_the_syncs(all_leads: pl.DataFrame, ws: Any) -> None:
+    history = _history(all_leads, ws)
+    fig = charts.trend(history, metric="reply_rate")
+    contacted = history.filter(pl.col("contacted") > 0)
+    assert [t.name for t in fig.data] == [
+        c["name"] for c in ws.campaigns if c["_id"] in set(history["campaign_id"].to_list())
+    ]
+    first = ws.campaigns[0]
+    line = trace(fig, first["name"])
+    mine = history.filter(pl.col("campaign_id") == first["_id"]).sort("pulled_at")
+    assert list(line.y) == mine["reply_rate"].to_list()
+    assert len(line.x) == 4
+    # The last point is the headline of today's data; the rate moves with the syncs.
+    assert (
+        line.y[-1]
+        == m.headline(all_leads).filter(pl.col("campaign_id") == first["_id"])["reply_rate"].item()
+    )
+    assert len(set(line.y)) > 1
+    last = mine.row(-1, named=True)
+    assert f"= {last['replied']:,} replied / {last['contacted']:,} contacted" in line.hovertext[-1]
+    assert "Wilson" in line.hovertext[-1]
+    assert "over contacted leads" in subtitle(fig)
+    assert contacted.height
+
+
+def test_trend_metric_campaigns_and_deleted_syncs(all_leads: pl.DataFrame, ws: Any) -> None:
+    history = _history(all_leads, ws)
+    cid = ws.campaigns[1]["_id"]
+    fig = charts.trend(history, "positive", campaign_ids=cid, names={cid: "Renamed"})
+    assert [t.name for t in fig.data] == ["Renamed"]
+    assert "positive rate" in subtitle(fig).lower()
+    assert fig.layout.yaxis.title.text == "Positive rate"
+    # A sync that found the campaign deleted upstream is not a point of the line.
+    deleted = history.with_columns(
+        deleted=(pl.col("pulled_at") == pl.col("pulled_at").max()) & (pl.col("campaign_id") == cid)
+    )
+    assert len(charts.trend(deleted, campaign_ids=[cid]).data[0].x) == 3
+    for bad in ("reply_rate_low", "replied", "rate", 3, "positive_tags"):
+        with pytest.raises(BadRequestError, match="unknown metric") as caught:
+            charts.trend(history, metric=bad)  # type: ignore[arg-type]
+        assert "reply_rate" in (caught.value.hint or "")
+    with pytest.raises(BadRequestError, match="no sync history for campaign"):
+        charts.trend(history, campaign_ids=["0" * 24])
+    with pytest.raises(BadRequestError, match="lacks the column"):
+        charts.trend(history.drop("reply_rate"))
+
+
+def test_cohort_heatmap_cells_are_the_cohort_curves(leads: pl.DataFrame) -> None:
+    curves = m.cohort_curves(leads, every="1w")
+    fig = charts.cohorts(curves, max_days=None, min_at_risk=0)
+    heat = fig.data[0]
+    assert heat.type == "heatmap" and heat.uid == "cohorts-heatmap"
+    starts = curves["cohort"].unique().sort().to_list()
+    assert len(heat.y) == len(starts)
+    assert heat.y[0].startswith(f"Week of {starts[0].isoformat()}")
+    for row_index, start in enumerate(starts):
+        part = curves.filter(pl.col("cohort") == start)
+        want = dict(zip(part["day"].to_list(), part["cumulative_share"].to_list(), strict=True))
+        got = heat.z[row_index]
+        for day, value in enumerate(got):
+            assert value == want.get(day), (start, day)
+        # The leads on the cohort's curve are in its label.
+        assert f"({part['at_risk'][0]:,} leads)" in heat.y[row_index]
+    # The youngest cohort is blank past its follow-up, and its hover says why.
+    young = heat.z[-1]
+    assert young[-1] is None
+    assert "Not observed this long yet" in heat.hovertext[-1][-1]
+    assert "Denominator: the cohort's contacted leads" in texts(fig)
+    # By default a cell with fewer than 10 leads still waiting is blank, and says why.
+    thin = curves.filter(pl.col("at_risk") < 10)
+    assert thin.height
+    default = charts.cohorts(curves, max_days=None)
+    for cell in thin.iter_rows(named=True):
+        r, d = starts.index(cell["cohort"]), cell["day"]
+        assert default.data[0].z[r][d] is None
+        assert "too few to estimate" in default.data[0].hovertext[r][d]
+    thick = curves.filter(pl.col("at_risk") >= 10)
+    cell = thick.row(-1, named=True)
+    assert default.data[0].z[starts.index(cell["cohort"])][cell["day"]] == cell["cumulative_share"]
+    capped = charts.cohorts(curves, max_days=7)
+    assert list(capped.data[0].x) == list(range(8))
+    with pytest.raises(BadRequestError, match="max_days"):
+        charts.cohorts(curves, max_days=-1)
+    with pytest.raises(BadRequestError, match="min_at_risk"):
+        charts.cohorts(curves, min_at_risk=-1)
+
+
+# -- attribution wording follows the frame ----------------------------------------------------
+
+
+def _hovers(fig: go.Figure) -> str:
+    return " ".join(str(h) for t in fig.data for h in (getattr(t, "hovertext", None) or ()))
+
+
+def test_reply_wording_follows_the_frames_attribution(demo_client: Any) -> None:
+    import sendkit_nb as sk
+
+    campaign_id = "683b61000000000000000001"
+    catalog = sk.load_campaigns(demo_client)
+    leads = sk.load_leads(demo_client, campaign_id, progress=False)
+    replies = sk.load_replies(demo_client, campaign_id, leads=leads, progress=False)
+    inbox: dict[str, Any] = {"attribution": "inbox", "replies": replies}
+    figures = {
+        "last_touch": [
+            charts.step_funnel(m.funnel(leads, sequence=catalog)),
+            charts.step_rates(m.funnel(leads, sequence=catalog)),
+            charts.variant_comparison(m.variant_funnel(leads, sequence=catalog)),
+        ],
+        "inbox": [
+            charts.step_funnel(m.funnel(leads, sequence=catalog, **inbox)),
+            charts.step_rates(m.funnel(leads, sequence=catalog, **inbox)),
+            charts.variant_comparison(m.variant_funnel(leads, sequence=catalog, **inbox)),
+        ],
+    }
+    for fig in figures["last_touch"]:
+        words = texts(fig) + _hovers(fig)
+        assert "last-touch attribution" in words and "inbox attribution" not in words
+    for fig in figures["inbox"]:
+        words = texts(fig) + _hovers(fig)
+        assert "inbox attribution" in words and "last-touch" not in words
+        assert "last touch" not in subtitle(fig)
+    # The reply hovers of the inbox funnel say so on every bar, not only in the footnote.
+    replied = trace(figures["inbox"][0], "Replied")
+    assert all("inbox attribution" in h for h in replied.hovertext)
+    assert "replies by the inbox threads" in subtitle(figures["inbox"][0])

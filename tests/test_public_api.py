@@ -3,6 +3,7 @@ is left out, and top-level recipes work over real HTTP."""
 
 from __future__ import annotations
 
+import inspect
 import types
 from typing import Any
 
@@ -88,3 +89,19 @@ def test_beyond_the_campaign_table_loaders_return_their_schemas(
     replies = sk.load_replies(demo_client, campaign, leads=leads, progress=False)
     assert replies.schema == sk.REPLIES_SCHEMA and replies.height > 0
 
+
+def test_metrics_and_charts_list_what_they_export() -> None:
+    for module in (sk.metrics, sk.charts):
+        for name in module.__all__:
+            assert hasattr(module, name), (module.__name__, name)
+    # who replies, by any lead attribute: a metric and its chart
+    assert {"breakdown", "BreakdownMetric", "Adjust", "ADJUSTMENTS"} <= set(sk.metrics.__all__)
+    assert "breakdown" in sk.charts.__all__
+    # which email earned the reply, and which sender
+    assert {"Attribution", "ATTRIBUTIONS", "ATTRIBUTION_CHANGES", "compare_attribution"} <= set(
+        sk.metrics.__all__
+    )
+    assert {"mailbox_rates", "MAILBOX_RATES", "DEFAULT_BOUNCE_THRESHOLD"} <= set(sk.metrics.__all__)
+    assert "mailboxes" in sk.charts.__all__
+    params = inspect.signature(sk.funnel).parameters
+    assert params["attribution"].default == "last_touch" and params["replies"].default is None

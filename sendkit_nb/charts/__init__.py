@@ -27,11 +27,14 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("sendkit_nb.charts needs plotly: pip install 'sendkit_nb[charts]'") from exc
 
+from ._breakdown import breakdown
 from ._campaigns import ai_tag_breakdown, campaign_comparison, status_breakdown
 from ._common import NO_DATA
 from ._funnel import STAGES, step_funnel, step_rates, variant_comparison
+from ._mailboxes import mailboxes
 from ._theme import COLORWAY, EVENT_COLORS, PALETTE, TEMPLATE, THEME
 from ._timing import daily_activity, reply_curve
+from ._trends import TREND_METRICS, cohorts, trend
 from ._update import update_figure
 
 __all__ = [
@@ -42,13 +45,18 @@ __all__ = [
     "STAGES",
     "TEMPLATE",
     "THEME",
+    "TREND_METRICS",
     "ai_tag_breakdown",
+    "breakdown",
     "campaign_comparison",
+    "cohorts",
     "daily_activity",
+    "mailboxes",
     "reply_curve",
     "status_breakdown",
     "step_funnel",
     "step_rates",
+    "trend",
     "update_figure",
     "variant_comparison",
 ]

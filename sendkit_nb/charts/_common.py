@@ -35,10 +35,13 @@ from ._spec import FigureSpec
 __all__ = [
     "ATTRIBUTION",
     "EVENT_OF",
+    "INBOX_ATTRIBUTION",
     "NO_DATA",
     "OPENS_SHORT",
     "RATE_TITLE",
     "SUBTITLE",
+    "attribution_of",
+    "attribution_short",
     "check_frame",
     "diff",
     "esc",
@@ -78,6 +81,10 @@ SUBTITLE: Final = "sendkit:subtitle"
 ATTRIBUTION: Final = (
     "last-touch attribution (a reply counts for the latest email delivered before it)"
 )
+INBOX_ATTRIBUTION: Final = (
+    "inbox attribution (a reply counts for the email its thread shows before it; "
+    "auto-replies and out-of-office answers are not replies)"
+)
 OPENS_SHORT: Final = (
     "directional: image blocking undercounts opens, privacy proxies and scanners overcount them"
 )
@@ -86,8 +93,8 @@ OPENS_SHORT: Final = (
 _RATE_NOTE: Final[dict[str, str]] = {
     "open": OPENS_SHORT,
     "click": "tracked link clicks",
-    "reply": ATTRIBUTION,
-    "positive": f"{{positive}}; {ATTRIBUTION}",
+    "reply": "{attribution}",
+    "positive": "{positive}; {attribution}",
     "bounce": "emails that bounced, over emails sent",
 }
 
@@ -213,9 +220,11 @@ def rate_sentence(
     level: float | None = 0.95,
     note: bool = True,
     tags: str | None = None,
+    attribution: str = ATTRIBUTION,
 ) -> str:
     """``"Reply rate 3.7% = 120 replied / 3,239 delivered"`` (plus the Wilson interval and the
-    rate's definition note), the one way every chart states a rate."""
+    rate's definition note), the one way every chart states a rate. ``attribution``: how the
+    frame placed its replies (:func:`attribution_of`)."""
     text = (
         f"{RATE_TITLE[rate]} {fmt_pct(value)} = {fmt_int(events)} {EVENT_OF[rate]} / "
         f"{fmt_int(base)} {base_name}"
@@ -228,7 +237,7 @@ def rate_sentence(
     if is_number(low) and is_number(high):
         text += f"<br>{level_words(level)}interval {fmt_pct(low)} – {fmt_pct(high)} (Wilson)"
     if note:
-        text += f"<br><i>{rate_note(rate, tags)}</i>"
+        text += f"<br><i>{rate_note(rate, tags, attribution)}</i>"
     return text
 
 
@@ -260,10 +269,24 @@ def level_words(level: float | None) -> str:
     return f"{fmt_level(level)} " if level is not None else ""
 
 
-def rate_note(rate: str, tags: str | None = None) -> str:
+def rate_note(rate: str, tags: str | None = None, attribution: str = ATTRIBUTION) -> str:
     """The short definition a rate's hover ends with (``tags``: the positive tags the frame
-    counted, see :func:`positive_tags_of`)."""
-    return _RATE_NOTE[rate].replace("{positive}", positive_note(tags))
+    counted, see :func:`positive_tags_of`; ``attribution``: see :func:`attribution_of`)."""
+    note = _RATE_NOTE[rate].replace("{attribution}", attribution)
+    return note.replace("{positive}", positive_note(tags))
+
+
+def attribution_of(frame: pl.DataFrame) -> str:
+    """How a metrics frame placed its replies, in the words charts use: inbox attribution
+    for a frame computed with ``attribution="inbox"`` (the metrics add its ``auto_replied``
+    column, and only then), else last touch."""
+    return INBOX_ATTRIBUTION if "auto_replied" in frame.columns else ATTRIBUTION
+
+
+def attribution_short(frame: pl.DataFrame) -> str:
+    """``"by last touch"`` or ``"by the inbox threads"``: a subtitle's few words for
+    :func:`attribution_of`."""
+    return "by the inbox threads" if "auto_replied" in frame.columns else "by last touch"
 
 
 def positive_tags_of(frame: pl.DataFrame) -> str | None:

@@ -24,9 +24,10 @@ from sendkit_nb._present import (
 )
 
 from ._common import (
-    ATTRIBUTION,
     EVENT_OF,
     RATE_TITLE,
+    attribution_of,
+    attribution_short,
     check_frame,
     esc,
     finish,
@@ -157,6 +158,7 @@ def step_funnel(funnel_frame: pl.DataFrame) -> go.Figure:
     )
     bases = funnel_bases(frame)
     tags = positive_tags_of(frame)
+    said = attribution_of(frame)
     if "bounced" not in frame.columns:
         frame = frame.with_columns(bounced=pl.col("sent") - pl.col("delivered"))
     rows = frame.select("step_label", *STAGES, "bounced").to_dicts()
@@ -179,7 +181,7 @@ def step_funnel(funnel_frame: pl.DataFrame) -> go.Figure:
                 textangle=0,
                 textfont={"size": 11},
                 cliponaxis=False,
-                hovertext=[_stage_hover(stage, r, bases, tags) for r in rows],
+                hovertext=[_stage_hover(stage, r, bases, tags, said) for r in rows],
                 hovertemplate=hover_template(),
                 marker={
                     "color": EVENT_COLORS[stage],
@@ -210,12 +212,12 @@ def step_funnel(funnel_frame: pl.DataFrame) -> go.Figure:
         chart="step_funnel",
         title="Funnel by sequence step",
         subtitle=(
-            f"Leads per step · hover for the rates, {rates_over} · replies by last touch · "
-            "opens hatched: directional"
+            f"Leads per step · hover for the rates, {rates_over} · replies "
+            f"{attribution_short(frame)} · opens hatched: directional"
         ),
         notes=[
             "Each lead counts once per step. Delivered = sent − bounced. Replied: "
-            f"{ATTRIBUTION}; replies with no email before them are unattributed and not shown. "
+            f"{said}; replies with no email before them are unattributed and not shown. "
             f"Positive: {positive_note(tags)}.",
             opens_footnote(),
         ],
@@ -226,7 +228,9 @@ def step_funnel(funnel_frame: pl.DataFrame) -> go.Figure:
     )
 
 
-def _stage_hover(stage: str, row: dict[str, Any], bases: dict[str, str], tags: str | None) -> str:
+def _stage_hover(
+    stage: str, row: dict[str, Any], bases: dict[str, str], tags: str | None, said: str
+) -> str:
     head = f"<b>{esc(row['step_label'])}</b><br>"
     sent, delivered, bounced = row["sent"], row["delivered"], row["bounced"]
     if stage == "sent":
@@ -240,7 +244,13 @@ def _stage_hover(stage: str, row: dict[str, Any], bases: dict[str, str], tags: s
     rate = _RATE_OF_STAGE[stage]
     base_name = bases[f"{rate}_rate"]
     sentence = rate_sentence(
-        rate, ratio_of(row[stage], row[base_name]), row[stage], base_name, row[base_name], tags=tags
+        rate,
+        ratio_of(row[stage], row[base_name]),
+        row[stage],
+        base_name,
+        row[base_name],
+        tags=tags,
+        attribution=said,
     )
     return head + f"{_STAGE_NAME[stage]}: {fmt_int(row[stage])} leads<br>{sentence}"
 
@@ -350,6 +360,7 @@ def step_rates(
                         high=hi,
                         level=row_level(row, level),
                         tags=tags,
+                        attribution=attribution_of(frame),
                     )
                     for row, v, lo, hi in zip(rows, values, lows, highs, strict=True)
                 ],
@@ -375,7 +386,7 @@ def step_rates(
     )
     notes = [
         "Rates per lead at the step; each lead counts once per step. "
-        + (f"Replies: {ATTRIBUTION}. " if {"reply", "positive"} & set(chosen) else "")
+        + (f"Replies: {attribution_of(frame)}. " if {"reply", "positive"} & set(chosen) else "")
         + (f"Positive: {positive_note(tags)}." if "positive" in chosen else "")
     ]
     if "open" in chosen:
@@ -506,7 +517,7 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         },
         error_y=whiskers(values, lows, highs, width=6),
         hovertext=[
-            _arm_hover(r, v, metric, event, base, rate_col, level, tags)
+            _arm_hover(r, v, metric, event, base, rate_col, level, tags, attribution_of(frame))
             for r, v in zip(rows, verdicts, strict=True)
         ],
         hovertemplate=hover_template(),
@@ -559,7 +570,7 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         f"{too_small}.",
     ]
     if metric in ("reply", "positive"):
-        notes.append(f"Replies: {ATTRIBUTION}.")
+        notes.append(f"Replies: {attribution_of(frame)}.")
     if metric == "open":
         notes.append(opens_footnote())
     return finish(
@@ -594,6 +605,7 @@ def _arm_hover(
     rate_col: str,
     level: float | None,
     tags: str | None,
+    said: str,
 ) -> str:
     variant = row["variant"] if row["variant"] is not None else NO_VARIANT_LABEL
     text = f"<b>{esc(row['step_label'])}</b> · variant {esc(variant)}<br>"
@@ -614,4 +626,4 @@ def _arm_hover(
     color = TONE_COLORS[verdict.tone]
     text += f'<br><span style="color:{color}"><b>{wrap(esc(verdict.text), 90)}</b></span>'
     # The definition last, in italics, as in every other rate hover.
-    return text + f"<br><i>{rate_note(metric, tags)}</i>"
+    return text + f"<br><i>{rate_note(metric, tags, said)}</i>"
