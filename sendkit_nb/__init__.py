@@ -30,6 +30,7 @@ from sendkit_nb._errors import (
     SchemaError,
     SendKitError,
     ServerError,
+    StoreError,
 )
 from sendkit_nb._frames import (
     IncompleteLoadWarning,
@@ -51,6 +52,9 @@ from sendkit_nb._schema import (
     MAILBOXES_SCHEMA,
     REPLIES_SCHEMA,
 )
+from sendkit_nb._store import Store, open_store
+from sendkit_nb._store_files import read_campaigns, read_leads
+from sendkit_nb._store_sync import SyncResult, sync
 from sendkit_nb._version import __version__
 from sendkit_nb._workflows import reconcile
 from sendkit_nb.metrics import (
@@ -136,6 +140,9 @@ __all__ = [
     "SendKitClient",
     "SendKitError",
     "ServerError",
+    "Store",
+    "StoreError",
+    "SyncResult",
     "__version__",
     "charts",
     "connect",
@@ -152,10 +159,14 @@ __all__ = [
     "load_mailboxes",
     "load_replies",
     "metrics",
+    "open_store",
     "quality",
+    "read_campaigns",
+    "read_leads",
     "reconcile",
     "reply_curve",
     "report",
+    "sync",
     "unload_ipython_extension",
     "use_offline_renderer",
     "variant_funnel",

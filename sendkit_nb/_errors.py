@@ -16,6 +16,7 @@ __all__ = [
     "SchemaError",
     "SendKitError",
     "ServerError",
+    "StoreError",
 ]
 
 
@@ -149,3 +150,14 @@ class IncompleteLoadError(SendKitError):
         self.loaded = loaded
         self.expected = expected
         super().__init__(message, status=status, path=path, hint=hint, request_id=request_id)
+
+
+class StoreError(SendKitError):
+    """A folder given as a workspace store (:func:`sendkit_nb.open_store`, :func:`sendkit_nb.sync`)
+    is not one, or was written by a version of sendkit_nb whose store format this one cannot
+    read; or a store's file is damaged. The message names the folder and what is wrong."""
+
+    default_hint = (
+        "Sync into a new folder (sk.sync(client, 'sendkit-data')), or sync this one again with "
+        "the sendkit_nb version that wrote it."
+    )

@@ -1,0 +1,334 @@
+"""A workspace store: a folder of parquet files that :func:`sendkit_nb.sync` keeps up to date
+and :func:`open_store` reads, with no client and no network.
+
+Layout (format version :data:`STORE_VERSION`)::
+
+    sendkit-data/
+      store.json                              format name and version, sendkit_nb version,
+                                              the source's clock at the last sync
+      campaigns.parquet                       the campaigns frame, with sequences, plus
+                                              leads, fingerprint, pulled_at, deleted
+      leads/campaign_id=<id>/data.parquet     one campaign's leads (LEADS_SCHEMA)
+      syncs.parquet                           one row per campaign per sync: the history
+
+The leads folder is Hive-partitioned, so DuckDB, Spark and polars read it as one dataset.
+Each file keeps its ``campaign_id`` column as well as the folder name: a file stays a complete
+leads frame on its own (and carries its campaign's name and sequence in its metadata, see
+``sendkit_nb._store_files``), and readers that take the column from the file (polars does when
+a file has it) get text ids, never ids that happen to be all digits read as numbers.
+
+A campaign deleted upstream keeps its leads file and its row in ``campaigns.parquet``, with
+``deleted`` true; its history gets a row saying so.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC as UTC_ZONE
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from polars._typing import PolarsDataType
+
+from sendkit_nb._checks import check_object_id, check_statuses
+from sendkit_nb._errors import BadRequestError, StoreError
+from sendkit_nb._files import write_atomic
+from sendkit_nb._present import fmt_int
+from sendkit_nb._schema import CAMPAIGNS_SCHEMA, LEADS_SCHEMA, UTC
+
+__all__ = [
+    "CAMPAIGNS_FILE",
+    "STORE_CAMPAIGNS_SCHEMA",
+    "STORE_FORMAT",
+    "STORE_VERSION",
+    "SYNCS_FILE",
+    "Store",
+    "leads_file",
+    "open_store",
+    "prepare_store",
+    "read_store_frame",
+    "record_source_time",
+    "write_store_frame",
+]
+
+#: What ``store.json`` says a store is.
+STORE_FORMAT = "sendkit_nb workspace store"
+#: The layout this version writes and reads. A store of another version is refused with a
+#: :class:`~sendkit_nb.StoreError` rather than misread.
+STORE_VERSION = 1
+
+_MARKER = "store.json"
+CAMPAIGNS_FILE = "campaigns.parquet"
+SYNCS_FILE = "syncs.parquet"
+_LEADS = "leads"
+
+#: ``campaigns.parquet``: the campaigns frame and what the store holds of each campaign.
+_STORE_COLUMNS: dict[str, PolarsDataType] = dict(CAMPAIGNS_SCHEMA)
+STORE_CAMPAIGNS_SCHEMA = pl.Schema(
+    {
+        **_STORE_COLUMNS,
+        "leads": pl.Int64,  # leads in the store's file (null until first pulled)
+        "fingerprint": pl.String,  # what the campaigns list said when the leads were pulled
+        "pulled_at": UTC,  # when the leads in the store were pulled
+        "deleted": pl.Boolean,  # gone from the API's campaigns list
+    }
+)
+
+
+#: ``syncs.parquet``: the columns before the headline's own.
+HISTORY_KEYS: dict[str, PolarsDataType] = {
+    "campaign_id": pl.String,
+    "campaign_name": pl.String,
+    "pulled_at": UTC,
+    "fingerprint": pl.String,
+    "deleted": pl.Boolean,
+}
+
+
+@functools.cache
+def history_schema() -> pl.Schema:
+    """``syncs.parquet``: campaign_id, campaign_name, pulled_at, fingerprint, deleted, then
+    every column of :func:`sendkit_nb.headline` but its campaign_id (``leads``,
+    ``contacted``, ..., ``positive_rate``, ..., the Wilson bounds, ``confidence``,
+    ``positive_tags``)."""
+    from sendkit_nb.metrics import headline
+
+    columns: dict[str, PolarsDataType] = dict(headline(pl.DataFrame(schema=LEADS_SCHEMA)).schema)
+    columns.pop("campaign_id")
+    return pl.Schema({**HISTORY_KEYS, **columns})
+
+
+def leads_file(root: Path, campaign_id: str) -> Path:
+    """Where a campaign's leads live in the store at ``root``."""
+    return root / _LEADS / f"campaign_id={campaign_id}" / "data.parquet"
+
+
+def _read_marker(root: Path) -> dict[str, Any]:
+    """``store.json`` of ``root``, checked; StoreError naming what is wrong."""
+    marker = root / _MARKER
+    if not marker.is_file():
+        raise StoreError(
+            f"{root} is not a sendkit_nb store: it has no {_MARKER}",
+            hint="Create one with sk.sync(client, path) or `sendkit-nb sync --store PATH`.",
+        )
+    try:
+        info = json.loads(marker.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{marker} cannot be read: {exc}") from None
+    if not isinstance(info, dict) or info.get("format") != STORE_FORMAT:
+        raise StoreError(f"{root} is not a sendkit_nb store: {_MARKER} names another format")
+    version = info.get("version")
+    if version != STORE_VERSION:
+        if isinstance(version, int) and not isinstance(version, bool) and version > STORE_VERSION:
+            raise StoreError(
+                f"{root} was written by a newer sendkit_nb ({info.get('written_by', '?')}, store "
+                f"format {version}); this version reads format {STORE_VERSION}",
+                hint="Upgrade sendkit_nb (pip install -U sendkit_nb).",
+            )
+        raise StoreError(
+            f"{root} was written by an older sendkit_nb ({info.get('written_by', '?')}, store "
+            f"format {version!r}); this version reads format {STORE_VERSION}",
+            hint="Sync into a new folder; the old one can be deleted once the new one is complete.",
+        )
+    return info
+
+
+def create_store(root: Path) -> None:
+    """Make ``root`` a new, empty store (the folder must not exist or be empty)."""
+    from sendkit_nb._version import __version__
+
+    root.mkdir(parents=True, exist_ok=True)
+    info = {"format": STORE_FORMAT, "version": STORE_VERSION, "written_by": __version__}
+    text = json.dumps(info, indent=2) + "\n"
+    write_atomic(root / _MARKER, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def record_source_time(root: Path, when: datetime | None) -> None:
+    """Note in ``store.json`` the source's clock at the end of a sync (the API server's
+    ``Date``, ``client.server_time``): what :attr:`Store.as_of` gives and relative windows
+    ("30d") count back from. None (a server without a Date) removes an older note."""
+    info = _read_marker(root)
+    info.pop("source_time", None)
+    if when is not None:
+        info["source_time"] = when.astimezone(UTC_ZONE).isoformat()
+    text = json.dumps(info, indent=2) + "\n"
+    write_atomic(root / _MARKER, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def prepare_store(path: str | os.PathLike[str]) -> Path:
+    """The store folder to sync into: an existing store of this version, or a new one in a
+    folder that does not exist yet or is empty. Anything else (a file, a folder of other
+    things, a store of another version) is refused before any request."""
+    root = Path(path).expanduser()
+    if root.exists() and not root.is_dir():
+        raise BadRequestError(
+            f"cannot sync into {root}: it is a file", hint="Name a folder for the store."
+        )
+    if root.is_dir() and (root / _MARKER).exists():
+        _read_marker(root)
+        return root
+    if root.is_dir() and any(root.iterdir()):
+        raise StoreError(
+            f"cannot sync into {root}: the folder holds other files and is not a sendkit_nb "
+            "store (it has no store.json)",
+            hint="Name a new or empty folder; nothing in this one was changed.",
+        )
+    create_store(root)
+    return root
+
+
+def _read(path: Path, schema: pl.Schema | None = None) -> pl.DataFrame:
+    try:
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise StoreError(f"{path} cannot be read ({type(exc).__name__}: {exc})") from None
+    if schema is not None:
+        missing = [c for c in schema.names() if c not in frame.columns]
+        if missing:
+            raise StoreError(f"{path} lacks the column {missing[0]!r}: the store is damaged")
+        frame = frame.select(schema.names())
+    return frame
+
+
+@dataclass(frozen=True, eq=False)
+class Store:
+    """A store folder opened for reading (see :func:`open_store`). Nothing here talks to the
+    API; every method reads the files as they are now, so a store that a sync is updating
+    shows each campaign either as it was or as it is after the sync, never half of one."""
+
+    path: Path
+
+    def campaigns(self) -> pl.DataFrame:
+        """One row per campaign the store has seen: ``CAMPAIGNS_SCHEMA`` (names, sequences,
+        dates) plus ``leads`` (in the store), ``fingerprint``, ``pulled_at`` and ``deleted``
+        (gone from the API; its leads are kept). Pass it as ``catalog=`` to ``sk.report``."""
+        path = self.path / CAMPAIGNS_FILE
+        if not path.exists():
+            return pl.DataFrame(schema=STORE_CAMPAIGNS_SCHEMA)
+        return _read(path, STORE_CAMPAIGNS_SCHEMA)
+
+    def scan_leads(self) -> pl.LazyFrame:
+        """Every lead in the store as one LazyFrame (``LEADS_SCHEMA``) over the partitioned
+        folder: filters on ``campaign_id`` skip whole files, and ``collect(engine="streaming")``
+        works through the store in bounded memory."""
+        folder = self.path / _LEADS
+        if not any(folder.glob("campaign_id=*/data.parquet")):
+            return pl.LazyFrame(schema=LEADS_SCHEMA)
+        return pl.scan_parquet(
+            folder / "campaign_id=*" / "data.parquet",
+            hive_partitioning=True,
+            hive_schema={"campaign_id": pl.String},
+            schema=dict(LEADS_SCHEMA),
+        )
+
+    def leads(
+        self,
+        campaign_ids: str | Sequence[str] | None = None,
+        *,
+        status: str | Sequence[str] | None = None,
+    ) -> pl.DataFrame:
+        """The leads of the given campaigns (one id or a list; None: every campaign in the
+        store, deleted ones included), optionally only those with ``status`` (one lead
+        status or several). An id the store has never pulled is a BadRequestError."""
+        statuses = check_statuses(status)
+        scan = self.scan_leads()
+        if campaign_ids is not None:
+            given = [campaign_ids] if isinstance(campaign_ids, str) else list(campaign_ids)
+            ids = list(dict.fromkeys(check_object_id(c) for c in given))
+            present = {p.parent.name.removeprefix("campaign_id=") for p in self._files()}
+            unknown = [c for c in ids if c not in present]
+            if unknown:
+                raise BadRequestError(
+                    f"the store at {self.path} has no leads of campaign {unknown[0]}",
+                    hint="store.campaigns() lists what it holds; sync to pull new campaigns.",
+                )
+            scan = scan.filter(pl.col("campaign_id").is_in(ids))
+        if statuses is not None:
+            scan = scan.filter(pl.col("status").is_in(statuses))
+        return scan.collect()
+
+    def history(self) -> pl.DataFrame:
+        """``syncs.parquet``: one row per campaign per sync (``campaign_id``,
+        ``campaign_name``, ``pulled_at``, ``fingerprint``, ``deleted``, ``leads`` and the
+        headline counts and rates as :func:`sendkit_nb.headline` names them), oldest first:
+        what ``sk.charts.trend`` draws."""
+        path = self.path / SYNCS_FILE
+        if not path.exists():
+            return pl.DataFrame(schema=history_schema())
+        return _read(path, history_schema()).sort("pulled_at", "campaign_id", maintain_order=True)
+
+    @property
+    def pulled_at(self) -> datetime | None:
+        """When the store was last synced (the latest ``pulled_at`` of its history), or None
+        for a store never synced."""
+        path = self.path / SYNCS_FILE
+        if not path.exists():
+            return None
+        latest = _read(path).get_column("pulled_at").max()
+        return latest if isinstance(latest, datetime) else None
+
+    @property
+    def as_of(self) -> datetime | None:
+        """The "now" of the store's data: the source's clock at the last sync (the API
+        server's ``Date``), else :attr:`pulled_at`. For the real API the two are the same
+        moment; the demo API's clock is frozen at its data's end (``DEMO_NOW``), so a report's
+        "last 30 days" of a demo store are days its data has. Relative windows count back
+        from this."""
+        noted = _read_marker(self.path).get("source_time")
+        if isinstance(noted, str):
+            try:
+                return datetime.fromisoformat(noted).astimezone(UTC_ZONE)
+            except ValueError:
+                pass  # a hand-edited marker: the pull time is the next best "now"
+        return self.pulled_at
+
+    def _files(self) -> list[Path]:
+        return sorted((self.path / _LEADS).glob("campaign_id=*/data.parquet"))
+
+    def __repr__(self) -> str:
+        campaigns = self.campaigns()
+        deleted = int(campaigns.get_column("deleted").sum())
+        leads = campaigns.get_column("leads").sum()
+        pulled = self.pulled_at
+        when = f"synced {pulled:%Y-%m-%d %H:%M} UTC" if pulled else "never synced"
+        gone = f" ({fmt_int(deleted)} deleted upstream)" if deleted else ""
+        return (
+            f"Store({str(self.path)!r}: {fmt_int(campaigns.height)} campaigns{gone}, "
+            f"{fmt_int(leads)} leads, {when})"
+        )
+
+
+def open_store(path: str | os.PathLike[str]) -> Store:
+    """Open the store at ``path`` (written by :func:`sendkit_nb.sync`) for reading.
+
+    >>> import sendkit_nb as sk
+    >>> store = sk.open_store("sendkit-data")  # doctest: +SKIP
+    >>> store.leads(status="replied")  # doctest: +SKIP
+
+    A folder that is not a store, or a store written in another format version, raises
+    :class:`~sendkit_nb.StoreError` saying which.
+    """
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise StoreError(
+            f"no store at {root}: {'it is a file' if root.exists() else 'no such folder'}",
+            hint="Create one with sk.sync(client, path) or `sendkit-nb sync --store PATH`.",
+        )
+    _read_marker(root)
+    return Store(root)
+
+
+def read_store_frame(root: Path, name: str, schema: pl.Schema) -> pl.DataFrame | None:
+    """A store's ``campaigns.parquet`` or ``syncs.parquet`` for the sync to update, or None."""
+    path = root / name
+    return _read(path, schema) if path.exists() else None
+
+
+def write_store_frame(root: Path, name: str, frame: pl.DataFrame) -> None:
+    write_atomic(root / name, frame.write_parquet)

@@ -1,0 +1,475 @@
+"""The workspace store (``sk.sync``, ``sk.open_store``, ``sk.read_leads``) against the demo API
+over real HTTP: what a sync writes, that a second sync fetches only what changed (counted in
+the server's request log), that a failed or interrupted sync leaves the store readable and the
+next one completes it, deleted campaigns, stores of other versions, leads files that read back
+with their campaigns, and the report built from a store in an offline browser."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import sendkit_nb as sk
+from sendkit_nb._client import RetryPolicy
+from sendkit_nb.demo import DemoServer, make_workspace
+
+#: Four campaigns: three pages, two pages, one page and none.
+SIZES = [250, 120, 40, 0]
+
+
+@pytest.fixture()
+def own_server() -> Iterator[DemoServer]:
+    """A server of its own: these tests change and delete campaigns."""
+    with DemoServer(make_workspace(seed=5, sizes=SIZES)) as server:
+        yield server
+
+
+@pytest.fixture()
+def own_client(own_server: DemoServer) -> Iterator[sk.SendKitClient]:
+    with sk.SendKitClient(
+        own_server.api_key,
+        base_url=own_server.url,
+        sleep=lambda seconds: None,
+        retry=RetryPolicy(max_retries=2, rng=lambda: 0.5),
+    ) as client:
+        yield client
+
+
+def _ids(server: DemoServer) -> list[str]:
+    return sorted(str(c["_id"]) for c in server.workspace.campaigns)
+
+
+def _leads_requests(server: DemoServer) -> set[str]:
+    """The campaigns whose leads the server was asked for since its log was last cleared."""
+    return {r.path.split("/")[3] for r in server.request_log if r.path.endswith("/leads")}
+
+
+# -- a first sync --------------------------------------------------------------------------------
+
+
+def test_a_sync_writes_the_documented_layout(
+    own_server: DemoServer, own_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    result = sk.sync(own_client, root, progress=False)
+    ids = _ids(own_server)
+    assert sorted(result.fetched) == ids and result.skipped == () and result.ok
+    assert result.leads_written == sum(SIZES)
+    assert repr(result).count("\n") == 0 and "4 fetched, 0 skipped, 0 failed" in repr(result)
+
+    assert json.loads((root / "store.json").read_text())["version"] == 1
+    for campaign_id in ids:
+        assert (root / "leads" / f"campaign_id={campaign_id}" / "data.parquet").is_file()
+    # The folder is one Hive-partitioned dataset: one text campaign_id column, no duplicate.
+    plain = pl.scan_parquet(root / "leads", hive_partitioning=True).collect()
+    assert plain.columns.count("campaign_id") == 1 and plain.schema["campaign_id"] == pl.String
+    assert plain.height == sum(SIZES)
+
+    store = sk.open_store(root)
+    assert store.scan_leads().collect_schema() == sk.LEADS_SCHEMA
+    campaigns = store.campaigns()
+    assert sorted(campaigns["campaign_id"]) == ids and not campaigns["deleted"].any()
+    for campaign in own_server.workspace.campaigns:
+        raw = own_server.workspace.leads[campaign["_id"]]
+        leads = store.leads(campaign["_id"])
+        # Against the raw demo JSON: every lead once, nothing else.
+        assert sorted(leads["id"]) == sorted(x["_id"] for x in raw)
+        row = campaigns.filter(pl.col("campaign_id") == campaign["_id"]).row(0, named=True)
+        assert row["name"] == campaign["name"] and row["leads"] == len(raw)
+        assert [s["order"] for s in row["sequence"]] == [s["order"] for s in campaign["sequence"]]
+    replied = store.leads(status="replied")
+    assert set(replied["status"]) <= {"replied"} and replied.height == sum(
+        1
+        for items in own_server.workspace.leads.values()
+        for x in items
+        if x["status"] == "replied"
+    )
+
+    history = store.history()
+    assert history.height == len(ids) and store.pulled_at == history["pulled_at"].max()
+    for campaign_id, items in own_server.workspace.leads.items():
+        row = history.filter(pl.col("campaign_id") == campaign_id).row(0, named=True)
+        contacted = [x for x in items if x["emailsSent"]]
+        assert row["leads"] == len(items) and row["contacted"] == len(contacted)
+        assert row["replied"] == sum(1 for x in contacted if x["replied"])
+        assert row["deleted"] is False and row["fingerprint"]
+    # The history carries the headline's columns under its names (what charts.trend reads).
+    headline = sk.headline(store.leads())
+    for column in headline.columns:
+        if column != "campaign_id":
+            assert column in history.columns
+    assert "Store(" in repr(store) and "4 campaigns" in repr(store)
+
+
+def test_a_second_sync_fetches_only_the_changed_campaign(
+    own_server: DemoServer, own_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    sk.sync(own_client, root, progress=False)
+    changed = _ids(own_server)[1]
+    own_server.reset()
+    own_server.change_campaign(changed, add_leads=3)
+    result = sk.sync(own_client, root, progress=False)
+    assert result.fetched == (changed,) and len(result.skipped) == len(SIZES) - 1
+    assert result.leads_written == SIZES[1] + 3
+    # Counted by the server: the campaigns list and that campaign's leads, nothing else.
+    assert _leads_requests(own_server) == {changed}
+    assert {r.path for r in own_server.request_log} == {
+        "/v1/campaigns",
+        f"/v1/campaigns/{changed}/leads",
+    }
+    store = sk.open_store(root)
+    assert store.leads(changed).height == SIZES[1] + 3
+    history = store.history()
+    assert history.height == 2 * len(SIZES)
+    rows = history.filter(pl.col("campaign_id") == changed)["leads"].to_list()
+    assert rows == [SIZES[1], SIZES[1] + 3]
+
+    own_server.reset()
+    again = sk.sync(own_client, root, progress=False)
+    assert again.fetched == () and _leads_requests(own_server) == set()
+
+
+def test_full_and_max_age_pull_unchanged_campaigns(
+    own_server: DemoServer, own_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    sk.sync(own_client, root, progress=False)
+    assert sk.sync(own_client, root, max_age=timedelta(days=1), progress=False).fetched == ()
+    assert len(sk.sync(own_client, root, max_age=0, progress=False).fetched) == len(SIZES)
+    one = _ids(own_server)[2]
+    result = sk.sync(own_client, root, [one], full=True, progress=False)
+    assert result.fetched == (one,) and result.skipped == ()
+
+
+def test_a_failed_sync_leaves_the_store_readable_and_the_next_completes_it(
+    own_server: DemoServer, own_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    sk.sync(own_client, root, progress=False)
+    ids = _ids(own_server)
+    for campaign_id in ids[:3]:
+        own_server.change_campaign(campaign_id)
+    before = {c: (root / "leads" / f"campaign_id={c}" / "data.parquet").read_bytes() for c in ids}
+
+    # Once the first changed campaign's first page is in, the API starts failing: every
+    # campaign still loading fails (three attempts each), and the sync goes on to the others.
+    def fail_from_now(done: int, total: int | None) -> None:
+        own_server.faults.server_error = 1.0
+
+    result = sk.sync(own_client, root, progress=fail_from_now)
+    assert result.failed and not result.ok
+    assert "Hint:" in next(iter(result.failed.values()))
+    assert own_server.api_key not in repr(result) + str(result.failed)
+    store = sk.open_store(root)  # readable, every campaign as it was or as it is now
+    for campaign_id in result.failed:
+        path = root / "leads" / f"campaign_id={campaign_id}" / "data.parquet"
+        assert path.read_bytes() == before[campaign_id], "a failed campaign keeps its file"
+    assert store.scan_leads().collect().height >= sum(SIZES)
+
+    own_server.reset()
+    done = sk.sync(own_client, root, progress=False)
+    assert done.ok and set(done.fetched) == set(result.failed)
+    assert _leads_requests(own_server) == set(result.failed)
+    campaigns = sk.open_store(root).campaigns()
+    for campaign_id in ids[:3]:
+        row = campaigns.filter(pl.col("campaign_id") == campaign_id).row(0, named=True)
+        assert row["leads"] == len(own_server.workspace.leads[campaign_id])
+
+
+def test_an_interrupted_sync_keeps_what_it_finished(
+    own_server: DemoServer, own_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    ids = _ids(own_server)
+
+    def interrupt(done: int, total: int | None) -> None:
+        # At most 300 + one page of the 410 leads reported: some campaign is unfinished.
+        if done >= 300:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sk.sync(own_client, root, progress=interrupt)
+    store = sk.open_store(root)
+    finished = set(store.campaigns()["campaign_id"].to_list())
+    assert finished < set(ids), "interrupted before the end"
+    for campaign_id in ids:
+        path = root / "leads" / f"campaign_id={campaign_id}" / "data.parquet"
+        # A campaign is in the store whole, with its history row, or not at all.
+        assert path.exists() == (campaign_id in finished)
+        if campaign_id in finished:
+            assert store.leads(campaign_id).height == len(own_server.workspace.leads[campaign_id])
+    assert set(store.history()["campaign_id"]) == finished
+    assert not list(root.rglob(".*.tmp")), "no temporary file left behind"
+
+    own_server.reset()
+    result = sk.sync(own_client, root, progress=False)
+    assert set(result.fetched) == set(ids) - finished and set(result.skipped) == finished
+    assert _leads_requests(own_server) == set(ids) - finished
+    assert sk.open_store(root).leads().height == sum(SIZES)
+
+
+def test_a_campaign_deleted_upstream_is_marked_not_dropped(
+    own_server: DemoServer, own_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    sk.sync(own_client, root, progress=False)
+    gone = _ids(own_server)[0]
+    own_server.remove_campaign(gone)
+    result = sk.sync(own_client, root, progress=False)
+    assert result.deleted == (gone,) and gone not in result.fetched + result.skipped
+    assert "1 deleted upstream" in repr(result)
+    store = sk.open_store(root)
+    row = store.campaigns().filter(pl.col("campaign_id") == gone).row(0, named=True)
+    assert row["deleted"] is True and row["leads"] == SIZES[0]
+    assert store.leads(gone).height == SIZES[0]
+    last = store.history().filter(pl.col("campaign_id") == gone)
+    assert last["deleted"].to_list() == [False, True] and last["leads"][-1] == SIZES[0]
+    # Said once: the next sync keeps the mark and adds no second deletion.
+    assert sk.sync(own_client, root, progress=False).deleted == ()
+    assert store.campaigns().filter(pl.col("campaign_id") == gone)["deleted"].item() is True
+
+
+# -- what is not a store -------------------------------------------------------------------------
+
+
+def test_folders_that_are_not_stores_are_refused_before_any_request(
+    server: DemoServer, client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    with pytest.raises(sk.StoreError, match="no such folder"):
+        sk.open_store(tmp_path / "missing")
+    with pytest.raises(sk.StoreError, match="not a sendkit_nb store"):
+        sk.open_store(tmp_path)
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_bytes(b"meow")
+    with pytest.raises(sk.StoreError, match="holds other files"):
+        sk.sync(client, other, progress=False)
+    assert [p.name for p in other.iterdir()] == ["cat.jpg"]
+    afile = tmp_path / "file.txt"
+    afile.write_text("x")
+    with pytest.raises(sk.BadRequestError, match="it is a file"):
+        sk.sync(client, afile, progress=False)
+    with pytest.raises(sk.BadRequestError):
+        sk.sync(client, tmp_path / "s", max_age=-1, progress=False)
+    with pytest.raises(sk.BadRequestError):
+        sk.sync(client, tmp_path / "s", ["not-an-id"], progress=False)
+    assert server.request_log == []
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        ({"format": "sendkit_nb workspace store", "version": 0}, "older sendkit_nb"),
+        ({"format": "sendkit_nb workspace store", "version": 99}, "newer sendkit_nb"),
+        ({"format": "something else", "version": 1}, "not a sendkit_nb store"),
+        ("not json {", "cannot be read"),
+    ],
+)
+def test_stores_of_other_versions_give_a_clear_error(
+    server: DemoServer, client: sk.SendKitClient, tmp_path: Path, marker: Any, message: str
+) -> None:
+    root = tmp_path / "store"
+    sk.sync(client, root, [str(server.workspace.campaigns[4]["_id"])], progress=False)
+    text = marker if isinstance(marker, str) else json.dumps(marker)
+    (root / "store.json").write_text(text)
+    with pytest.raises(sk.StoreError, match=message) as caught:
+        sk.open_store(root)
+    assert "Hint:" in str(caught.value)
+    server.reset()
+    with pytest.raises(sk.StoreError, match=message):
+        sk.sync(client, root, progress=False)
+    assert server.request_log == [], "refused before any request"
+
+
+def test_an_unknown_campaign_is_not_found_before_anything_is_written(
+    client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    with pytest.raises(sk.NotFoundError, match="not in the workspace"):
+        sk.sync(client, root, ["0123456789abcdef01234567"], progress=False)
+    assert not (root / "campaigns.parquet").exists()
+    store = sk.open_store(root)  # created empty: a store with nothing in it yet
+    assert store.campaigns().height == 0 and store.leads().height == 0
+    assert store.pulled_at is None and store.history().height == 0
+    with pytest.raises(sk.BadRequestError, match="no leads of campaign"):
+        store.leads("0123456789abcdef01234567")
+
+
+# -- leads files that read back ------------------------------------------------------------------
+
+
+def test_a_store_file_reads_back_with_its_campaign(
+    client: sk.SendKitClient, server: DemoServer, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    campaign = server.workspace.campaigns[0]
+    sk.sync(client, root, [str(campaign["_id"])], progress=False)
+    path = root / "leads" / f"campaign_id={campaign['_id']}" / "data.parquet"
+    leads = sk.read_leads(path)
+    assert_frame_equal(leads, sk.load_leads(client, str(campaign["_id"]), progress=False))
+    campaigns = sk.read_campaigns(path)
+    assert campaigns.schema == sk.CAMPAIGNS_SCHEMA
+    assert campaigns.row(0, named=True)["name"] == campaign["name"]
+    subjects = [s["subject"] for s in campaigns.row(0, named=True)["sequence"]]
+    assert subjects == [s.get("subject") for s in campaign["sequence"]]
+
+    plain = tmp_path / "plain.parquet"
+    leads.write_parquet(plain)
+    assert sk.read_campaigns(plain).height == 0, "a file without them: an empty frame"
+    assert_frame_equal(sk.read_leads(plain), leads)
+    other = tmp_path / "other.parquet"
+    pl.DataFrame({"x": [1]}).write_parquet(other)
+    with pytest.raises(sk.SchemaError, match="not a leads file"):
+        sk.read_leads(other)
+    with pytest.raises(sk.BadRequestError, match="is a folder"):
+        sk.read_leads(root)
+
+
+def test_csv_is_one_row_per_email_and_reads_back(
+    demo_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    from sendkit_nb._store_files import write_leads
+
+    campaigns = sk.load_campaigns(demo_client)
+    leads = pl.concat(
+        [sk.load_leads(demo_client, c, progress=False) for c in campaigns["campaign_id"]]
+    )
+    # The shapes that need care: no emails at all, tags, null names.
+    assert (leads["emails"].list.len() == 0).any() and (leads["tags"].list.len() > 0).any()
+    path = tmp_path / "leads.csv"
+    write_leads(leads, path)
+    flat = pl.read_csv(path)
+    assert flat.height == int(leads["emails"].list.len().clip(lower_bound=1).sum())
+    assert "emails" not in flat.columns and {"step", "variant", "sent_at"} <= set(flat.columns)
+    assert_frame_equal(sk.read_leads(path), leads)
+
+    bad = leads.head(1).with_columns(pl.lit(["a;b"]).alias("tags"))
+    with pytest.raises(sk.BadRequestError, match="parquet"):
+        write_leads(bad, tmp_path / "bad.csv")
+    assert not (tmp_path / "bad.csv").exists()
+
+
+# -- the report from a store, offline ------------------------------------------------------------
+
+
+def test_the_report_from_a_store_works_offline_in_a_browser(
+    browser: Any, server: DemoServer, client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    from tests.test_report import OfflinePage
+
+    root = tmp_path / "store"
+    sk.sync(client, root, progress=False)
+    target = tmp_path / "report.html"
+    # No key and no server address: the report must not need the API.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "sendkit_nb.cli", "report", "--from", str(root), "-o", str(target)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "demo API" not in result.stderr
+    html = target.read_text("utf-8")
+    for campaign in server.workspace.campaigns:
+        assert f'data-campaign-id="{campaign["_id"]}"' in html
+    page = OfflinePage(browser)
+    try:
+        opened = page.open(target)
+        tabs = opened.locator(".sk-tab")
+        names = [tabs.nth(i).inner_text() for i in range(tabs.count())]
+        first = str(server.workspace.campaigns[0]["name"])
+        assert any(first[:20] in name for name in names), names
+        opened.wait_for_selector("#overview .js-plotly-plot .main-svg")
+        body = opened.locator("body").inner_text()
+        assert "Step order" not in body.split("Definitions")[0]
+        assert page.errors == [] and page.requests == []
+    finally:
+        page.context.close()
+
+
+def test_a_list_without_activity_fields_is_pulled_every_time_and_a_failure_is_kept_apart(
+    tmp_path: Path,
+) -> None:
+    from tests.scripted_server import ScriptedServer, lead
+
+    plain, forbidden = "665a1b2c3d4e5f6a7b8c9d01", "665a1b2c3d4e5f6a7b8c9d02"
+    key = "sk_SECRET_store_test_key_0123456789"
+
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path == "/v1/campaigns":
+            # No stats, leadCounts or updatedAt: nothing tells a change, so no fingerprint.
+            items = [
+                {"_id": plain, "name": "Plain", "status": "active", "sequence": None},
+                {"_id": forbidden, "name": "Hidden", "status": "active"},
+            ]
+            pagination = {"limit": 100, "total": 2, "hasMore": False, "nextCursor": None}
+            return 200, {"success": True, "data": items, "pagination": pagination}
+        if path == f"/v1/campaigns/{plain}/leads":
+            pagination = {"limit": 100, "total": 2, "hasMore": False, "nextCursor": None}
+            data = [lead(1), lead(2, emailsSent=None, leadId=None)]  # null shapes load too
+            return 200, {"success": True, "data": data, "pagination": pagination}
+        return 403, {"error": "Forbidden", "message": f"no access, key {key}", "code": 403}
+
+    with (
+        ScriptedServer(script) as server,
+        sk.SendKitClient(key, base_url=server.url) as client,
+    ):
+        first = sk.sync(client, tmp_path / "store", progress=False)
+        second = sk.sync(client, tmp_path / "store", progress=False)
+    assert first.fetched == (plain,) and list(first.failed) == [forbidden]
+    assert "HTTP 403" in first.failed[forbidden] and key not in first.failed[forbidden]
+    assert second.fetched == (plain,), "no fingerprint: pulled again"
+    store = sk.open_store(tmp_path / "store")
+    assert store.campaigns()["campaign_id"].to_list() == [plain]
+    leads = store.leads()
+    assert leads.height == 2 and leads["lead_id"].null_count() == 1
+    assert store.campaigns()["fingerprint"].to_list() == [None]
+
+
+def test_campaigns_load_side_by_side_within_the_connection_budget(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A connection beyond the client's pool (max_workers) is thrown away after use, and urllib3
+    # says so: "Connection pool is full, discarding connection". Campaigns loading side by side
+    # without the sync's first-request slot trip it several times over a few syncs.
+    workspace = make_workspace(seed=9, sizes=[1000] * 6 + [50] * 6)
+    with (
+        DemoServer(workspace) as server,
+        sk.SendKitClient(server.api_key, base_url=server.url, max_workers=4) as client,
+        caplog.at_level("WARNING", logger="urllib3"),
+    ):
+        for _ in range(3):
+            result = sk.sync(client, tmp_path / "store", full=True, progress=False)
+            assert len(result.fetched) == 12 and result.ok
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+def test_a_renamed_campaign_is_not_fetched_but_its_name_follows(
+    own_server: DemoServer, own_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    sk.sync(own_client, root, progress=False)
+    campaign = own_server.workspace.campaigns[0]
+    with own_server.workspace.lock:
+        campaign["name"] = "Renamed <Q4>"
+    own_server.reset()
+    result = sk.sync(own_client, root, progress=False)
+    assert result.fetched == () and _leads_requests(own_server) == set()
+    store = sk.open_store(root)
+    row = store.campaigns().filter(pl.col("campaign_id") == campaign["_id"]).row(0, named=True)
+    assert row["name"] == "Renamed <Q4>"
+    names = store.history().filter(pl.col("campaign_id") == campaign["_id"])["campaign_name"]
+    assert names[-1] == "Renamed <Q4>" and names[0] != "Renamed <Q4>"
