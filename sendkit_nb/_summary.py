@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import polars as pl
@@ -25,6 +26,8 @@ from sendkit_nb import metrics
 from sendkit_nb._checks import check_status_filter
 from sendkit_nb._schema import LEAD_STATUSES, LEADS_SCHEMA
 from sendkit_nb.metrics import Denominator, Metric
+from sendkit_nb.metrics._attribution import Attribution
+from sendkit_nb.metrics._timing import reply_curve_of_clock, reply_timing_of_clock
 
 __all__ = [
     "TIMING_KPIS",
@@ -54,6 +57,25 @@ class SummaryOptions:
     confidence: float = 0.95
     metric: Metric = "reply"
     by_variant: bool = True
+    #: A time window (``since`` / ``until``: a datetime, a date, an ISO string or "7d", "4w",
+    #: "3m" before ``as_of``): the metrics count the emails sent in it and the replies placed
+    #: in it (``metrics.DEFINITIONS``); None, None = all time. ``as_of``: the source's clock at
+    #: the pull (the server's Date, which a store keeps as ``Store.as_of``), the reference of
+    #: relative bounds and the reply curve's end of observation (None: the latest timestamp in
+    #: the leads).
+    since: metrics.WindowBound = None
+    until: metrics.WindowBound = None
+    as_of: datetime | None = None
+    #: ``"inbox"``: the headline, step funnel and variant funnel place each reply at the step
+    #: its inbox thread shows (``summarize(..., replies=)``), and the data checks add the
+    #: per-step comparison with last touch (:attr:`CampaignSummary.attribution_check`).
+    attribution: Attribution = "last_touch"
+
+    @property
+    def window(self) -> dict[str, Any]:
+        """The window arguments of the metrics (empty without a window or ``as_of``)."""
+        given = {"since": self.since, "until": self.until, "as_of": self.as_of}
+        return {k: v for k, v in given.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -69,7 +91,9 @@ class CampaignSummary:
     :func:`complete` added it). ``timing``: one row of
     :func:`~sendkit_nb.metrics.reply_timing_summary`, None for an empty selection. ``checks``
     (:func:`~sendkit_nb.metrics.quality`): None unless computed with ``details=True`` (the
-    report shows them, the dashboard does not), or for an empty selection.
+    report shows them, the dashboard does not), or for an empty selection. ``cohort_curves``
+    (:func:`~sendkit_nb.metrics.cohort_curves`, weekly send cohorts, in the options' window):
+    like ``checks``, only with ``details=True``.
     """
 
     campaign_id: str | None
@@ -88,6 +112,11 @@ class CampaignSummary:
     curve_by_variant: bool = False
     #: True when every optional part (variant funnel, timing, checks) is in.
     detailed: bool = False
+    cohort_curves: pl.DataFrame | None = None
+    #: With ``options.attribution == "inbox"`` and ``details``: ``metrics.reconcile(leads,
+    #: replies=..., include_matches=True)``, replied leads per step by last touch
+    #: (``from_leads``) against the inbox threads (``from_api``).
+    attribution_check: pl.DataFrame | None = None
 
     @property
     def contacted(self) -> int:
@@ -144,13 +173,23 @@ def has_variant_step(leads: pl.DataFrame) -> bool:
 
 
 def _reply_curve(
-    selected: pl.DataFrame, split: bool | pl.DataFrame, confidence: float
+    selected: pl.DataFrame,
+    split: bool | pl.DataFrame,
+    confidence: float,
+    clock: pl.DataFrame | None = None,
+    window: Mapping[str, Any] | None = None,
 ) -> tuple[pl.DataFrame, bool]:
     """The reply curve of ``selected``, split by variant when ``split`` says so (or, given the
-    campaign's leads, when :func:`has_variant_step` finds a step with several variants)."""
+    campaign's leads, when :func:`has_variant_step` finds a step with several variants); from
+    the selection's reply clock when there is one."""
     if isinstance(split, pl.DataFrame):
         split = has_variant_step(split)
     by: Literal["variant"] | None = "variant" if split else None
+    if window:
+        # The clock knows nothing of windows: a windowed view goes through the emails.
+        return metrics.reply_curve(selected, by=by, confidence=confidence, **window), split
+    if clock is not None:
+        return reply_curve_of_clock(clock, by=by, confidence=confidence), split
     return metrics.reply_curve(selected, by=by, confidence=confidence), split
 
 
@@ -165,8 +204,17 @@ TIMING_KPIS: tuple[str, ...] = (
 )
 
 
-def _timing(leads: pl.DataFrame) -> Mapping[str, Any] | None:
-    frame = metrics.reply_timing_summary(leads)
+def _timing(
+    leads: pl.DataFrame,
+    clock: pl.DataFrame | None = None,
+    window: Mapping[str, Any] | None = None,
+) -> Mapping[str, Any] | None:
+    if window:
+        frame = metrics.reply_timing_summary(leads, **window)
+    else:
+        frame = (
+            metrics.reply_timing_summary(leads) if clock is None else reply_timing_of_clock(clock)
+        )
     return frame.row(0, named=True) if frame.height else None
 
 
@@ -190,6 +238,8 @@ def summarize(
     selected: pl.DataFrame | None = None,
     status_counts: pl.DataFrame | None = None,
     variant_step: bool | None = None,
+    clock: pl.DataFrame | None = None,
+    replies: pl.DataFrame | None = None,
 ) -> CampaignSummary:
     """Everything a view of one campaign shows, for the leads with ``options.statuses``.
 
@@ -199,6 +249,10 @@ def summarize(
     ``selected``, ``status_counts`` and ``variant_step``, when the caller has them ready (the
     dashboard works them out once per campaign), are the status selection of ``leads``,
     ``metrics.status_counts(leads)`` and ``has_variant_step(leads)``; they are not recomputed.
+    ``clock``, likewise: the rows of ``metrics._timing.reply_clock(leads)`` for the selection,
+    from which the reply curve and timing come without going through every email again.
+    ``replies``: :func:`~sendkit_nb.load_replies` of the campaign, read when
+    ``options.attribution`` is ``"inbox"`` (and required then).
 
     The reply curve is split by variant when ``options.by_variant`` is on and some step of the
     campaign (``leads``, before the status filter, so the curves do not come and go as the
@@ -208,7 +262,7 @@ def summarize(
     they run side by side in a small shared thread pool: about half the time of one after
     another.
     """
-    opts = options or SummaryOptions()
+    opts = _resolve_window(options or SummaryOptions(), leads)
     statuses = check_statuses(opts.statuses)
     if selected is None:
         selected = (
@@ -220,8 +274,17 @@ def summarize(
         campaign_id = str(leads["campaign_id"][0])
     tags = list(opts.positive_tags) if opts.positive_tags is not None else None
     sequence = _sequence(campaigns)
+    inbox = _inbox(opts, replies)
     with _Batch() as batch:
-        head = batch.run(metrics.headline, selected, positive_tags=tags, confidence=opts.confidence)
+        window = opts.window
+        head = batch.run(
+            metrics.headline,
+            selected,
+            positive_tags=tags,
+            confidence=opts.confidence,
+            **window,
+            **inbox,
+        )
         funnel = batch.run(
             metrics.funnel,
             selected,
@@ -229,15 +292,17 @@ def summarize(
             positive_tags=tags,
             sequence=sequence,
             confidence=opts.confidence,
+            **window,
+            **inbox,
         )
         variants = (
-            batch.run(_variant_funnel, selected, sequence, opts)
+            batch.run(_variant_funnel, selected, sequence, opts, replies)
             if opts.by_variant or details
             else None
         )
         split = opts.by_variant and (leads if variant_step is None else variant_step)
-        curve = batch.run(_reply_curve, selected, split, opts.confidence)
-        daily = batch.run(metrics.daily_activity, selected, positive_tags=tags)
+        curve = batch.run(_reply_curve, selected, split, opts.confidence, clock, window)
+        daily = batch.run(metrics.daily_activity, selected, positive_tags=tags, **window)
         ai_tags = batch.run(metrics.ai_tag_counts, selected, positive_tags=tags)
         counts: Future[pl.DataFrame] = Future()
         if status_counts is None:
@@ -245,8 +310,14 @@ def summarize(
         else:
             counts.set_result(status_counts)
         # Always, not only with details: two of its numbers are KPI cards on the dashboard.
-        timing = batch.run(_timing, selected) if selected.height else None
+        timing = batch.run(_timing, selected, clock, window) if selected.height else None
         checks = batch.run(metrics.quality, selected) if details and selected.height else None
+        cohorts = batch.run(_cohort_curves, selected, opts) if details else None
+        attribution_check = (
+            batch.run(metrics.reconcile, selected, replies=replies, include_matches=True)
+            if details and inbox
+            else None
+        )
         headline_frame = head.result()
         curve_frame, curve_split = curve.result()
         timing_row = timing.result() if timing is not None else None
@@ -266,6 +337,10 @@ def summarize(
             ai_tags=ai_tags.result(),
             timing=timing_row,
             checks=checks.result() if checks is not None else None,
+            cohort_curves=cohorts.result() if cohorts is not None else None,
+            attribution_check=(
+                attribution_check.result() if attribution_check is not None else None
+            ),
             curve_by_variant=curve_split,
             detailed=details,
         )
@@ -284,8 +359,13 @@ def complete(summary: CampaignSummary, campaigns: pl.DataFrame | None = None) ->
             if summary.variant_funnel is None
             else None
         )
-        timing = batch.run(_timing, leads) if leads.height and summary.timing is None else None
+        timing = (
+            batch.run(_timing, leads, None, opts.window)
+            if leads.height and summary.timing is None
+            else None
+        )
         checks = batch.run(metrics.quality, leads) if leads.height else None
+        cohorts = batch.run(_cohort_curves, leads, opts) if summary.cohort_curves is None else None
         timing_row = timing.result() if timing is not None else summary.timing
         return replace(
             summary,
@@ -293,6 +373,7 @@ def complete(summary: CampaignSummary, campaigns: pl.DataFrame | None = None) ->
             headline=_with_timing(summary.headline, timing_row),
             timing=timing_row,
             checks=checks.result() if checks is not None else None,
+            cohort_curves=cohorts.result() if cohorts is not None else summary.cohort_curves,
             detailed=True,
         )
 
@@ -303,18 +384,45 @@ def compare(
     *,
     positive_tags: Sequence[str] | None = None,
     confidence: float = 0.95,
+    window: Mapping[str, Any] | None = None,
 ) -> pl.DataFrame:
     """The campaigns of ``leads`` side by side on the headline definitions (best headline rate
-    first), empty when there are no leads."""
+    first), empty when there are no leads; ``window``: :attr:`SummaryOptions.window`."""
     if not leads.height:
         return pl.DataFrame()
     return metrics.compare_campaigns(
-        leads, campaigns, positive_tags=positive_tags, confidence=confidence
+        leads, campaigns, positive_tags=positive_tags, confidence=confidence, **(window or {})
     )
 
 
+def _resolve_window(opts: SummaryOptions, leads: pl.DataFrame) -> SummaryOptions:
+    """``opts`` with a relative window ("30d") resolved once, against the campaign's leads
+    before the status filter (or ``opts.as_of``): every part of the summary, and a status
+    switch, then count the same days; the summary's options say which."""
+    if opts.since is None and opts.until is None:
+        return opts
+    window = metrics.resolve_window(
+        opts.since, opts.until, as_of=opts.as_of, leads=leads, what="summarize"
+    )
+    return replace(opts, since=window.start, until=window.end)
+
+
+def _cohort_curves(leads: pl.DataFrame, opts: SummaryOptions) -> pl.DataFrame:
+    return metrics.cohort_curves(leads, "1w", confidence=opts.confidence, **opts.window)
+
+
+def _inbox(opts: SummaryOptions, replies: pl.DataFrame | None) -> dict[str, Any]:
+    """The attribution arguments of the metrics: none for last touch, else the inbox's."""
+    if opts.attribution == "last_touch":
+        return {}
+    return {"attribution": opts.attribution, "replies": replies}
+
+
 def _variant_funnel(
-    leads: pl.DataFrame, sequence: pl.DataFrame | None, opts: SummaryOptions
+    leads: pl.DataFrame,
+    sequence: pl.DataFrame | None,
+    opts: SummaryOptions,
+    replies: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     return metrics.variant_funnel(
         leads,
@@ -323,6 +431,8 @@ def _variant_funnel(
         positive_tags=list(opts.positive_tags) if opts.positive_tags is not None else None,
         sequence=sequence,
         confidence=opts.confidence,
+        **opts.window,
+        **_inbox(opts, replies),
     )
 
 

@@ -77,7 +77,7 @@ def _outputs(nb: nbformat.NotebookNode) -> list[Any]:
 
 def test_the_expected_notebooks_exist() -> None:
     names = {path.name for path in NOTEBOOKS}
-    assert {"quickstart.ipynb", "ab-testing.ipynb"} <= names
+    assert {"quickstart.ipynb", "ab-testing.ipynb", "who_replies.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -118,6 +118,19 @@ def test_quickstart_and_ab_notebooks_draw_charts_and_write_a_report(
         o.get("text", "") for o in _outputs(executed["quickstart.ipynb"]) if "text" in o
     )
     assert "wrote quickstart-report.html" in stream
+
+
+def test_who_replies_notebook_draws_senders_and_segments_and_writes_a_report(
+    executed: dict[str, nbformat.NotebookNode],
+) -> None:
+    outputs = _outputs(executed["who_replies.ipynb"])
+    figures = [o for o in outputs if PLOTLY_MIME in o.get("data", {})]
+    charts = [f["data"][PLOTLY_MIME]["layout"]["meta"]["sendkit_chart"] for f in figures]
+    assert charts == ["breakdown", "breakdown", "mailboxes"]
+    shown = json.dumps([o.get("data", {}).get("text/plain", "") for o in outputs])
+    # the inbox funnel's own column, and the attribution changes the demo has
+    assert "auto_replied" in shown and "moved" in shown and "auto_reply" in shown
+    assert "who_replies_report.html" in shown
 
 
 # nbconvert's own page template loads these from CDNs (require.js, MathJax, the widget

@@ -8,6 +8,7 @@ import html as htmllib
 import re
 import types
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, time, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ import pytest
 import sendkit_nb as sk
 from sendkit_nb import metrics
 from sendkit_nb._report import Report, as_html, check_report_path, write_report
+from sendkit_nb._summary import SummaryOptions, summarize
 from sendkit_nb.demo import DemoServer
 from sendkit_nb.demo._server import DEMO_API_KEY, DEMO_PLATFORM_KEY
 
@@ -155,12 +157,13 @@ def test_each_campaign_with_emails_gets_every_chart_and_table(
             "step_rates",
             "variant_comparison",
             "reply_curve",
+            "cohorts",
             "daily_activity",
             "status_breakdown",
             "ai_tag_breakdown",
         ]
         has_ab = metrics.variant_funnel(leads).filter(pl.col("arms") > 1).height > 0
-        assert len(drawn) == 7 if has_ab else 6
+        assert len(drawn) == 8 if has_ab else 7
         assert ('data-table="variants"' in text) == has_ab
         assert 'data-table="funnel"' in text
         # Every figure referenced is embedded exactly once as a JSON block.
@@ -198,6 +201,7 @@ def test_the_header_says_when_and_with_which_filters(
     pairs = meta(full_html)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", pairs["Data pulled"])
     assert pairs["Lead status filter"] == "none (every status)"
+    assert pairs["Time window"] == "all time (no window)"
     assert pairs["Campaigns"].startswith("7 campaigns (all in the source)")
     assert pairs["Positive AI tags"] == "interested, meeting_booked"
     assert pairs["Source"] == f"the SendKit API at {demo_server.url}"
@@ -269,6 +273,111 @@ def test_the_overview_table_matches_the_headline(
         assert row[2:6] == [
             f"{expected[k]:,}" for k in ("leads", "contacted", "replied", "positive")
         ]
+
+
+def _overview_cells(page: str) -> list[list[str]]:
+    table = re.search(r'<table class="sk-table" data-table="overview">(.*?)</table>', page, re.S)
+    assert table
+    rows = re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)[1:]
+    return [
+        [htmllib.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", r)]
+        for r in rows
+    ]
+
+
+@pytest.fixture(scope="module")
+def window_report(
+    demo_server: DemoServer, all_leads: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, datetime, datetime]:
+    """The report of every demo campaign over a three-week window inside the data."""
+    latest = metrics.latest_timestamp(all_leads)
+    assert latest is not None
+    start = datetime.combine(latest.date() - timedelta(days=35), time(0), tzinfo=UTC)
+    end = start + timedelta(days=21)
+    path = tmp_path_factory.mktemp("report") / "window.html"
+    with sk.SendKitClient(demo_server.api_key, base_url=demo_server.url) as client:
+        sk.report(client, path=path, progress=False, since=start.date(), until=end.date())
+    return path, start, end + timedelta(days=1)
+
+
+def test_a_windowed_report_says_its_window_and_counts_only_it(
+    window_report: tuple[Path, datetime, datetime],
+    all_leads: pl.DataFrame,
+    catalog: pl.DataFrame,
+) -> None:
+    path, start, end = window_report
+    page = path.read_text("utf-8")
+    pairs = meta(page)
+    assert pairs["Time window"].startswith(
+        f"{start:%Y-%m-%d} 00:00 UTC to {end:%Y-%m-%d} 00:00 UTC"
+    )
+    assert "Only emails sent in the window" in page
+    names = dict(zip(catalog["name"], catalog["campaign_id"], strict=True))
+    head = {
+        r["campaign_id"]: r
+        for r in metrics.headline(all_leads, since=start, until=end).iter_rows(named=True)
+    }
+    whole = {r["campaign_id"]: r for r in metrics.headline(all_leads).iter_rows(named=True)}
+    changed = 0
+    for row in _overview_cells(page):
+        cid = names[row[0]]
+        expected = head.get(cid, {"leads": 0, "contacted": 0, "replied": 0, "positive": 0})
+        assert row[2:6] == [
+            f"{expected[k]:,}" for k in ("leads", "contacted", "replied", "positive")
+        ]
+        changed += cid in whole and whole[cid]["contacted"] != expected["contacted"]
+    assert changed, "the window changed no campaign's numbers"
+
+
+def test_a_relative_window_counts_back_from_the_data(
+    all_leads: pl.DataFrame, catalog: pl.DataFrame
+) -> None:
+    page = as_html(all_leads, catalog=catalog, progress=False, since="30d")
+    latest = metrics.latest_timestamp(all_leads)
+    assert latest is not None
+    pairs = meta(page)
+    assert pairs["Time window"] == (
+        f"sends from {latest - timedelta(days=30):%Y-%m-%d %H:%M} UTC; relative to "
+        f"{latest:%Y-%m-%d %H:%M} UTC"
+    )
+    summary = summarize(
+        all_leads.filter(pl.col("campaign_id") == catalog["campaign_id"][0]),
+        catalog,
+        SummaryOptions(since="30d"),
+    )
+    with pytest.raises(sk.BadRequestError, match="window"):
+        sk.report(summary, since="30d")
+
+
+def test_offline_a_windowed_report_renders_every_chart(
+    offline: OfflinePage, window_report: tuple[Path, datetime, datetime], test_output: Path
+) -> None:
+    path = window_report[0]
+    page = offline.open(path)
+    html_text = path.read_text("utf-8")
+    assert page.locator("#sk-meta").inner_text().count("Time window") == 1
+    banner = page.get_by_text("Only emails sent in the window")
+    assert banner.count() == 1 and banner.is_visible()
+    tabs = page.locator(".sk-tab")
+    for i in range(tabs.count()):
+        tabs.nth(i).click()
+        active = page.locator(".sk-campaign.is-active")
+        panel_id = active.get_attribute("id")
+        slots = active.locator(".sk-chart[data-figure]").count()
+        page.wait_for_function(
+            "([id, n]) => document.querySelectorAll('#' + id + ' .js-plotly-plot .main-svg')"
+            ".length >= n",
+            arg=[panel_id, slots],
+        )
+        assert len(_plots(page, f"#{panel_id}")) == slots
+        if active.locator('[data-chart="cohorts"] .js-plotly-plot').count():
+            cohort_text = active.locator('[data-chart="cohorts"]').inner_text()
+            assert "Send cohorts" in cohort_text
+            assert "Week of" in cohort_text
+    page.screenshot(path=str(test_output / "report-window.png"), full_page=True)
+    assert 'data-chart="cohorts"' in html_text
+    assert offline.errors == []
+    assert offline.requests == []
 
 
 def _variant_cells(page: str, campaign_id: str) -> list[list[str]]:
@@ -508,6 +617,8 @@ def test_as_html_is_the_string_of_the_same_report(
         ("683b61000000000000000001", {"denominator": "leads"}, "unknown denominator"),
         ([], {}, "campaigns= is empty"),
         ("683b61000000000000000001", {"positive_tags": []}, "positive_tags"),
+        ("683b61000000000000000001", {"since": "7x"}, "cannot read since='7x'"),
+        ("683b61000000000000000001", {"since": "2d", "until": "9d"}, "the window is empty"),
     ],
 )
 def test_bad_arguments_fail_before_any_request(
@@ -529,7 +640,7 @@ def test_an_unknown_campaign_is_a_not_found_error(client: sk.SendKitClient) -> N
 
 
 def test_bad_sources_and_frames_are_named(all_leads: pl.DataFrame) -> None:
-    with pytest.raises(sk.BadRequestError, match="SendKitClient or a leads frame"):
+    with pytest.raises(sk.BadRequestError, match="SendKitClient, a store or a leads frame"):
         sk.report("leads.parquet")
     with pytest.raises(sk.BadRequestError, match="lacks the column"):
         sk.report(all_leads.drop("emails"))

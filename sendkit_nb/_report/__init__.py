@@ -6,6 +6,8 @@ Usage (``report`` is exported as ``sk.report``)::
     client = sk.connect()                       # the real API with SENDKIT_API_KEY, else the demo
     sk.report(client, path="report.html")       # every campaign; shows as a link in a notebook
     sk.report(client, ["<id>", "<id>"], "two.html", status="replied")
+    sk.report(sk.open_store("sendkit-data"), since="30d")   # a store from sk.sync: no network
+    sk.report(client, attribution="inbox")      # replies placed by the inbox threads
     page = sk.report(leads, catalog=sk.load_campaigns(client))   # an already-loaded frame
     page.write_raw_html("leads.html")           # or page.as_raw_html(): the HTML text
 
@@ -29,7 +31,7 @@ import os
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,8 @@ from sendkit_nb._renderer import OFFLINE_RENDERER, use_offline_renderer
 from sendkit_nb._report._html import REPORT_SUFFIXES, check_report_path, write_report
 from sendkit_nb._report._select import CampaignChoice, Selection, normalize_campaigns
 from sendkit_nb._summary import CampaignSummary
+from sendkit_nb.metrics import WindowBound
+from sendkit_nb.metrics._attribution import ATTRIBUTIONS
 
 __all__ = [
     "OFFLINE_RENDERER",
@@ -163,6 +167,11 @@ def as_html(
     metric: str = "reply",
     progress: bool = True,
     pulled_at: datetime | None = None,
+    since: WindowBound = None,
+    until: WindowBound = None,
+    mailboxes: pl.DataFrame | None = None,
+    attribution: str | None = None,
+    replies: pl.DataFrame | None = None,
 ) -> str:
     """The report as an HTML string (see :func:`report`; this one never writes a file)."""
     built = report(
@@ -177,6 +186,11 @@ def as_html(
         metric=metric,
         progress=progress,
         pulled_at=pulled_at,
+        since=since,
+        until=until,
+        mailboxes=mailboxes,
+        attribution=attribution,
+        replies=replies,
     )
     return built.as_raw_html()
 
@@ -194,13 +208,22 @@ def report(
     metric: str = "reply",
     progress: bool = True,
     pulled_at: datetime | None = None,
+    since: WindowBound = None,
+    until: WindowBound = None,
+    mailboxes: pl.DataFrame | None = None,
+    attribution: str | None = None,
+    replies: pl.DataFrame | None = None,
 ) -> Report:
     """Build the offline HTML report, write it to ``path`` when given, and return a small
     :class:`Report` (shown as a link in a notebook; ``.as_raw_html()`` is the HTML text,
     ``.write_raw_html(path)`` writes it).
 
     ``source``: a :class:`~sendkit_nb.SendKitClient` (the campaigns and leads are loaded
-    through it, and the pull time recorded), an already-loaded leads frame from
+    through it, and the pull time recorded), a :class:`~sendkit_nb.Store` from
+    :func:`~sendkit_nb.open_store` (no client, no network: its campaigns give the names and
+    steps, its last sync the pull time; campaigns deleted upstream are left out with a note
+    unless named in ``campaigns``, then marked "(deleted upstream)"), an already-loaded leads
+    frame from
     :func:`~sendkit_nb.load_leads` (one campaign or several concatenated), or a campaign
     summary (``sendkit_nb._summary.CampaignSummary``, what the dashboard shows), rendered as it
     is: its status filter and settings are the report's, so ``status``, ``positive_tags``,
@@ -213,7 +236,22 @@ def report(
     ``denominator`` (``"delivered"``, ``"sent"`` or ``"opened"``) and ``metric`` (the A/B test's
     rate: ``"open"``, ``"click"``, ``"reply"`` or ``"positive"``) are passed to the metrics.
     ``progress`` shows progress bars while loading and building. ``pulled_at`` records when a
-    frame passed in was loaded (shown in the header).
+    frame passed in was loaded (shown in the header). ``since`` / ``until``: a time window (a
+    datetime, a date, an ISO string, or ``"30d"``, ``"4w"``, ``"3m"`` before the data's "now":
+    the source's clock when it was pulled, that is the API server's ``Date`` (the real API's is
+    the pull time, the demo API's is frozen at its data's end), else ``pulled_at``, else the
+    data's latest timestamp): every number counts the emails sent in the window and the
+    replies attributed to them (``metrics.DEFINITIONS``); the header says the window.
+    ``attribution``: ``"last_touch"`` (the default) or ``"inbox"``: each campaign's KPIs, step
+    funnel and A/B test count a reply at the step its inbox thread shows, auto-replies apart
+    (``metrics.DEFINITIONS``), and its data checks compare the two per step
+    (``metrics.reconcile(..., replies=)``); the campaign overview keeps last touch. ``replies``:
+    :func:`~sendkit_nb.load_replies` of the reported campaigns (``pl.concat`` of several), which
+    implies ``"inbox"``; with a client source and no ``replies`` they are loaded here, one
+    request per thread (which is why it is asked for, not done by default).
+    ``mailboxes``: :func:`~sendkit_nb.load_mailboxes` of the workspace, for a "Senders" section
+    (bounce and reply rate per sending mailbox with intervals, those over 5% bounces flagged);
+    it is shown as loaded (its own dates), not cut to the campaigns or the window.
 
     Bad arguments raise :class:`~sendkit_nb.BadRequestError` before any request is made.
     """
@@ -221,11 +259,16 @@ def report(
 
     target = check_report_path(path) if path is not None else None
     skm.rate_denominators(denominator)
+    if mailboxes is not None:
+        skm.mailbox_rates(mailboxes)  # a bad frame is refused before anything is loaded
     if metric not in _METRICS:
         raise BadRequestError(
             f"unknown metric {metric!r}", hint=f"Use one of {', '.join(map(repr, _METRICS))}."
         )
     tags = _positive_tags(positive_tags)
+    inbox = _inbox(source, attribution, replies)
+    # Checked before anything is loaded; relative bounds are resolved against the data below.
+    skm.resolve_window(since, until, as_of=datetime.now(UTC), what="report")
     if title is not None and not isinstance(title, str):
         raise BadRequestError(f"title must be a string, got {type(title).__name__}")
     # Imported here so that a missing optional dependency is reported on use, clearly.
@@ -235,15 +278,25 @@ def report(
     from sendkit_nb._report._select import select
 
     if isinstance(source, CampaignSummary):
-        if (status, tags, denominator, metric) != (None, None, "delivered", "reply"):
+        if (status, tags, denominator, metric, since, until, attribution) != (
+            None,
+            None,
+            "delivered",
+            "reply",
+            None,
+            None,
+            None,
+        ):
             raise BadRequestError(
                 "a campaign summary is reported with its own status filter and settings",
-                hint="Pass status, positive_tags, denominator and metric to the summary instead.",
+                hint="Pass status, positive_tags, denominator, metric, the window (since, "
+                "until) and the attribution to the summary's options instead.",
             )
         selection = _summary_selection(source, campaigns, catalog, pulled_at)
         summaries = {selection.campaign_ids[0]: source}
         settings = source.options
         tags, denominator, metric = settings.positive_tags, settings.denominator, settings.metric
+        since, until = settings.since, settings.until
     else:
         selection = select(
             source,
@@ -254,12 +307,22 @@ def report(
             pulled_at=pulled_at,
         )
         summaries = {}
+        if inbox and replies is None:
+            replies = _load_replies(source, selection, progress)
+        elif replies is not None:
+            _check_replies_campaigns(replies, selection)
+    window = skm.resolve_window(
+        since, until, as_of=selection.as_of, leads=selection.leads, what="report"
+    )
     options = Options(
         title=title,
+        window=None if window.is_open else window,
         positive_tags=tags,
         denominator=denominator,  # type: ignore[arg-type]
         metric=metric,  # type: ignore[arg-type]
         progress=progress,
+        mailboxes=mailboxes,
+        replies=replies if inbox else None,
     )
     view, store = build_view(selection, options, summaries)
     html = render(view, store)
@@ -299,6 +362,63 @@ def _summary_selection(
         all_campaigns=False,
         demo=False,
     )
+
+
+def _inbox(source: object, attribution: str | None, replies: object) -> bool:
+    """Whether the report uses inbox attribution; checked before anything is loaded."""
+    from sendkit_nb._client import SendKitClient
+
+    if attribution is not None and attribution not in ATTRIBUTIONS:
+        raise BadRequestError(
+            f"unknown attribution {attribution!r}",
+            hint=f"Use one of {', '.join(map(repr, ATTRIBUTIONS))}.",
+        )
+    if replies is not None and (
+        not isinstance(replies, pl.DataFrame) or "campaign_id" not in replies.columns
+    ):
+        raise BadRequestError(
+            "replies must be the polars DataFrame of sk.load_replies (with its campaign_id), "
+            f"got {type(replies).__name__}"
+        )
+    if attribution == "last_touch" and replies is not None:
+        raise BadRequestError(
+            "replies= is only read with attribution='inbox'",
+            hint="Leave attribution out (replies= implies 'inbox'), or drop replies=.",
+        )
+    inbox = attribution == "inbox" or replies is not None
+    if inbox and isinstance(source, CampaignSummary):
+        return inbox  # refused with the other settings a summary brings itself
+    if inbox and replies is None and not isinstance(source, SendKitClient):
+        raise BadRequestError(
+            "attribution='inbox' needs the inbox replies: only a client source can load them",
+            hint="Pass replies=pl.concat([sk.load_replies(client, id) for id in ids]).",
+        )
+    return inbox
+
+
+def _check_replies_campaigns(replies: pl.DataFrame, selection: Selection) -> None:
+    """Replies of a campaign the report does not show would be dropped unseen: refused."""
+    theirs = set(replies["campaign_id"].drop_nulls().unique().to_list())
+    extra = sorted(theirs - set(selection.campaign_ids))
+    if extra:
+        raise BadRequestError(
+            f"the replies are from campaign(s) {', '.join(extra)}, which the report does not show",
+            hint="Pass the replies of the reported campaigns, or name those campaigns too.",
+        )
+
+
+def _load_replies(source: Any, selection: Selection, progress: bool) -> pl.DataFrame:
+    """Every reported campaign's inbox replies, through the client (one request per thread);
+    each campaign's loaded leads give the threads' emails their steps, with no second walk."""
+    from sendkit_nb._inbox import load_replies
+
+    per_campaign = selection.leads.partition_by("campaign_id", as_dict=True)
+    empty = selection.leads.clear()
+    frames = [
+        load_replies(source, cid, leads=per_campaign.get((cid,), empty), progress=progress)
+        for cid in selection.campaign_ids
+    ]
+    return pl.concat(frames, how="vertical")
 
 
 def _positive_tags(tags: Iterable[str] | None) -> tuple[str, ...] | None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import polars as pl
+
 from sendkit_nb import charts
 from sendkit_nb import metrics as skm
 from sendkit_nb._present import (
@@ -24,11 +26,13 @@ from sendkit_nb._present import (
 from sendkit_nb._report._html import FigureStore
 from sendkit_nb._report._parts import (
     CHART_NOTES,
+    attribution_table,
     check_list,
     definition_blocks,
     funnel_table,
     kpi_cards,
     overview_table,
+    senders_table,
     variant_table,
 )
 from sendkit_nb._report._select import Selection
@@ -53,6 +57,12 @@ class Options:
     denominator: skm.Denominator = "delivered"
     metric: skm.Metric = "reply"
     progress: bool = True
+    #: The resolved time window (None: all time).
+    window: skm.Window | None = None
+    #: ``sk.load_mailboxes(client)``: adds the Senders section (None: no section).
+    mailboxes: pl.DataFrame | None = None
+    #: ``sk.load_replies`` of the campaigns: inbox attribution (None: last touch).
+    replies: pl.DataFrame | None = None
 
 
 def summary_options(selection: Selection, options: Options) -> SummaryOptions:
@@ -64,6 +74,9 @@ def summary_options(selection: Selection, options: Options) -> SummaryOptions:
         positive_tags=options.positive_tags,
         metric=options.metric,
         by_variant=True,
+        since=options.window.start if options.window is not None else None,
+        until=options.window.end if options.window is not None else None,
+        attribution="inbox" if options.replies is not None else "last_touch",
     )
 
 
@@ -203,6 +216,7 @@ class _Builder:
                 f"(Kaplan–Meier, 95% band).{split}",
                 charts.reply_curve(summary.reply_curve),
             ),
+            *self.cohort_chart(summary),
             self.chart(
                 "daily_activity",
                 "Daily activity",
@@ -215,18 +229,52 @@ class _Builder:
         tables = [funnel_table(summary.funnel)]
         if ab_steps is not None and ab_steps.height:
             tables.append(variant_table(ab_steps, metric))
+        attribution = (
+            attribution_table(summary.attribution_check, summary.funnel)
+            if summary.attribution_check is not None
+            else None
+        )
         return replace(
             base,
             kpis=tuple(kpi_cards(head, summary.timing)),
             charts=tuple(figures),
             tables=tuple(tables),
             checks=checks,
+            attribution=attribution,
         )
+
+    def cohort_chart(self, summary: CampaignSummary) -> list[Chart]:
+        """The send-cohort heatmap, when the summary has the cohort curves."""
+        curves = summary.cohort_curves
+        if curves is None:
+            return []
+        if not curves.height:
+            return [
+                Chart(
+                    "cohorts",
+                    "Send cohorts",
+                    empty="No contacted lead has a dated first email: no cohort to follow.",
+                )
+            ]
+        return [
+            self.chart(
+                "cohorts",
+                "Send cohorts",
+                "Leads grouped by the week of their first email: the Kaplan–Meier share of each "
+                "week's contacted leads replied within N days (blank: not observed that long).",
+                charts.cohorts(curves),
+            )
+        ]
 
     def overview(self) -> tuple[Chart, Table]:
         leads = self.selection.leads
         ids = self.selection.campaign_ids
-        compared = compare(leads, self.catalog, positive_tags=self.options.positive_tags)
+        compared = compare(
+            leads,
+            self.catalog,
+            positive_tags=self.options.positive_tags,
+            window=summary_options(self.selection, self.options).window,
+        )
         table = overview_table(compared, ids, self.names, self.anchors, self.statuses)
         if compared.height == 0:
             chart = Chart(
@@ -242,6 +290,18 @@ class _Builder:
                 charts.campaign_comparison(compared, "positive", names=self.names),
             )
         return chart, table
+
+    def senders(self, mailboxes: pl.DataFrame) -> tuple[Chart, Table]:
+        """The Senders section: bounce and reply rate per mailbox, chart and table."""
+        rates = skm.mailbox_rates(mailboxes)
+        chart = self.chart(
+            "mailboxes",
+            "Senders",
+            "Bounce and reply rate per sending mailbox, per email sent, with 95% Wilson "
+            "intervals; mailboxes over the bounce threshold are red and hatched.",
+            charts.mailboxes(mailboxes),
+        )
+        return chart, senders_table(rates)
 
 
 @contextmanager
@@ -272,12 +332,19 @@ def build_view(
     per_campaign = leads.partition_by("campaign_id", as_dict=True, maintain_order=True)
     empty = leads.clear()
     settings = summary_options(selection, options)
+    replies = options.replies
     campaigns: list[CampaignView] = []
     overview_chart, overview_table = builder.overview()
     with _steps(len(selection.campaign_ids), options.progress) as bar:
         for cid in selection.campaign_ids:
             summary = (summaries or {}).get(cid) or summarize(
-                per_campaign.get((cid,), empty), selection.catalog, settings, campaign_id=cid
+                per_campaign.get((cid,), empty),
+                selection.catalog,
+                settings,
+                campaign_id=cid,
+                replies=replies.filter(pl.col("campaign_id") == cid)
+                if replies is not None
+                else None,
             )
             campaigns.append(builder.campaign(cid, complete(summary, selection.catalog)))
             if bar is not None:
@@ -296,11 +363,24 @@ def build_view(
         banners.append(
             "Synthetic data from the sendkit_nb demo API: the campaigns and numbers are made up."
         )
+    if options.window is not None:
+        banners.append(
+            f"Time window: {options.window.describe()}. Only emails sent in the window, and "
+            "replies attributed to them, are counted: the funnels and rates describe this "
+            "window, not whole campaigns."
+        )
     if selection.statuses:
         banners.append(
             "Only leads with status " + ", ".join(selection.statuses) + " are included: the "
             "funnels and rates describe this selection, not whole campaigns."
         )
+    if options.replies is not None:
+        banners.append(
+            "Replies are placed by the inbox threads: each campaign's KPIs, step funnel and A/B "
+            "test count a reply at the step its thread shows and leave auto-replies out; the "
+            "data checks compare this with last touch. The campaign overview keeps last touch."
+        )
+    banners.extend(selection.notes)
     view = ReportView(
         title=title,
         version=__version__,
@@ -312,6 +392,7 @@ def build_view(
         definitions=definition_blocks(),
         banners=tuple(banners),
         chart_notes=CHART_NOTES,
+        senders=builder.senders(options.mailboxes) if options.mailboxes is not None else None,
     )
     return view, builder.store
 
@@ -329,8 +410,16 @@ def _meta(
         if selection.pulled_at is not None
         else "not recorded (the report was built from a leads frame)"
     )
+    window = options.window
     return (
         ("Data pulled", pulled),
+        (
+            "Time window",
+            "all time (no window)"
+            if window is None
+            else window.describe()
+            + (f"; relative to {_time(window.as_of)}" if window.as_of is not None else ""),
+        ),
         ("Source", selection.source),
         ("Campaigns", chosen + ": " + "; ".join(names[c] for c in selection.campaign_ids)),
         (

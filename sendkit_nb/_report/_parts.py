@@ -36,14 +36,17 @@ from sendkit_nb._report._view import (
     Kpi,
     Table,
 )
+from sendkit_nb.charts._common import attribution_short
 
 __all__ = [
     "CHART_NOTES",
+    "attribution_table",
     "check_list",
     "definition_blocks",
     "funnel_table",
     "kpi_cards",
     "overview_table",
+    "senders_table",
     "variant_table",
 ]
 
@@ -93,6 +96,14 @@ CHART_NOTES: tuple[tuple[str, str], ...] = (
         "The band is a 95% Greenwood (log-log) interval.",
     ),
     (
+        "Send cohorts",
+        "Leads grouped by the UTC week (from Monday) of their first email "
+        "(sendkit_nb.metrics.cohort_curves). Each cell is the Kaplan–Meier share of the week's "
+        "contacted leads who replied within N days of that email, over the leads on the "
+        "week's reply curve; leads still waiting are censored, so a young week is not counted "
+        "as not replying, and days a week has not been observed yet are blank.",
+    ),
+    (
         "Daily activity",
         "Emails sent, opened, clicked and bounced are counted per UTC day of sending (the API "
         "records whether an email was opened, not when); replies and positive replies per UTC "
@@ -121,21 +132,57 @@ def _table(
 
 
 def funnel_table(funnel: pl.DataFrame) -> Table:
+    """The step funnel as a table; an inbox-attributed funnel (``auto_replied`` column) says
+    so and shows its auto-replies after the positive replies."""
     over = skm.rate_denominators(str(funnel["denominator"][0]) if funnel.height else "delivered")
-    columns = [("Step", False)] + [(c.capitalize(), True) for c in skm.COUNT_COLUMNS]
+    counts = list(skm.COUNT_COLUMNS)
+    if "auto_replied" in funnel.columns:
+        counts.insert(counts.index("positive") + 1, "auto_replied")
+    columns = [("Step", False)] + [(_COUNT_TITLES.get(c, c.capitalize()), True) for c in counts]
     columns += [
         (rate_label(name.removesuffix("_rate"), over[name]), True) for name in skm.RATE_COLUMNS
     ]
     rows = [
         [Cell(str(r["step_label"]))]
-        + [Cell(fmt_int(r[c])) for c in skm.COUNT_COLUMNS]
+        + [Cell(fmt_int(r[c])) for c in counts]
         + [Cell(fmt_pct(r[c])) for c in skm.RATE_COLUMNS]
         for r in funnel.iter_rows(named=True)
     ]
     return _table(
         "funnel",
-        "Step funnel: leads per sequence step, replies by last touch. Opens are directional.",
+        f"Step funnel: leads per sequence step, replies {attribution_short(funnel)}. Opens are "
+        "directional.",
         columns,
+        rows,
+    )
+
+
+_COUNT_TITLES = {"auto_replied": "Auto-replies"}
+
+
+def attribution_table(check: pl.DataFrame, funnel: pl.DataFrame) -> Table:
+    """Replied leads per step by last touch against the inbox threads (the rows of
+    ``metrics.reconcile(..., replies=)``), then the replies neither places."""
+    labels = dict(funnel.select("step", "step_label").iter_rows()) if funnel.height else {}
+    rows = []
+    for r in check.sort("what", "step", nulls_last=True).iter_rows(named=True):
+        if r["what"] == "replied":
+            step = str(labels.get(r["step"], f"Step {r['step']}"))
+        else:
+            step = "No step (unattributed)"
+        rows.append(
+            [
+                Cell(step),
+                Cell(fmt_int(r["from_leads"])),
+                Cell(fmt_int(r["from_api"])),
+                Cell(fmt_int(r["difference"])),
+            ]
+        )
+    return _table(
+        "attribution",
+        "Replied leads per step: last touch (the leads' replied flag and send times) against "
+        "the inbox threads (first human reply; auto-replies left out).",
+        [("Step", False), ("Last touch", True), ("Inbox threads", True), ("Difference", True)],
         rows,
     )
 
@@ -228,6 +275,61 @@ def overview_table(
         "overview",
         "Campaign headline, per lead: positive replies per lead contacted is the headline rate. "
         "Opens are directional.",
+        columns,
+        rows,
+    )
+
+
+def senders_table(rates: pl.DataFrame) -> Table:
+    """One row per mailbox of :func:`sendkit_nb.metrics.mailbox_rates`, worst bounce rate
+    first (mailboxes that sent nothing last); the bounce verdict is flagged, not only coloured."""
+    threshold = rates["bounce_threshold"][0] if rates.height else None
+    columns = [
+        ("Mailbox", False),
+        ("Status", False),
+        ("Sent", True),
+        ("Bounced", True),
+        (rate_label("bounce", "emails sent"), True),
+        ("95% interval", True),
+        ("Replied", True),
+        (rate_label("reply", "emails sent"), True),
+        ("95% interval", True),
+        ("Daily limit", True),
+        ("Warm-up", False),
+        ("Bounce check", False),
+    ]
+    rows = []
+    ordered = rates.sort(["bounce_rate", "sent"], descending=True, nulls_last=True)
+    for r in ordered.iter_rows(named=True):
+        if r["over_bounce_threshold"] is None:
+            verdict = Cell("nothing sent", flag="neutral")
+        elif r["over_bounce_threshold"]:
+            words = "clearly over" if r["clearly_over"] else "over (could be chance)"
+            verdict = Cell(f"{words} {fmt_pct(threshold)}", flag="bad")
+        else:
+            verdict = Cell(f"under {fmt_pct(threshold)}", flag="good")
+        warmup = r.get("warmup_status") or ("on" if r.get("warmup_enabled") else DASH)
+        rows.append(
+            [
+                Cell(str(r["email"] or DASH)),
+                Cell(str(r.get("status") or DASH)),
+                Cell(fmt_int(r["sent"])),
+                Cell(fmt_int(r["bounced"])),
+                Cell(fmt_pct(r["bounce_rate"])),
+                Cell(fmt_interval(r["bounce_rate_low"], r["bounce_rate_high"])),
+                Cell(fmt_int(r["replied"])),
+                Cell(fmt_pct(r["reply_rate"])),
+                Cell(fmt_interval(r["reply_rate_low"], r["reply_rate_high"])),
+                Cell(fmt_int(r.get("daily_limit"))),
+                Cell(str(warmup)),
+                verdict,
+            ]
+        )
+    return _table(
+        "senders",
+        "Sending mailboxes: bounce and reply rate per email sent (SendKit's per-mailbox "
+        f"counts), with 95% Wilson intervals; a bounce rate over {fmt_pct(threshold)} is "
+        'flagged, "clearly" when the whole interval is over it.',
         columns,
         rows,
     )

@@ -15,6 +15,7 @@ from sendkit_nb._client import SendKitClient
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._frames import _check_statuses, campaigns_frame, load_campaigns, load_leads
 from sendkit_nb._schema import CAMPAIGNS_SCHEMA, LEADS_SCHEMA
+from sendkit_nb._store import Store
 
 __all__ = ["CampaignChoice", "Selection", "normalize_campaigns", "select"]
 
@@ -34,9 +35,11 @@ REPORT_COLUMNS: tuple[str, ...] = (
     "emails",
 )
 _LEADS_HINT = (
-    "Pass a SendKitClient, or the frame from sk.load_leads(client, campaign_id) (several "
-    "campaigns: pl.concat of their frames)."
+    "Pass a SendKitClient, a store (sk.open_store(path)), or the frame from "
+    "sk.load_leads(client, campaign_id) (several campaigns: pl.concat of their frames)."
 )
+#: What a campaign deleted upstream is called in a report from a store that still holds it.
+DELETED_SUFFIX = " (deleted upstream)"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,12 @@ class Selection:
     #: True when every campaign of the source is in the report (``campaigns=None``).
     all_campaigns: bool
     demo: bool
+    #: The data's "now", which relative windows ("30d") count back from: the source's clock
+    #: when it was pulled (the API server's ``Date``; the demo's is frozen at its data's end),
+    #: else the pull time; None: the latest timestamp in the leads.
+    as_of: datetime | None = None
+    #: Said in the report's banners (what the source left out, and why).
+    notes: tuple[str, ...] = ()
 
 
 def normalize_campaigns(campaigns: CampaignChoice) -> list[str] | None:
@@ -135,8 +144,10 @@ def select(
         return _from_client(source, ids, statuses, catalog, progress, pulled_at)
     if isinstance(source, pl.DataFrame):
         return _from_frame(source, ids, statuses, catalog, pulled_at)
+    if isinstance(source, Store):
+        return _from_store(source, ids, statuses, catalog, pulled_at)
     raise BadRequestError(
-        f"report() needs a SendKitClient or a leads frame, got {type(source).__name__}",
+        f"report() needs a SendKitClient, a store or a leads frame, got {type(source).__name__}",
         hint=_LEADS_HINT,
     )
 
@@ -186,6 +197,7 @@ def _from_client(
         statuses=tuple(statuses) if statuses else None,
         all_campaigns=campaigns_all(ids, catalog),
         demo=client.is_demo,
+        as_of=client.server_time or started,
     )
 
 
@@ -237,4 +249,64 @@ def _from_frame(
         statuses=tuple(statuses) if statuses else None,
         all_campaigns=all_campaigns,
         demo=False,
+        as_of=pulled_at,
+    )
+
+
+def _from_store(
+    store: Store,
+    ids: list[str] | None,
+    statuses: list[str] | None,
+    catalog: pl.DataFrame | None,
+    pulled_at: datetime | None,
+) -> Selection:
+    """A store's leads, with its campaigns as the catalog and its last sync as the pull time.
+
+    Campaigns deleted upstream: ``campaigns=None`` leaves them out (a note says how many and
+    how to include them), as a report on the API would not list them; named by id they are
+    reported, their name marked :data:`DELETED_SUFFIX`."""
+    held = store.campaigns()
+    pulled = held.filter(pl.col("leads").is_not_null())
+    deleted = set(pulled.filter(pl.col("deleted").fill_null(False))["campaign_id"].to_list())
+    notes: list[str] = []
+    if ids is None:
+        ids = [c for c in pulled["campaign_id"].to_list() if c not in deleted]
+        if not ids:
+            raise BadRequestError(
+                f"nothing to report: the store at {store.path} holds no campaign the API "
+                "still lists" + (" (only deleted ones: name them by id)" if deleted else ""),
+                hint="Fill it with sk.sync(client, path) or `sendkit-nb sync --store DIR`.",
+            )
+        if deleted:
+            count = len(deleted)
+            notes.append(
+                f"{count} campaign{'s' if count != 1 else ''} deleted upstream but kept in the "
+                f"store {'is' if count == 1 else 'are'} left out; name "
+                f"{'it' if count == 1 else 'them'} by id (campaigns=) to include "
+                f"{'it' if count == 1 else 'them'}."
+            )
+        all_campaigns = True
+    else:
+        ids = list(dict.fromkeys(check_object_id(i) for i in ids))
+        all_campaigns = set(ids) >= set(pulled["campaign_id"].to_list()) - deleted
+    leads = store.leads(ids, status=statuses)  # an id the store never pulled: a clear error
+    if catalog is None:
+        catalog = held.with_columns(
+            name=pl.when(pl.col("deleted").fill_null(False))
+            .then(pl.col("name").fill_null(pl.col("campaign_id")) + DELETED_SUFFIX)
+            .otherwise(pl.col("name"))
+        )
+    when = pulled_at or store.pulled_at
+    shown = f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if when is not None else "never"
+    return Selection(
+        leads=leads,
+        campaign_ids=tuple(ids),
+        catalog=catalog,
+        source=f"a local store at {store.path}, pulled {shown}",
+        pulled_at=when,
+        statuses=tuple(statuses) if statuses else None,
+        all_campaigns=all_campaigns,
+        demo=False,
+        as_of=store.as_of,
+        notes=tuple(notes),
     )

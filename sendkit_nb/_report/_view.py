@@ -84,6 +84,8 @@ class CampaignView:
     charts: tuple[Chart, ...] = ()
     tables: tuple[Table, ...] = ()
     checks: tuple[Check, ...] = ()
+    #: With inbox attribution: replied leads per step, last touch against the threads.
+    attribution: Table | None = None
     notes: tuple[str, ...] = ()
 
 
@@ -107,3 +109,5 @@ class ReportView:
     definitions: tuple[Block, ...]
     banners: tuple[str, ...] = ()
     chart_notes: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    #: The Senders section (``report(..., mailboxes=)``): its chart and table, else None.
+    senders: tuple[Chart, Table] | None = None
