@@ -8,6 +8,9 @@ Output files (``-o``) are checked before anything is loaded and replaced atomica
 ``sendkit_nb._files``); missing folders are created, and each creation is said on stderr.
 Tables and progress bars size campaign names to the terminal (``shutil.get_terminal_size``,
 which honours ``COLUMNS``).
+
+``sync`` keeps a local store (``sendkit_nb._store``) up to date, and ``report --from DIR``
+builds the report from a store with no key and no network.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from sendkit_nb._errors import (
     SchemaError,
     SendKitError,
 )
-from sendkit_nb._files import check_writable, make_parents, write_atomic
+from sendkit_nb._files import check_writable, make_parents
 from sendkit_nb._frames import (
     IncompleteLoadWarning,
     campaigns_frame,
@@ -43,8 +46,10 @@ from sendkit_nb._frames import (
     load_campaigns,
     load_leads,
 )
+from sendkit_nb._present import fmt_int
 from sendkit_nb._progress import Progress
 from sendkit_nb._schema import LEAD_STATUSES
+from sendkit_nb._store_files import write_leads
 
 __all__ = ["main"]
 
@@ -225,19 +230,12 @@ def _make_parents(path: Path) -> None:
         print(f"sendkit-nb: created folder {created}", file=sys.stderr)
 
 
-def _write(frame: pl.DataFrame, path: Path) -> None:
+def _write(frame: pl.DataFrame, path: Path, campaigns: pl.DataFrame) -> None:
+    """Parquet with the campaigns (names, sequences) in its metadata, so that
+    ``sk.read_leads``/``sk.read_campaigns`` give both back; CSV, which has no nested types,
+    as one row per email (``sendkit_nb._store_files``), which ``sk.read_leads`` reads back."""
     _make_parents(path)
-    if path.suffix.lower() == ".parquet":
-        write_atomic(path, frame.write_parquet)
-    else:
-        # CSV has no nested types: tags become "a;b", each lead's emails one JSON array.
-        flat = frame.with_columns(
-            pl.col("tags").list.join(";"),
-            pl.format(
-                "[{}]", pl.col("emails").list.eval(pl.element().struct.json_encode()).list.join(",")
-            ).alias("emails"),
-        )
-        write_atomic(path, flat.write_csv)
+    write_leads(frame, path, campaigns)
 
 
 def _statuses(args: argparse.Namespace) -> list[str] | None:
@@ -384,10 +382,14 @@ def _cmd_leads(args: argparse.Namespace) -> int:
             for campaign_id in ids
         ]
     leads = pl.concat([load.frame for load in loads])
-    _write(leads, output)
+    _write(leads, output, campaigns.filter(pl.col("campaign_id").is_in(ids)))
     # Rates printed as every front end prints them, under labels that name their denominator.
     _print_table(headline_table(headline(leads), names))
-    print(f"wrote {leads.height} leads of {len(ids)} campaign(s) to {output}")
+    rows = ""
+    if output.suffix.lower() == ".csv":
+        emails = leads.get_column("emails").list.len().clip(lower_bound=1).sum()
+        rows = f" (one row per email: {fmt_int(emails)} rows; sk.read_leads reads it back)"
+    print(f"wrote {leads.height} leads of {len(ids)} campaign(s) to {output}{rows}")
     _say_left_out(loads, names, states, statuses)
     return 0
 
@@ -430,26 +432,102 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from sendkit_nb._report import _require, check_report_path
 
     output = check_writable(check_report_path(args.output))
-    ids = _campaign_ids(args)
+    if args.store is not None:
+        if args.demo:
+            raise BadRequestError(
+                "--from reads a store and uses no API: drop --demo",
+                hint="`sendkit-nb sync --demo --store DIR` fills a store from the demo API.",
+            )
+        ids = None if args.all or not args.campaigns else _campaign_ids(args)
+    else:
+        ids = _campaign_ids(args)
     statuses = _statuses(args)
     _require("plotly", "jinja2")
     from sendkit_nb._report import report, write_report
 
-    with _client(args) as client:
-        html = report(
-            client,
-            ids,
-            None,  # written below, once the missing folders are created and announced
-            status=statuses,
-            title=args.title,
-            metric=args.metric,
-            denominator=args.denominator,
-            progress=not args.no_progress,
-        ).as_raw_html()
+    options: dict[str, Any] = {
+        "status": statuses,
+        "title": args.title,
+        "metric": args.metric,
+        "denominator": args.denominator,
+        "progress": not args.no_progress,
+        "since": args.since,
+        "until": args.until,
+    }
+    if args.store is not None:
+        html = _report_from_store(Path(args.store), ids, options)
+    else:
+        with _client(args) as client:
+            # The path is None: written below, once the missing folders are created and said.
+            html = report(client, ids, None, **options).as_raw_html()
     _make_parents(output)
     write_report(html, output)
     size = len(html.encode("utf-8"))
     print(f"wrote {output.resolve()} ({size / 1e6:.1f} MB; open it in any browser, offline)")
+    return 0
+
+
+def _report_from_store(root: Path, ids: list[str] | None, options: dict[str, Any]) -> str:
+    """The report's HTML from a store (``sk.report(store)``: its campaigns give the names and
+    steps, its last sync the pull time; campaigns deleted upstream are left out with a note
+    unless named). No client, no request."""
+    from sendkit_nb._report import report
+    from sendkit_nb._store import open_store
+
+    return report(open_store(root), ids, None, **options).as_raw_html()
+
+
+#: Campaigns listed per group (fetched, failed, deleted) in the sync summary before "and N more".
+_SYNC_LISTED = 10
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from sendkit_nb._store import open_store, prepare_store
+    from sendkit_nb._store_sync import sync
+
+    wanted = list(dict.fromkeys(check_object_id(c) for c in args.campaign or [])) or None
+    root = Path(args.store)
+    with _client(args) as client:  # no key: an error before any folder is made
+        prepare_store(root)  # a folder that cannot be a store fails before any request
+        result = sync(client, root, wanted, full=args.full, progress=not args.no_progress)
+    store = open_store(root)
+    catalog = store.campaigns()
+    names = dict(zip(catalog["campaign_id"], catalog["name"], strict=True))
+    leads = dict(zip(catalog["campaign_id"], catalog["leads"], strict=True))
+    print(repr(store))
+    print(
+        f"this sync: {fmt_int(len(result.fetched))} fetched, {fmt_int(len(result.skipped))} "
+        f"unchanged, {fmt_int(len(result.failed))} failed"
+        + (f", {fmt_int(len(result.deleted))} deleted upstream" if result.deleted else "")
+        + f"; {fmt_int(result.leads_written)} leads written in {result.seconds:.1f} s"
+    )
+    width = max(_MIN_LABEL, _columns() - 50)
+
+    def listed(title: str, rows: list[str]) -> None:
+        if not rows:
+            return
+        print(f"{title}:")
+        for row in rows[:_SYNC_LISTED]:
+            print(f"  {row}")
+        if len(rows) > _SYNC_LISTED:
+            print(f"  ... and {fmt_int(len(rows) - _SYNC_LISTED)} more")
+
+    def who(campaign_id: str) -> str:
+        return f"{_cut(names.get(campaign_id) or '(unnamed)', width)} ({campaign_id})"
+
+    listed(
+        "fetched",
+        [f"{who(c)}: {fmt_int(leads.get(c))} leads" for c in result.fetched],
+    )
+    listed("deleted upstream (leads kept)", [who(c) for c in result.deleted])
+    listed("failed (left as they were)", [f"{c}: {_one_line(e)}" for c, e in result.failed.items()])
+    if result.failed:
+        print(
+            f"sendkit-nb: error: {len(result.failed)} campaign(s) failed to sync; the store "
+            "keeps their previous leads and the next sync retries them",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -511,7 +589,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Write every lead of the chosen campaigns to one .parquet or .csv file and "
         "print a per-campaign summary, then the campaigns left out of it (no leads to write) "
         "and why. A load that ends with fewer leads than the API announced is an error (exit "
-        f"status 1), not a short file, unless --allow-partial is given. {_OUTPUT_NOTE}",
+        "status 1), not a short file, unless --allow-partial is given. Parquet carries the "
+        "campaigns (names, sequences) in its metadata (sk.read_leads / sk.read_campaigns read "
+        "them back); CSV, which cannot nest a lead's emails, has one row per email (a lead "
+        "without emails once), which sk.read_leads folds back into one row per lead. "
+        f"{_OUTPUT_NOTE}",
     )
     leads.add_argument("campaigns", nargs="*", metavar="CAMPAIGN", help="campaign ids")
     leads.add_argument("--all", action="store_true", help="every campaign of the workspace")
@@ -539,12 +621,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("campaigns", nargs="*", metavar="CAMPAIGN", help="campaign ids")
     report.add_argument("--all", action="store_true", help="every campaign of the workspace")
+    report.add_argument(
+        "--from",
+        dest="store",
+        metavar="DIR",
+        help="build the report from the store in DIR (written by `sendkit-nb sync`), with no "
+        "API key and no network; every campaign in it unless CAMPAIGN ids are given",
+    )
     report.add_argument("--status", action="append", help=_STATUS_HELP)
     report.add_argument(
         "-o",
         "--output",
         required=True,
         help="file ending in .html (replaced atomically; missing folders are created)",
+    )
+    report.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="only emails sent from then on, and the replies to them: a date (2025-06-01), an "
+        "ISO time, or a span before the data's pull time (30d, 4w, 3m)",
+    )
+    report.add_argument(
+        "--until", metavar="WHEN", help="only emails sent before then (a date counts whole)"
     )
     report.add_argument("--title", help="the report's title")
     report.add_argument(
@@ -560,6 +658,32 @@ def _parser() -> argparse.ArgumentParser:
         help="what the open/click/reply/positive rates are over (default: delivered)",
     )
     report.set_defaults(run=_cmd_report)
+
+    sync_ = sub.add_parser(
+        "sync",
+        parents=[common],
+        help="bring a local store of the workspace up to date (only what changed)",
+        description="Pull the workspace's campaigns into a store folder of parquet files "
+        "(campaigns.parquet, leads/campaign_id=<id>/data.parquet, syncs.parquet), fetching "
+        "only the campaigns whose status, counts or update time changed since their last "
+        "pull. A campaign that fails is left as it was (exit status 1, and the next sync "
+        "retries it); one deleted upstream is marked, not dropped. `sendkit-nb report --from "
+        "DIR` builds the report from the store offline.",
+    )
+    sync_.add_argument(
+        "--store",
+        default="sendkit-data",
+        metavar="DIR",
+        help="the store folder (default: sendkit-data; created if missing or empty)",
+    )
+    sync_.add_argument("--full", action="store_true", help="pull every campaign, changed or not")
+    sync_.add_argument(
+        "--campaign",
+        action="append",
+        metavar="ID",
+        help="only this campaign (repeatable); default: every campaign of the workspace",
+    )
+    sync_.set_defaults(run=_cmd_sync)
 
     demo = sub.add_parser(
         "demo-server",

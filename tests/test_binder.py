@@ -54,6 +54,7 @@ def test_binder_files_are_in_place() -> None:
     text = start.read_text()
     assert text.startswith("#!/bin/bash") and 'exec "$@"' in text
     assert "demo-server" in text and "sk_demo_workspace_key" in text
+    assert "sendkit-nb sync --store" in text and "SENDKIT_STORE" in text
     requirements = (BINDER / "requirements.txt").read_text().splitlines()
     pins = [r for r in requirements if r and not r.startswith(("#", "-e"))]
     assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[\w.]+", r) for r in pins), pins
@@ -101,10 +102,11 @@ def test_binder_environment_runs_every_notebook(tmp_path: Path) -> None:
     port = _free_port()
     # start_new_session: binder/start leaves the demo API running in the background (as on
     # Binder, for the server's lifetime); its process group is ended below.
+    store = tmp_path / "store"
     proc = subprocess.Popen(
         [str(BINDER / "start"), str(python), str(runner), str(work)],
         cwd=ROOT,
-        env={**env, "SENDKIT_DEMO_PORT": str(port)},
+        env={**env, "SENDKIT_DEMO_PORT": str(port), "SENDKIT_STORE": str(store)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -134,3 +136,21 @@ def test_binder_environment_runs_every_notebook(tmp_path: Path) -> None:
         .read_text()
         .startswith(f"SendKit demo API on http://127.0.0.1:{port}")
     )
+    # binder/start synced the demo workspace into the store, from the demo API it started.
+    sync_log = (tmp_path / f"sendkit-store-sync-{port}.log").read_text()
+    assert "this sync: 7 fetched, 0 unchanged, 0 failed" in sync_log, sync_log
+    opened = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import sendkit_nb as sk, sys; s = sk.open_store(sys.argv[1]); "
+            "print(s.campaigns().height, s.leads().height)",
+            str(store),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert opened.stdout.split() == ["7", "8820"], opened.stderr

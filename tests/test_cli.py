@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 import polars as pl
 import pytest
 
+import sendkit_nb as sk
 from sendkit_nb._files import write_atomic
 from sendkit_nb.demo import DEMO_WORKSPACE_ID, DemoServer, make_workspace
 from tests.scripted_server import ScriptedServer, lead
@@ -74,12 +75,24 @@ def test_leads_writes_parquet_and_csv(tmp_path: Path) -> None:
     frame = pl.read_parquet(parquet)
     assert frame.height == 120 and set(frame["campaign_id"]) == {SMALL_CAMPAIGN}
     assert f"wrote 120 leads of 1 campaign(s) to {parquet}" in result.stdout
+    # The file carries its campaign (name, sequence) for a report that reads like the API's.
+    campaigns = sk.read_campaigns(parquet)
+    assert campaigns["campaign_id"].to_list() == [SMALL_CAMPAIGN]
+    assert campaigns["name"].item() == "Local partners pilot"
+    subjects = [s["subject"] for s in campaigns["sequence"].item() if s["type"] == "email"]
+    assert subjects == ["Partnering in {{city}}", "Coffee next week?"]
+    assert sk.read_leads(parquet).equals(frame)
 
     csv = tmp_path / "replied.csv"
     result = run("leads", "--all", "--demo", "--status", "replied", "-o", str(csv), "--no-progress")
     assert result.returncode == 0, result.stderr
     replied = pl.read_csv(csv)
     assert replied.height > 0 and set(replied["status"]) == {"replied"}
+    # One row per email, which sk.read_leads folds back into one row per lead.
+    back = sk.read_leads(csv)
+    assert replied.height == back["emails"].list.len().clip(lower_bound=1).sum()
+    assert back.height == replied["id"].n_unique() and back.schema == sk.LEADS_SCHEMA
+    assert f"one row per email: {replied.height:,} rows" in result.stdout
     # --no-progress: nothing on stderr but the demo note
     assert [line for line in result.stderr.splitlines() if line] == [
         line for line in result.stderr.splitlines() if DEMO_NOTE in line
@@ -165,7 +178,7 @@ def test_demo_server_serves_until_stopped() -> None:
 def test_help_lists_every_command() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for command in ("campaigns", "workspaces", "leads", "report", "demo-server"):
+    for command in ("campaigns", "workspaces", "leads", "report", "sync", "demo-server"):
         assert command in result.stdout
     report_help = run("report", "--help")
     assert report_help.returncode == 0 and "--status" in report_help.stdout
@@ -190,6 +203,10 @@ def test_help_lists_every_command() -> None:
         (["leads", "--all", "-o", "l.parquet"], "no API key"),
         (["campaigns"], "no API key"),
         (["report", "0123456789abcdef01234567", "--demo", "-o", "r.html"], "HTTP 404"),
+        (["report", "--from", "nowhere", "-o", "r.html"], "no store at nowhere"),
+        (["report", "--from", "nowhere", "--demo", "-o", "r.html"], "drop --demo"),
+        (["sync", "--demo", "--campaign", "12345"], "24-character hex id"),
+        (["sync"], "no API key"),
     ],
 )
 def test_errors_are_one_line_and_exit_1(args: list[str], message: str, tmp_path: Path) -> None:
@@ -560,3 +577,62 @@ def test_workspaces_lists_what_a_platform_key_can_use(demo_server: DemoServer) -
     demo = run("workspaces", "--demo")
     assert demo.returncode == 0 and DEMO_WORKSPACE_ID in demo.stdout
     assert "SENDKIT_WORKSPACE_ID" not in demo.stderr
+
+
+# -- the store: sync, and the report from it ---------------------------------------------------
+
+
+def test_sync_fills_a_store_and_report_from_reads_it_offline(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    first = run("sync", "--demo", "--store", str(store))
+    assert first.returncode == 0, first.stderr
+    assert "this sync: 7 fetched, 0 unchanged, 0 failed; 8,820 leads written" in first.stdout
+    assert "Q3 SaaS founders" in first.stdout and "3,400 leads" in first.stdout
+    # The progress bar counts every lead pulled, against the total the campaigns list gives.
+    assert "8820/8820" in first.stderr
+    assert len(first.stdout.splitlines()) <= 24, "one screen"
+
+    again = run("sync", "--demo", "--store", str(store), "--no-progress")
+    assert again.returncode == 0, again.stderr
+    assert "this sync: 0 fetched, 7 unchanged, 0 failed; 0 leads written" in again.stdout
+    one = run("sync", "--demo", "--store", str(store), "--full", "--campaign", SMALL_CAMPAIGN)
+    assert one.returncode == 0 and "1 fetched, 0 unchanged" in one.stdout
+
+    target = tmp_path / "report.html"
+    # No --demo and no key: the report must come from the files alone.
+    result = run("report", "--from", str(store), "-o", str(target), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert DEMO_NOTE not in result.stderr
+    page = target.read_text("utf-8")
+    assert page.count('class="sk-tab"') == 7 and "Local partners pilot" in page
+    two = tmp_path / "two.html"
+    result = run(
+        "report", "--from", str(store), A_CAMPAIGN, "--status", "replied", "-o", str(two),
+        "--since", "2025-06-01", "--until", "2025-06-30",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    page = two.read_text("utf-8")
+    assert page.count('class="sk-tab"') == 1
+    assert "2025-06-01 00:00 UTC to 2025-07-01 00:00 UTC" in page
+
+
+def test_sync_refuses_a_folder_that_is_not_a_store(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    line = one_error_line(run("sync", "--demo", "--store", str(tmp_path)))
+    assert "not a sendkit_nb store" in line and "Hint:" in line
+    line = one_error_line(run("sync", "--demo", "--store", str(tmp_path / "notes.txt")))
+    assert "it is a file" in line
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_failed_campaign_makes_sync_exit_1_and_says_which(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    with ScriptedServer(_short_load) as server:
+        env = {"SENDKIT_API_KEY": SHORT_KEY, "SENDKIT_BASE_URL": server.url}
+        result = run("sync", "--store", str(store), "--no-progress", env=env)
+    assert result.returncode == 1
+    assert "0 fetched, 0 unchanged, 1 failed" in result.stdout
+    assert f"failed (left as they were):\n  {SHORT_CAMPAIGN}: loaded 3 leads" in result.stdout
+    assert "1 campaign(s) failed to sync" in result.stderr and "Traceback" not in result.stderr
+    assert SHORT_KEY not in result.stdout + result.stderr
+    assert not (store / "leads").exists(), "nothing written for the failed campaign"
