@@ -70,11 +70,13 @@ from sendkit_nb.metrics import (
 # `import sendkit_nb` light until one of them is used.
 
 
-def dashboard(client: SendKitClient | None = None, **options: Any) -> Any:
-    """The ipywidgets dashboard (see :func:`sendkit_nb.widgets.dashboard`)."""
+def dashboard(source: SendKitClient | Store | None = None, **options: Any) -> Any:
+    """The ipywidgets dashboard (see :func:`sendkit_nb.widgets.dashboard`): on a client, on a
+    store (``sk.dashboard(sk.open_store(path))``, offline), or on a client with a store
+    (``sk.dashboard(client, store=path)``: Refresh syncs the store)."""
     from sendkit_nb.widgets import dashboard as _dashboard
 
-    return _dashboard(client, **options)
+    return _dashboard(source, **options)
 
 
 def report(source: Any, campaigns: Any = None, path: Any = None, **options: Any) -> Report:

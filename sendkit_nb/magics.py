@@ -4,7 +4,7 @@
 
     %sendkit campaigns [--status STATUS] [--search TEXT] [--demo]
     %sendkit leads CAMPAIGN [--status STATUS ...] [--quiet] [--demo]
-    %sendkit dashboard [CAMPAIGN] [--status STATUS ...] [--demo]
+    %sendkit dashboard [CAMPAIGN] [--status STATUS ...] [--store DIR [--offline]] [--demo]
     %sendkit --help            (or %sendkit SUBCOMMAND --help)
 
 Loading also switches plotly's default renderer to ``plotly_mimetype+sendkit_offline`` (see
@@ -122,6 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("-h", "--help", action=_HelpAction)
     dash.add_argument("campaign", nargs="?", metavar="CAMPAIGN", help="campaign to open first")
     dash.add_argument("--status", nargs="+", metavar="STATUS", help="initial status filter")
+    dash.add_argument(
+        "--store",
+        metavar="DIR",
+        help="read the campaigns from the workspace store DIR (sk.sync); Refresh syncs it "
+        "(a folder that is not a store yet is synced first)",
+    )
+    dash.add_argument(
+        "--offline",
+        action="store_true",
+        help="with --store: read the store only, no client and no request (Refresh and the "
+        "senders are then unavailable)",
+    )
 
     helper = sub.add_parser("help", add_help=False, help="show this help")
     helper.add_argument("-h", "--help", action=_HelpAction)
@@ -147,8 +159,9 @@ class SendKitMagics(Magics):
             The campaigns list (polars DataFrame).
         %sendkit leads CAMPAIGN [--status STATUS ...] [--quiet] [--demo]
             Every lead of CAMPAIGN (id or exact name) as a polars DataFrame.
-        %sendkit dashboard [CAMPAIGN] [--status STATUS ...] [--demo]
-            The interactive dashboard.
+        %sendkit dashboard [CAMPAIGN] [--status STATUS ...] [--store DIR [--offline]] [--demo]
+            The interactive dashboard (on a workspace store with --store: synced on Refresh,
+            or read with no request at all with --offline).
         %sendkit --help, %sendkit COMMAND --help
             Usage.
 
@@ -172,7 +185,9 @@ class SendKitMagics(Magics):
             statuses = statuses_from_args(args.status)
             if args.command == "leads":
                 return self.leads(args.campaign, statuses, demo=args.demo, progress=not args.quiet)
-            return self.dashboard(args.campaign, statuses, demo=args.demo)
+            return self.dashboard(
+                args.campaign, statuses, demo=args.demo, store=args.store, offline=args.offline
+            )
         except SendKitError as exc:
             # The API's message and hint, without a traceback through the HTTP layer.
             raise UsageError(str(exc)) from None
@@ -195,9 +210,12 @@ class SendKitMagics(Magics):
 
         return load_campaigns(self.client(demo=demo), status=status, search=search)
 
-    def resolve(self, campaign: str, *, demo: bool = False) -> str:
+    def resolve(
+        self, campaign: str, *, demo: bool = False, catalog: pl.DataFrame | None = None
+    ) -> str:
         """A campaign id from an id (as the loader accepts it, returned in lower case) or an
-        exact (case-insensitive) campaign name."""
+        exact (case-insensitive) campaign name, looked up in ``catalog`` (default: the
+        campaigns list of the API)."""
         found_id = object_id_or_none(campaign)
         if found_id is not None:
             return found_id
@@ -207,7 +225,8 @@ class SendKitMagics(Magics):
         import polars as pl
 
         text = campaign.strip().lower()
-        found = self.campaigns(demo=demo).filter(pl.col("name").str.to_lowercase() == text)
+        listed = catalog if catalog is not None else self.campaigns(demo=demo)
+        found = listed.filter(pl.col("name").str.to_lowercase() == text)
         ids = found["campaign_id"].to_list()
         if len(ids) > 1:
             raise BadRequestError(
@@ -240,11 +259,26 @@ class SendKitMagics(Magics):
         status: Sequence[str] | None = None,
         *,
         demo: bool = False,
+        store: str | None = None,
+        offline: bool = False,
     ) -> Dashboard:
+        from sendkit_nb._store import open_store
         from sendkit_nb.widgets import Dashboard
 
+        if offline:
+            if store is None:
+                raise BadRequestError(
+                    "--offline reads a store: name it with --store DIR",
+                    hint="%sendkit dashboard --store sendkit-data --offline",
+                )
+            opened = open_store(store)
+            names = opened.campaigns()
+            campaign_id = self.resolve(campaign, catalog=names) if campaign else None
+            return Dashboard(opened, campaign=campaign_id, statuses=status or ())
         campaign_id = self.resolve(campaign, demo=demo) if campaign else None
-        return Dashboard(self.client(demo=demo), campaign=campaign_id, statuses=status or ())
+        return Dashboard(
+            self.client(demo=demo), store=store, campaign=campaign_id, statuses=status or ()
+        )
 
     def close(self) -> None:
         for client in self._clients.values():

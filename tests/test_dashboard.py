@@ -186,9 +186,9 @@ def test_denominator_metric_and_variant_switches(
     assert_shows(dash, leads, catalog, denominator="sent")
 
     # The variant view: A/B chart shown and drawn from variant_funnel; one curve per variant.
-    assert dash._panels["variants"].layout.display == "none"
+    assert dash.ui.panels["variants"].layout.display == "none"
     dash.variant_toggle.value = True
-    assert dash._panels["variants"].layout.display is None
+    assert dash.ui.panels["variants"].layout.display is None
     expected = charts.variant_comparison(
         metrics.variant_funnel(leads, sequence=catalog, denominator="sent"), metric="reply"
     )
@@ -211,7 +211,7 @@ def test_denominator_metric_and_variant_switches(
     )
 
     dash.set_options(by_variant=False)
-    assert dash._panels["variants"].layout.display == "none"
+    assert dash.ui.panels["variants"].layout.display == "none"
     assert len(dash.figures["reply_curve"].data) == 2
 
 
@@ -545,13 +545,13 @@ def test_a_pick_that_fails_to_load_puts_the_picker_back(
 def test_a_pick_whose_metrics_fail_puts_the_picker_back(
     dash: Dashboard, catalog: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sendkit_nb.widgets import _app
+    from sendkit_nb.widgets import _refresh
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
     shown = dash.selection.campaign_id
-    monkeypatch.setattr(_app, "compute_view", broken)
+    monkeypatch.setattr(_refresh, "compute_view", broken)
     dash.campaign_picker.value = catalog["campaign_id"][1]
     assert "Unexpected error (RuntimeError): boom" in dash.message.value
     assert dash.selection.campaign_id == shown and picker_shows_the_screen(dash)
@@ -727,12 +727,12 @@ def test_no_key_runs_on_the_demo_api_and_says_so(monkeypatch: pytest.MonkeyPatch
     d = sk.dashboard()
     try:
         assert isinstance(d, Dashboard)
-        assert d.client.is_demo
+        assert d.client is not None and d.client.is_demo
         assert "Demo API" in d.banner.value
         assert d.view is not None and d.view.headline["leads"] > 0
     finally:
         d.close()
-    assert not d.client.is_demo  # closed with the dashboard, which made it
+    assert d.client is not None and not d.client.is_demo  # closed with the dashboard, which made it
 
 
 def test_display_and_layout(dash: Dashboard) -> None:
@@ -857,7 +857,7 @@ def test_live_figures_wear_the_sendkit_theme_after_updates(dash: Dashboard) -> N
 def shows(d: Dashboard, key: str, widget: Any) -> bool:
     """Whether the panel ``key`` holds just ``widget`` (by identity: plotly figures compare
     equal by content)."""
-    children = d._panels[key].children
+    children = d.ui.panels[key].children
     return len(children) == 1 and children[0] is widget
 
 
@@ -873,8 +873,8 @@ def test_figures_reach_the_browser_with_their_data_in_the_opening_message(
     try:
         for key, figure in d.figures.items():
             if key == "variants":  # the variant view is off: nothing to show, nothing sent
-                assert figure.comm is None and shows(d, key, d._placeholders[key])
-                assert "No data yet" in d._placeholders[key].value
+                assert figure.comm is None and shows(d, key, d.ui.placeholders[key])
+                assert "No data yet" in d.ui.placeholders[key].value
                 continue
             assert shows(d, key, figure), key
             # Even a model that misses every later message shows the chart, data and title.

@@ -551,6 +551,25 @@ def test_dashboard_in_jupyterlab(jupyterlab: Lab, browser: Browser, test_output:
         assert "sk-error" not in dashboard.inner_html()
         dashboard.screenshot(path=str(test_output / "dashboard-replied.png"))
 
+        stage = "picking a date window"
+        window_select = ".sendkit-dashboard .sk-window-picker select"
+        # (Option texts come with no-break spaces.)
+        windows = [text.replace("\xa0", " ") for text in options_of(page, window_select)]
+        assert windows == ["All time", "Last 7 days", "Last 30 days", "Last 90 days"]
+        page.locator(window_select).select_option(index=1)  # "Last 7 days"
+        page.wait_for_function(
+            "() => document.querySelector('.sendkit-dashboard .sk-window')"
+            "?.textContent.startsWith('Last 7 days: emails sent')",
+            timeout=WAIT_MS,
+        )
+        assert "sk-error" not in dashboard.inner_html()
+        page.locator(window_select).select_option(index=0)
+        page.wait_for_function(
+            "() => document.querySelector('.sendkit-dashboard .sk-window')?.textContent"
+            " === 'All time'",
+            timeout=WAIT_MS,
+        )
+
         stage = "opening the side panel at 1280 px"
         page.set_viewport_size(SIDE_PANEL_VIEWPORT)
         page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
@@ -568,6 +587,21 @@ def test_dashboard_in_jupyterlab(jupyterlab: Lab, browser: Browser, test_output:
         # Titles, footnotes, tick labels, bars: none reaches past its plot's edges.
         cut = {plot["title"]: plot["cut"] for plot in fit["plots"] if plot["cut"]}
         assert cut == {}, cut
+
+        stage = "opening the Senders section"
+        # Loaded from the API only now, when the section opens.
+        assert page.locator(".sendkit-dashboard .sk-senders .js-plotly-plot").count() == 0
+        page.get_by_text("Senders (sending mailboxes, whole workspace)").click()
+        page.wait_for_selector(
+            ".sendkit-dashboard .sk-senders .js-plotly-plot .main-svg", timeout=WAIT_MS
+        )
+        note = page.locator(".sendkit-dashboard .sk-senders-note").inner_text()
+        assert "sending mailboxes of the workspace" in note, note
+        page.locator(".sendkit-dashboard .sk-senders").screenshot(
+            path=str(test_output / "dashboard-senders.png")
+        )
+        assert "sk-error" not in dashboard.inner_html()
+        assert errors == []
     except Exception as exc:
         # What the page and the server looked like when it went wrong, for whoever reads it.
         notes = [f"JupyterLab's log ({jupyterlab.log}) is in the captured stdout"]

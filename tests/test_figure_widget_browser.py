@@ -30,7 +30,7 @@ import pytest
 import sendkit_nb as sk
 from sendkit_nb import charts, metrics
 from sendkit_nb.widgets import Dashboard
-from sendkit_nb.widgets._figure import LiveFigure, _figure_esm
+from sendkit_nb.widgets._figure import _SHARED_PLOTLY_ESM, LiveFigure, PlotlyModule, _figure_esm
 from tests.widget_wire import Wire
 
 if TYPE_CHECKING:
@@ -80,11 +80,12 @@ HARNESS = """async () => {
 }"""
 
 #: ``window.renderFitting({opening, widths})``: a view of the dashboard's figure module
-#: (``/sendkit-figure.js``) rendered, as in JupyterLab, into an element not yet on the page,
-#: which is then put into a box ``widths[0]`` px wide, resized to each of the other widths
-#: in turn; the plot's width (its SVG's) once it settled at each. After the first width, the
-#: kernel sets a new height (as an update of the chart does), which makes plotly.js pin the
-#: width.
+#: (``/sendkit-figure.js``, which loads plotly's module, made to fit, from the holder its
+#: model names: ``/sendkit-plotly.js`` here) rendered, as in JupyterLab, into an element not
+#: yet on the page, which is then put into a box ``widths[0]`` px wide, resized to each of the
+#: other widths in turn; the plot's width (its SVG's) once it settled at each. After the first
+#: width, the kernel sets a new height (as an update of the chart does), which makes plotly.js
+#: pin the width.
 FITTING_HARNESS = """async () => {
     const module = await import('/sendkit-figure.js');
     const settled = async (el, want) => {
@@ -102,7 +103,9 @@ FITTING_HARNESS = """async () => {
             set: (key, value) => { attributes[key] = value; },
             on: (event, handler) => { (handlers[event] ||= []).push(handler); },
             off: () => {}, save_changes: () => {}, send: () => {},
+            widget_manager: {get_model: async (id) => ({get: (key) => holder[key]})},
         };
+        const holder = {source: await (await fetch('/sendkit-plotly.js')).text()};
         const relayout = (data) => {
             attributes._py2js_relayout = {
                 relayout_data: data, layout_edit_id: 1, source_view_id: 'kernel'};
@@ -143,6 +146,8 @@ def widget_page(browser: Browser) -> Iterator[Page]:
         if route.request.url.endswith("/widgetbundle.js"):
             route.fulfill(path=str(BUNDLE), content_type="text/javascript")
         elif route.request.url.endswith("/sendkit-figure.js"):
+            route.fulfill(body=_SHARED_PLOTLY_ESM, content_type="text/javascript")
+        elif route.request.url.endswith("/sendkit-plotly.js"):
             route.fulfill(body=_figure_esm(), content_type="text/javascript")
         else:
             route.fulfill(
@@ -236,12 +241,14 @@ def test_dashboard_figures_fit_their_element_and_follow_it(
     widget_page: Page, wire: Wire, client: sk.SendKitClient
 ) -> None:
     # plotly's module wrapped (not plotly's own, kept as is: the plotly in use has the export
-    # the wrapper expects), and a figure of the dashboard uses it.
+    # the wrapper expects), and a figure of the dashboard loads it from the shared holder.
     assert _figure_esm() != BUNDLE.read_text("utf-8")
     catalog = sk.load_campaigns(client)
     leads = sk.load_leads(client, catalog["campaign_id"][0], progress=False)
     figure = LiveFigure(charts.step_funnel(metrics.funnel(leads, sequence=catalog)))
-    assert figure._esm == _figure_esm() and figure.layout.width is None
+    assert figure._esm == _SHARED_PLOTLY_ESM and figure.layout.width is None
+    assert figure._sendkit_plotly is PlotlyModule.shared()
+    assert PlotlyModule.shared().source == _figure_esm()
     figure.open()
     fitted = widget_page.evaluate(
         "(args) => window.renderFitting(args)",

@@ -21,6 +21,7 @@ from sendkit_nb import BadRequestError
 from sendkit_nb._frames import campaigns_frame, leads_from_items
 from sendkit_nb.demo import DemoServer
 from sendkit_nb.metrics._labels import label_positions
+from sendkit_nb.widgets._source import ApiSource
 from sendkit_nb.widgets._state import (
     SORT_KEYS,
     TABLE_COLUMNS,
@@ -339,7 +340,7 @@ def test_the_lead_table_shows_the_current_step_as_people_count_it(
 
 @pytest.fixture()
 def store(client: sk.SendKitClient) -> Iterator[CampaignStore]:
-    yield CampaignStore(client)
+    yield CampaignStore(ApiSource(client))
 
 
 def test_the_dashboards_store_labels_the_lead_table_from_the_campaigns_list(

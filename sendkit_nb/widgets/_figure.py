@@ -1,5 +1,6 @@
 """The dashboard's live figures: plotly ``FigureWidget`` s that fit the width of their output
-area and notice when their browser model stops taking messages."""
+area, notice when their browser model stops taking messages, and share one copy of plotly's
+front-end module (:class:`PlotlyModule`) instead of carrying one each."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
+import ipywidgets as widgets
 import plotly.graph_objects as go
-from traitlets import observe
+from traitlets import Instance, Unicode, default, observe
 
 log = logging.getLogger("sendkit_nb.widgets")
 
@@ -87,7 +89,8 @@ def _fitting_esm(bundle: str) -> str | None:
 
 @functools.cache
 def _figure_esm() -> str:
-    """The front-end module of the dashboard's figures: plotly's, made to fit its element."""
+    """plotly's widget module for the dashboard's figures, made to fit its element; the
+    figures load it from :class:`PlotlyModule` (see :data:`_SHARED_PLOTLY_ESM`)."""
     bundle = str(go.FigureWidget._esm)
     fitting = _fitting_esm(bundle)
     if fitting is None:  # drawn at the width of their first rendering, as plotly does it
@@ -96,14 +99,86 @@ def _figure_esm() -> str:
     return fitting
 
 
+#: The front-end module of every dashboard figure: a few hundred bytes that import plotly's
+#: module (:func:`_figure_esm`, ~5 MB) from the text of the :class:`PlotlyModule` widget the
+#: figure names (``_sendkit_plotly``), once per page, and hand each figure on to it. anywidget
+#: imports a module text from a blob URL, as this does; ``model.widget_manager`` is how an
+#: anywidget model finds another model (the same in JupyterLab and in an exported page). A
+#: failed load is not kept, so the next figure tries again.
+_SHARED_PLOTLY_ESM = """
+const modules = (globalThis.__sendkitPlotlyModules ??= new Map());
+function plotlyModule(model) {
+  const id = String(model.get("_sendkit_plotly")).replace(/^IPY_MODEL_/, "");
+  let loaded = modules.get(id);
+  if (!loaded) {
+    loaded = model.widget_manager.get_model(id).then(async (holder) => {
+      const blob = new Blob([holder.get("source")], {type: "text/javascript"});
+      const url = URL.createObjectURL(blob);
+      try {
+        return await import(url);
+      } finally {
+        URL.revokeObjectURL(url);
+      }
+    });
+    loaded.catch(() => modules.delete(id));
+    modules.set(id, loaded);
+  }
+  return loaded;
+}
+export default () => {
+  let loading, plotly;
+  const plotlyWidget = async (model) => {
+    loading ??= plotlyModule(model).then((module) => module.default());
+    return (plotly = await loading);
+  };
+  return {
+    async initialize(context) {
+      return (await plotlyWidget(context.model)).initialize?.(context);
+    },
+    // Synchronous once initialized (anywidget initializes a model before its views render),
+    // as plotly's own render: it returns the view's cleanup.
+    render(context) {
+      if (plotly) return plotly.render(context);
+      return plotlyWidget(context.model).then((widget) => widget.render(context));
+    },
+  };
+};
+"""
+
+
+class PlotlyModule(widgets.Widget):  # type: ignore[misc]
+    """A widget without a view that holds plotly's front-end module (:func:`_figure_esm`) as
+    text, for every :class:`LiveFigure` of the kernel (:meth:`shared`).
+
+    plotly's ``FigureWidget`` carries the module (~5 MB) as its own anywidget ``_esm``: eight
+    charts put it eight times into a notebook that keeps its widgets' state (``jupyter
+    nbconvert --execute`` does: a 40 MB page). A ``LiveFigure``'s ``_esm`` is small
+    (:data:`_SHARED_PLOTLY_ESM`) and names this widget, whose model the page has once.
+    """
+
+    source = Unicode("").tag(sync=True)
+
+    _shared: ClassVar[PlotlyModule | None] = None
+
+    @classmethod
+    def shared(cls) -> PlotlyModule:
+        """The kernel's one holder, made on first use (again if it was closed, e.g. by
+        ``Widget.close_all()``)."""
+        if cls._shared is None or cls._shared.comm is None:
+            cls._shared = cls(source=_figure_esm())
+        return cls._shared
+
+
 class LiveFigure(go.FigureWidget):  # type: ignore[misc]
     """A ``FigureWidget`` that reaches the browser whole, keeps its traces' uids, and says
     when the browser stopped listening to it.
 
     **Whole.** plotly's FigureWidget is an anywidget: each one ships plotly.js (about 5 MB) as
     its front-end module, and anywidget gives that module 2 seconds from the model's creation
-    to load. When it takes longer (a busy machine, several figures loading at once), anywidget
-    drops every message to that model from then on, for good (its ``_handle_comm_msg`` waits
+    to load (the first figure of a page still waits for plotly.js, now loaded once for all
+    of them: see below). When it takes longer (a busy machine, several figures loading at
+    once), anywidget drops every message to that model from then on, for good (its
+    ``_handle_comm_msg`` waits
     on a rejected promise, and JupyterLab swallows the error). A plain FigureWidget sends its
     layout and traces only as such messages, after the model is created; so a late module
     showed empty axes. A ``LiveFigure`` opens its comm only when it is first displayed or
@@ -124,6 +199,10 @@ class LiveFigure(go.FigureWidget):  # type: ignore[misc]
     **Width.** A figure whose layout sets no ``width`` fills the width of its element and
     follows it (the output area, a side panel opening or closing): its front-end module is
     plotly's, wrapped by :func:`_fitting_esm`.
+
+    **plotly.js once.** That module is not the figure's own ``_esm``: the figure's is a small
+    loader (:data:`_SHARED_PLOTLY_ESM`) of the module held by the :class:`PlotlyModule` in
+    ``_sendkit_plotly``, shared by every figure.
     """
 
     _set_trace_uid = False
@@ -137,11 +216,15 @@ class LiveFigure(go.FigureWidget):  # type: ignore[misc]
     #: Called with the figure when it turns out :attr:`deaf`.
     on_deaf: Callable[[LiveFigure], None] | None = None
 
-    @property
-    def _esm(self) -> str:
-        # Read by AnyWidget.__init__ (which makes it the synced "_esm" trait); a property, so
-        # that the 5 MB module is put together when the first figure is made, not at import.
-        return _figure_esm()
+    #: The holder of plotly's module that this figure's front end loads (see the class doc).
+    _sendkit_plotly = Instance(PlotlyModule).tag(sync=True, **widgets.widget_serialization)
+
+    # Read by AnyWidget.__init__, which makes it the synced "_esm" trait.
+    _esm = _SHARED_PLOTLY_ESM
+
+    @default("_sendkit_plotly")
+    def _shared_plotly(self) -> PlotlyModule:
+        return PlotlyModule.shared()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # ipywidgets opens the comm at the end of Widget.__init__, before plotly has put the

@@ -126,9 +126,11 @@ def table_html(rows: pl.DataFrame, total: int, sort_label: str, descending: bool
     )
 
 
-def campaign_label(name: str | None, status: str | None) -> str:
-    """A campaign as the pickers list it: "name · status"."""
-    return f"{name or '(unnamed)'} · {status or '?'}"
+def campaign_label(name: str | None, status: str | None, deleted: bool = False) -> str:
+    """A campaign as the pickers list it: "name · status" ("· deleted upstream" added for a
+    campaign a store keeps after it was deleted in SendKit)."""
+    label = f"{name or '(unnamed)'} · {status or '?'}"
+    return f"{label} · deleted upstream" if deleted else label
 
 
 _HEADER = "font-family:system-ui,sans-serif;margin:4px 0;line-height:1.6"
@@ -141,13 +143,25 @@ _FILTER_TIP = (
     "chart), the lead table and the campaign comparison. It stays when another campaign is opened."
 )
 
+_WINDOW_TIP = (
+    "The date window applies to the KPI cards, the charts (except the whole-campaign status "
+    "chart) and the campaign comparison: emails sent in the window, and the replies "
+    "attributed to them. The lead table lists every lead of the status filter."
+)
+
 
 def campaign_header_html(
-    name: str, status: str | None, total: int, statuses: Sequence[str], shown: int
+    name: str,
+    status: str | None,
+    total: int,
+    statuses: Sequence[str],
+    shown: int,
+    window: str | None = None,
 ) -> str:
-    """The campaign on show and the status filter in force: "Name · status", then either
+    """The campaign on show and the filters in force: "Name · status", then either
     "All statuses · N leads" or "Status filter: replied · n of N leads" (highlighted, and
-    saying outright when the filter leaves no lead)."""
+    saying outright when the filter leaves no lead), then the date window: "All time", or
+    ``window`` (what the window is, highlighted like a status filter)."""
     title = f'<b class="sk-campaign-name" style="font-size:15px">{escape(name)}</b>'
     if status:
         title += (
@@ -166,10 +180,13 @@ def campaign_header_html(
             counted = f"{shown:,} of {total:,} leads"
         chosen = escape(", ".join(statuses))
         text, style = f"Status filter: <b>{chosen}</b> · {escape(counted)}", _FILTER_ON
+    window_style = _FILTER_ON if window else _FILTER_OFF
     return (
         f'<div class="sk-campaign-header" style="{_HEADER}">{title}<br>'
         f'<span class="sk-status-filter" data-statuses="{escape(" ".join(statuses))}" '
-        f'title="{escape(_FILTER_TIP)}" style="{style}">{text}</span></div>'
+        f'title="{escape(_FILTER_TIP)}" style="{style}">{text}</span> '
+        f'<span class="sk-window" title="{escape(_WINDOW_TIP)}" style="{window_style}">'
+        f"{escape(window or 'All time')}</span></div>"
     )
 
 

@@ -9,7 +9,6 @@ or computes a metric by hand.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
-from sendkit_nb._frames import IncompleteLoadWarning, load_campaigns, load_leads
 from sendkit_nb._present import fmt_int
 from sendkit_nb._progress import ProgressCallback
 from sendkit_nb._summary import (
@@ -29,16 +27,18 @@ from sendkit_nb._summary import (
     summarize,
 )
 from sendkit_nb._summary import check_statuses as check_statuses
-from sendkit_nb.metrics import Denominator, Metric, sequence_steps
+from sendkit_nb.metrics import Denominator, Metric, Window, WindowBound, sequence_steps
 from sendkit_nb.metrics._labels import label_positions
+from sendkit_nb.metrics._timing import reply_clock
 
 if TYPE_CHECKING:
-    from sendkit_nb._client import SendKitClient
+    from sendkit_nb.widgets._source import Source
 
 __all__ = [
     "SORT_KEYS",
     "CampaignStore",
     "LoadedCampaign",
+    "Screen",
     "Selection",
     "View",
     "compute_view",
@@ -85,6 +85,10 @@ class Selection:
     by_variant: bool = False
     sort_by: str = "added"
     descending: bool = True
+    #: The date window (``metrics`` ``since`` / ``until``: "30d", a date, a datetime...);
+    #: None, None: all time.
+    since: WindowBound = None
+    until: WindowBound = None
 
     def with_(self, **changes: Any) -> Selection:
         return replace(self, **changes)
@@ -135,6 +139,10 @@ class LoadedCampaign:
 
     ``parts`` splits the leads (and the table rows) by status once, at load time: a status
     selection is then a concatenation of a few ready frames instead of a filter over every lead.
+    ``clocks`` does the same for the leads' reply clock (first email, reply, latest send: see
+    :func:`~sendkit_nb.metrics._timing.reply_clock`), worked out once per campaign, so a status
+    switch computes the reply curve and the reply-timing KPIs from one row per lead instead of
+    going through every email again.
     """
 
     campaign_id: str
@@ -142,6 +150,9 @@ class LoadedCampaign:
     table: pl.DataFrame
     parts: dict[str, tuple[pl.DataFrame, pl.DataFrame]]
     status_counts: pl.DataFrame
+    #: The reply clock of every lead, and by status (see above).
+    clock: pl.DataFrame
+    clocks: dict[str, pl.DataFrame]
     #: Whether some step has two or more variants (the reply curve's split rule), found once.
     variant_step: bool = False
     #: Warnings from the load (e.g. the campaign changed while it was being loaded).
@@ -154,16 +165,25 @@ class LoadedCampaign:
         """``campaigns`` (``load_campaigns(client)``) gives the lead table its step labels."""
         table = _table_base(leads, _sequence_of(campaign_id, campaigns))
         parts: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = {}
+        clock = reply_clock(leads)
+        clocks: dict[str, pl.DataFrame] = {}
         if leads.height:
             lead_parts = leads.partition_by("status", as_dict=True, maintain_order=True)
             table_parts = table.partition_by("status", as_dict=True, maintain_order=True)
+            # The clock lines up row by row with the leads, so their status splits it too.
+            clock_parts = clock.with_columns(leads["status"].alias("_status")).partition_by(
+                "_status", as_dict=True, maintain_order=True, include_key=False
+            )
             for (status,), part in lead_parts.items():
                 parts[str(status)] = (part, table_parts[(status,)])
+                clocks[str(status)] = clock_parts[(status,)]
         return cls(
             campaign_id=campaign_id,
             leads=leads,
             table=table,
             parts=parts,
+            clock=clock,
+            clocks=clocks,
             status_counts=count_statuses(leads, campaign_id),
             variant_step=has_variant_step(leads),
         )
@@ -183,12 +203,23 @@ class LoadedCampaign:
             pl.concat([c[1] for c in chosen], rechunk=False),
         )
 
+    def select_clock(self, statuses: Sequence[str]) -> pl.DataFrame:
+        """The reply clock of the leads with one of ``statuses`` (all of them when empty),
+        as :meth:`select` picks the leads."""
+        if not statuses or set(statuses) >= set(self.clocks):
+            return self.clock
+        chosen = [self.clocks[s] for s in statuses if s in self.clocks]
+        if not chosen:
+            return self.clock.clear()
+        return chosen[0] if len(chosen) == 1 else pl.concat(chosen, rechunk=False)
+
 
 @dataclass
 class CampaignStore:
-    """The campaigns list and every loaded campaign, fetched once each (until refreshed)."""
+    """The campaigns list and every loaded campaign, fetched once each from ``source`` (until
+    refreshed): a :class:`~sendkit_nb.widgets._source.Source` (the API or a store)."""
 
-    client: SendKitClient
+    source: Source
     on_stage: Callable[[str, str], None] | None = None
     #: Told the leads loaded so far and the total after every page of a campaign's leads.
     on_leads: ProgressCallback | None = None
@@ -212,36 +243,22 @@ class CampaignStore:
         return self._catalog
 
     def catalog(self, *, refresh: bool = False) -> pl.DataFrame:
-        """``load_campaigns(client)``, fetched on first use and on ``refresh``."""
+        """The source's campaigns list, fetched on first use and on ``refresh``."""
         if self._catalog is None or refresh:
             self._stage("campaigns", "Loading the campaigns list…")
-            self._catalog = load_campaigns(self.client)
+            self._catalog = self.source.campaigns()
         return self._catalog
 
     def campaign(self, campaign_id: str, *, refresh: bool = False) -> LoadedCampaign:
-        """Every lead of ``campaign_id``: from memory when loaded before, else from the API."""
+        """Every lead of ``campaign_id``: from memory when loaded before, else from the
+        source."""
         if refresh:
             self._loaded.pop(campaign_id, None)
         found = self._loaded.get(campaign_id)
         if found is not None:
             return found
         self._stage("leads", f"Loading the leads of {self.name_of(campaign_id)}…")
-        # Never a tqdm bar: it would land in whichever output area happens to be current,
-        # outside the dashboard, which draws its own progress from on_leads.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", IncompleteLoadWarning)
-            leads = load_leads(
-                self.client, campaign_id, progress=self.on_leads or False, strict=False
-            )
-        notes = []
-        for warning in caught:
-            if issubclass(warning.category, IncompleteLoadWarning):
-                # Shown in the dashboard, where the analyst looks, not on stderr.
-                notes.append(str(warning.message))
-            else:
-                warnings.warn_explicit(
-                    warning.message, warning.category, warning.filename, warning.lineno
-                )
+        leads, notes = self.source.leads(campaign_id, self.on_leads)
         self._stage("metrics", f"Preparing {fmt_int(leads.height)} leads…")
         # The campaigns list is fetched before any campaign (it names them); the lead table
         # takes its step labels from it.
@@ -271,6 +288,15 @@ class CampaignStore:
         if not frames:
             return pl.DataFrame()
         return pl.concat(frames, how="vertical_relaxed", rechunk=False)
+
+
+@dataclass
+class Screen:
+    """What the dashboard shows now: the pickers' selection and the view computed for it
+    (None until the first campaign is drawn). One object, shared by the dashboard's parts."""
+
+    selection: Selection
+    view: View | None = None
 
 
 @dataclass
@@ -327,6 +353,7 @@ def compute_view(
     *,
     table_rows: int,
     positive_tags: Iterable[str] | None = None,
+    window: Window | None = None,
 ) -> View:
     """The summary of ``selection`` of ``loaded`` and the lead table's first rows.
 
@@ -334,6 +361,9 @@ def compute_view(
     variant view is on (it is the costliest metric), no reply timing or data checks; the
     report's export adds those to this same summary. The table is sorted in the metrics pool,
     beside the metrics.
+
+    ``window``: the selection's date window, resolved (absolute bounds, so every part of the
+    view and the comparison count the same days); None: all time.
     """
     statuses = check_statuses(selection.statuses)
     leads, table = loaded.select(statuses)
@@ -348,12 +378,15 @@ def compute_view(
                 positive_tags=tuple(positive_tags) if positive_tags is not None else None,
                 metric=selection.metric,
                 by_variant=selection.by_variant,
+                since=window.start if window is not None else None,
+                until=window.end if window is not None else None,
             ),
             campaign_id=loaded.campaign_id,
             details=False,
             selected=leads,
             status_counts=loaded.status_counts,
             variant_step=loaded.variant_step,
+            clock=loaded.select_clock(statuses),
         )
         return View(
             selection=selection,
