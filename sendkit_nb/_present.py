@@ -40,6 +40,7 @@ __all__ = [
     "fmt_p",
     "fmt_pct",
     "fmt_pp",
+    "fmt_seconds",
     "headline_table",
     "is_number",
     "rate_label",
@@ -92,6 +93,18 @@ def fmt_int(value: object) -> str:
     ('3,239', '–')
     """
     return f"{int(value):,}" if is_number(value) else DASH  # type: ignore[call-overload]
+
+
+def fmt_seconds(value: object) -> str:
+    """How long something took: two decimals under a second (a dashboard switch), one above.
+
+    >>> fmt_seconds(0.1034), fmt_seconds(12.345), fmt_seconds(None)
+    ('0.10 s', '12.3 s', '–')
+    """
+    if not is_number(value):
+        return DASH
+    seconds = float(value)  # type: ignore[arg-type]
+    return f"{seconds:.2f} s" if seconds < 1 else f"{seconds:.1f} s"
 
 
 def fmt_pct(value: object) -> str:

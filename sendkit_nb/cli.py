@@ -46,7 +46,7 @@ from sendkit_nb._frames import (
     load_campaigns,
     load_leads,
 )
-from sendkit_nb._present import fmt_int
+from sendkit_nb._present import fmt_int, fmt_seconds
 from sendkit_nb._progress import Progress
 from sendkit_nb._schema import LEAD_STATUSES
 from sendkit_nb._store_files import write_leads
@@ -499,7 +499,7 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         f"this sync: {fmt_int(len(result.fetched))} fetched, {fmt_int(len(result.skipped))} "
         f"unchanged, {fmt_int(len(result.failed))} failed"
         + (f", {fmt_int(len(result.deleted))} deleted upstream" if result.deleted else "")
-        + f"; {fmt_int(result.leads_written)} leads written in {result.seconds:.1f} s"
+        + f"; {fmt_int(result.leads_written)} leads written in {fmt_seconds(result.seconds)}"
     )
     width = max(_MIN_LABEL, _columns() - 50)
 

@@ -10,6 +10,7 @@ import ipywidgets as widgets
 import polars as pl
 
 from sendkit_nb._errors import SendKitError
+from sendkit_nb._present import fmt_int
 from sendkit_nb._schema import LEAD_STATUSES
 from sendkit_nb.metrics import WindowBound
 from sendkit_nb.widgets._feedback import Feedback
@@ -215,7 +216,7 @@ class Controls:
             loaded.status_counts.select(pl.col("status").cast(pl.String), "leads").iter_rows()
         )
         self.ui.status_picker.options = [
-            (f"{status} ({counts.get(status, 0):,})", status) for status in LEAD_STATUSES
+            (f"{status} ({fmt_int(counts.get(status, 0))})", status) for status in LEAD_STATUSES
         ]
         # Changing the options clears a SelectMultiple; the filter carries over to the
         # campaign (the header says so).

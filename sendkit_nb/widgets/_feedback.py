@@ -8,6 +8,7 @@ from html import escape
 
 import ipywidgets as widgets
 
+from sendkit_nb._present import fmt_int
 from sendkit_nb.widgets._html import Level, message_html
 from sendkit_nb.widgets._layout import STAGES
 
@@ -59,7 +60,11 @@ class Feedback:
         if total:
             self.progress.max = max(total, done)
             self.progress.value = done
-        counted = f"{done:,} of {total:,} leads" if total is not None else f"{done:,} leads"
+        counted = (
+            f"{fmt_int(done)} of {fmt_int(total)} leads"
+            if total is not None
+            else f"{fmt_int(done)} leads"
+        )
         self.progress_text.value = (
             f"<span class='sk-progress'>{escape(self._stage_text)} {counted}</span>"
         )

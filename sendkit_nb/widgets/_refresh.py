@@ -23,7 +23,7 @@ import polars as pl
 from sendkit_nb import charts
 from sendkit_nb._checks import check_object_id
 from sendkit_nb._errors import BadRequestError, SendKitError
-from sendkit_nb._present import fmt_int
+from sendkit_nb._present import fmt_int, fmt_seconds
 from sendkit_nb.metrics import Window, resolve_window
 from sendkit_nb.widgets._compare import Comparison
 from sendkit_nb.widgets._controls import Controls
@@ -181,7 +181,7 @@ class Refresher:
         note = f"{self._done_note}. " if self._done_note else ""
         self.feedback.done(
             f"{note}{self.store.name_of(campaign_id)}: {fmt_int(loaded.leads.height)} leads "
-            f"({source}, {time.perf_counter() - started:.2f} s)"
+            f"({source}, {fmt_seconds(time.perf_counter() - started)})"
         )
 
     def compare(self, chosen: tuple[str, ...]) -> None:
@@ -236,7 +236,7 @@ class Refresher:
         loaded = len(to_load) - len(failed)
         source = (
             f" ({loaded} loaded {self.store.source.loaded_from}, "
-            f"{time.perf_counter() - started:.2f} s)"
+            f"{fmt_seconds(time.perf_counter() - started)})"
             if loaded
             else ""
         )
@@ -494,9 +494,8 @@ class Refresher:
         self.senders_key = days
         self.senders_frame = frame
         note.value = senders_note_html(frame.height, days)
-        self.feedback.done(
-            f"Senders: {fmt_int(frame.height)} mailboxes ({time.perf_counter() - started:.2f} s)"
-        )
+        took = fmt_seconds(time.perf_counter() - started)
+        self.feedback.done(f"Senders: {fmt_int(frame.height)} mailboxes ({took})")
 
 
 def window_days(window: Window | None) -> tuple[date | None, date | None]:
