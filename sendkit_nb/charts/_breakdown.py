@@ -25,6 +25,7 @@ from ._common import (
     interval_level,
     is_number,
     level_words,
+    mark_x,
     num,
     opens_footnote,
     positive_note,
@@ -167,31 +168,12 @@ def breakdown(frame: pl.DataFrame, *, max_groups: int = 30) -> go.Figure:
     fig.add_trace(labels)
     overall = num(frame_setting(frame, "overall_rate"))
     if overall is not None and rows:
-        # A shape spans the whole plot height whatever the categories; FigureSpec has no
-        # add_shape (one figure, one shape), so it goes into the layout list directly.
-        fig.layout.setdefault("shapes", []).append(
-            {
-                "name": "sendkit:overall",
-                "type": "line",
-                "xref": "x",
-                "yref": "paper",
-                "x0": overall,
-                "x1": overall,
-                "y0": 0,
-                "y1": 1,
-                "line": {"color": _OVERALL_COLOR, "width": 1.2, "dash": "dash"},
-            }
-        )
-        fig.add_annotation(
-            name="sendkit:overall-label",
-            text=f"all leads {fmt_pct(overall)}",
-            xref="x",
-            yref="paper",
+        mark_x(
+            fig,
+            name="overall",
             x=overall,
-            y=1.0,
-            yanchor="bottom",
-            showarrow=False,
-            font={"size": 11, "color": _OVERALL_COLOR},
+            label=f"all leads {fmt_pct(overall)}",
+            color=_OVERALL_COLOR,
         )
     top = max([*ends, overall or 0.0], default=0.0)
     # Room right of the longest whisker for its label; no rate passes 100%, so past it the

@@ -54,6 +54,7 @@ __all__ = [
     "hover_template",
     "interval_level",
     "level_words",
+    "mark_x",
     "names_for",
     "num",
     "positive_note",
@@ -319,6 +320,37 @@ def trace_uid(chart: str, *parts: object) -> str:
             text = "x" + hashlib.sha1(text.encode()).hexdigest()[:12]
         out.append(text)
     return "-".join(out)
+
+
+def mark_x(fig: FigureSpec, *, name: str, x: float, label: str, color: str) -> None:
+    """A dashed vertical line at ``x`` across the whole plot, labelled above it (an overall
+    rate, a threshold). The line is a layout shape named ``sendkit:<name>`` (a shape spans
+    the plot's height whatever its categories; FigureSpec has no add_shape), the label an
+    annotation named ``sendkit:<name>-label``."""
+    fig.layout.setdefault("shapes", []).append(
+        {
+            "name": f"sendkit:{name}",
+            "type": "line",
+            "xref": "x",
+            "yref": "paper",
+            "x0": x,
+            "x1": x,
+            "y0": 0,
+            "y1": 1,
+            "line": {"color": color, "width": 1.2, "dash": "dash"},
+        }
+    )
+    fig.add_annotation(
+        name=f"sendkit:{name}-label",
+        text=label,
+        xref="x",
+        yref="paper",
+        x=x,
+        y=1.0,
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 11, "color": color},
+    )
 
 
 def hover_template() -> str:

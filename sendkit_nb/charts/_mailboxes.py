@@ -20,6 +20,7 @@ from ._common import (
     hover_template,
     interval_level,
     level_words,
+    mark_x,
     num,
     rate_sentence,
     trace_uid,
@@ -168,29 +169,12 @@ def mailboxes(
         }
     )
     if rows:
-        fig.layout.setdefault("shapes", []).append(
-            {
-                "name": "sendkit:threshold",
-                "type": "line",
-                "xref": "x",
-                "yref": "paper",
-                "x0": threshold,
-                "x1": threshold,
-                "y0": 0,
-                "y1": 1,
-                "line": {"color": _THRESHOLD_COLOR, "width": 1.2, "dash": "dash"},
-            }
-        )
-        fig.add_annotation(
-            name="sendkit:threshold-label",
-            text=f"threshold {fmt_pct(threshold)}",
-            xref="x",
-            yref="paper",
+        mark_x(
+            fig,
+            name="threshold",
             x=threshold,
-            y=1.0,
-            yanchor="bottom",
-            showarrow=False,
-            font={"size": 11, "color": _THRESHOLD_COLOR},
+            label=f"threshold {fmt_pct(threshold)}",
+            color=_THRESHOLD_COLOR,
         )
     return finish(
         fig,
