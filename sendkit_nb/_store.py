@@ -4,10 +4,10 @@ and :func:`open_store` reads, with no client and no network.
 Layout (format version :data:`STORE_VERSION`)::
 
     sendkit-data/
-      store.json                              format name and version, sendkit_nb version,
-                                              the source's clock at the last sync
+      store.json                              format name and version, sendkit_nb version
       campaigns.parquet                       the campaigns frame, with sequences, plus
-                                              leads, fingerprint, pulled_at, deleted
+                                              leads, fingerprint, pulled_at, source_time,
+                                              deleted
       leads/campaign_id=<id>/data.parquet     one campaign's leads (LEADS_SCHEMA)
       syncs.parquet                           one row per campaign per sync: the history
 
@@ -19,6 +19,14 @@ a file has it) get text ids, never ids that happen to be all digits read as numb
 
 A campaign deleted upstream keeps its leads file and its row in ``campaigns.parquet``, with
 ``deleted`` true; its history gets a row saying so.
+
+``source_time`` is per campaign because a sync may cover only some campaigns (``campaigns=``,
+the dashboard's Refresh) or fail for some: each campaign's data is known complete only up to
+the last time a sync looked at it. Stores written before the column existed kept one
+``source_time`` in ``store.json`` for the whole store; they still read (see
+:meth:`Store.as_of_for`), and ``sync`` fills the column in as it checks each campaign.
+
+While a sync runs it holds ``sync.lock`` in the root (see ``sendkit_nb._store_sync``).
 """
 
 from __future__ import annotations
@@ -53,7 +61,7 @@ __all__ = [
     "open_store",
     "prepare_store",
     "read_store_frame",
-    "record_source_time",
+    "write_error",
     "write_store_frame",
 ]
 
@@ -76,9 +84,14 @@ STORE_CAMPAIGNS_SCHEMA = pl.Schema(
         "leads": pl.Int64,  # leads in the store's file (null until first pulled)
         "fingerprint": pl.String,  # what the campaigns list said when the leads were pulled
         "pulled_at": UTC,  # when the leads in the store were pulled
+        # The source's clock (the API's Date) when a sync last pulled the campaign or found it
+        # unchanged: its data is complete up to then. Null in stores written before it existed.
+        "source_time": UTC,
         "deleted": pl.Boolean,  # gone from the API's campaigns list
     }
 )
+#: Columns a store written by an earlier release of format 1 lacks: read as null.
+_LATER_COLUMNS = frozenset({"source_time"})
 
 
 #: ``syncs.parquet``: the columns before the headline's own.
@@ -149,22 +162,21 @@ def create_store(root: Path) -> None:
     write_atomic(root / _MARKER, lambda handle: handle.write(text.encode("utf-8")))
 
 
-def record_source_time(root: Path, when: datetime | None) -> None:
-    """Note in ``store.json`` the source's clock at the end of a sync (the API server's
-    ``Date``, ``client.server_time``): what :attr:`Store.as_of` gives and relative windows
-    ("30d") count back from. None (a server without a Date) removes an older note."""
-    info = _read_marker(root)
-    info.pop("source_time", None)
-    if when is not None:
-        info["source_time"] = when.astimezone(UTC_ZONE).isoformat()
-    text = json.dumps(info, indent=2) + "\n"
-    write_atomic(root / _MARKER, lambda handle: handle.write(text.encode("utf-8")))
+def write_error(what: Path, exc: OSError) -> StoreError:
+    """The StoreError for a store file or folder that cannot be written (no permission, a
+    full disk, a file where a folder belongs)."""
+    return StoreError(
+        f"cannot write {what}: {exc.strerror or exc}",
+        hint="Check that the store's folder is writable and its disk has room. Every campaign "
+        "the sync finished is kept; the next sync completes the others.",
+    )
 
 
 def prepare_store(path: str | os.PathLike[str]) -> Path:
     """The store folder to sync into: an existing store of this version, or a new one in a
     folder that does not exist yet or is empty. Anything else (a file, a folder of other
-    things, a store of another version) is refused before any request."""
+    things, a store of another version, a folder that cannot be read or created) is refused
+    before any request."""
     root = Path(path).expanduser()
     if root.exists() and not root.is_dir():
         raise BadRequestError(
@@ -173,13 +185,26 @@ def prepare_store(path: str | os.PathLike[str]) -> Path:
     if root.is_dir() and (root / _MARKER).exists():
         _read_marker(root)
         return root
-    if root.is_dir() and any(root.iterdir()):
+    try:
+        holds_files = root.is_dir() and any(root.iterdir())
+    except OSError as exc:
+        raise StoreError(
+            f"cannot sync into {root}: the folder cannot be read ({exc.strerror or exc})",
+            hint="Name a folder you can read and write.",
+        ) from None
+    if holds_files:
         raise StoreError(
             f"cannot sync into {root}: the folder holds other files and is not a sendkit_nb "
             "store (it has no store.json)",
             hint="Name a new or empty folder; nothing in this one was changed.",
         )
-    create_store(root)
+    try:
+        create_store(root)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create a store at {root}: {exc.strerror or exc}",
+            hint="Name a folder you can create and write to.",
+        ) from None
     return root
 
 
@@ -190,8 +215,11 @@ def _read(path: Path, schema: pl.Schema | None = None) -> pl.DataFrame:
         raise StoreError(f"{path} cannot be read ({type(exc).__name__}: {exc})") from None
     if schema is not None:
         missing = [c for c in schema.names() if c not in frame.columns]
-        if missing:
-            raise StoreError(f"{path} lacks the column {missing[0]!r}: the store is damaged")
+        later = [c for c in missing if c in _LATER_COLUMNS]
+        if len(later) < len(missing):
+            lost = next(c for c in missing if c not in _LATER_COLUMNS)
+            raise StoreError(f"{path} lacks the column {lost!r}: the store is damaged")
+        frame = frame.with_columns(pl.lit(None, schema[c]).alias(c) for c in later)
         frame = frame.select(schema.names())
     return frame
 
@@ -206,8 +234,10 @@ class Store:
 
     def campaigns(self) -> pl.DataFrame:
         """One row per campaign the store has seen: ``CAMPAIGNS_SCHEMA`` (names, sequences,
-        dates) plus ``leads`` (in the store), ``fingerprint``, ``pulled_at`` and ``deleted``
-        (gone from the API; its leads are kept). Pass it as ``catalog=`` to ``sk.report``."""
+        dates) plus ``leads`` (in the store), ``fingerprint``, ``pulled_at``, ``source_time``
+        (the source's clock when a sync last checked the campaign; null in a store written
+        before it was recorded) and ``deleted`` (gone from the API; its leads are kept). Pass
+        it as ``catalog=`` to ``sk.report``."""
         path = self.path / CAMPAIGNS_FILE
         if not path.exists():
             return pl.DataFrame(schema=STORE_CAMPAIGNS_SCHEMA)
@@ -216,7 +246,12 @@ class Store:
     def scan_leads(self) -> pl.LazyFrame:
         """Every lead in the store as one LazyFrame (``LEADS_SCHEMA``) over the partitioned
         folder: filters on ``campaign_id`` skip whole files, and ``collect(engine="streaming")``
-        works through the store in bounded memory."""
+        works through the store in bounded memory.
+
+        The files are read when the frame is collected, so a damaged file (a truncated copy,
+        say) raises polars' own ``ComputeError`` from ``collect()``, which this method cannot
+        wrap; :meth:`leads` reads through the same scan and raises a
+        :class:`~sendkit_nb.StoreError` naming the file instead."""
         folder = self.path / _LEADS
         if not any(folder.glob("campaign_id=*/data.parquet")):
             return pl.LazyFrame(schema=LEADS_SCHEMA)
@@ -251,7 +286,28 @@ class Store:
             scan = scan.filter(pl.col("campaign_id").is_in(ids))
         if statuses is not None:
             scan = scan.filter(pl.col("status").is_in(statuses))
-        return scan.collect()
+        try:
+            return scan.collect()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise self._damaged(exc) from None
+
+    def _damaged(self, exc: Exception) -> StoreError:
+        """The StoreError for a failed read of the leads: it names the first file that cannot
+        be read on its own (polars' message may not say which of the store's files it was)."""
+        for path in self._files():
+            try:
+                pl.read_parquet_schema(path)
+            except (pl.exceptions.PolarsError, OSError) as bad:
+                return StoreError(
+                    f"{path} cannot be read ({type(bad).__name__}: {bad}): the store is damaged",
+                    hint="Sync the store again with full=True (`sendkit-nb sync --full`) to "
+                    "rewrite its files; a damaged file is replaced whole.",
+                )
+        return StoreError(
+            f"the leads in {self.path / _LEADS} cannot be read ({type(exc).__name__}: {exc})",
+            hint="Sync the store again with full=True (`sendkit-nb sync --full`) to rewrite "
+            "its files.",
+        )
 
     def history(self) -> pl.DataFrame:
         """``syncs.parquet``: one row per campaign per sync (``campaign_id``,
@@ -275,11 +331,43 @@ class Store:
 
     @property
     def as_of(self) -> datetime | None:
-        """The "now" of the store's data: the source's clock at the last sync (the API
-        server's ``Date``), else :attr:`pulled_at`. For the real API the two are the same
-        moment; the demo API's clock is frozen at its data's end (``DEMO_NOW``), so a report's
-        "last 30 days" of a demo store are days its data has. Relative windows count back
-        from this."""
+        """The "now" of the store's data as a whole: :meth:`as_of_for` over every campaign the
+        API still lists, the oldest of their ``source_time``. A window over the whole store
+        ("the last 7 days") then never claims days some campaign was not checked for, even
+        after a sync of only some campaigns."""
+        return self.as_of_for()
+
+    def as_of_for(self, campaign_ids: str | Sequence[str] | None = None) -> datetime | None:
+        """The "now" of the given campaigns' data (one id or a list; None: every campaign not
+        deleted upstream, or every campaign if all were): the oldest of their
+        ``source_time``, the source's clock (the API server's ``Date``) when a sync last
+        pulled the campaign or found it unchanged. Relative windows ("7d") count back from it.
+
+        For the real API that is the moment of the check; the demo API's clock is frozen at
+        its data's end (``DEMO_NOW``), so a report's "last 30 days" of a demo store are days
+        its data has. A campaign without a ``source_time`` (a store written before it was
+        recorded) counts with the store's single note in ``store.json``, else
+        :attr:`pulled_at`, as do ids the store does not hold. None: a store never synced."""
+        held = self.campaigns()
+        if campaign_ids is None:
+            live = held.filter(~pl.col("deleted").fill_null(False))
+            chosen = live if live.height else held
+        else:
+            given = [campaign_ids] if isinstance(campaign_ids, str) else list(campaign_ids)
+            chosen = held.filter(pl.col("campaign_id").is_in(given))
+        if not chosen.height:
+            return self._legacy_as_of()
+        times = chosen.get_column("source_time")
+        if times.null_count():
+            legacy = self._legacy_as_of()
+            if legacy is not None:
+                times = times.fill_null(legacy)
+        oldest = times.min()
+        return oldest if isinstance(oldest, datetime) else None
+
+    def _legacy_as_of(self) -> datetime | None:
+        """The whole store's "now" as stores written before ``source_time`` kept it: the note in
+        ``store.json``, else the last sync's pull time."""
         noted = _read_marker(self.path).get("source_time")
         if isinstance(noted, str):
             try:
@@ -331,4 +419,9 @@ def read_store_frame(root: Path, name: str, schema: pl.Schema) -> pl.DataFrame |
 
 
 def write_store_frame(root: Path, name: str, frame: pl.DataFrame) -> None:
-    write_atomic(root / name, frame.write_parquet)
+    """Replace ``campaigns.parquet`` or ``syncs.parquet`` atomically; a StoreError naming the
+    file when it cannot be written."""
+    try:
+        write_atomic(root / name, frame.write_parquet)
+    except OSError as exc:
+        raise write_error(root / name, exc) from None

@@ -21,19 +21,36 @@ the campaigns it finished; a campaign it did not finish keeps its previous file 
 fingerprint, so the next sync pulls it. A campaign that fails (any API error) is reported in
 :attr:`SyncResult.failed` and the sync goes on with the others.
 
+Each campaign's ``source_time`` in ``campaigns.parquet`` is the source's clock (the API
+server's ``Date``, else the local clock) when this sync listed the campaigns, set for the
+campaigns it pulled or found unchanged; a campaign that failed or was outside ``campaigns=``
+keeps its older value. That is what windows count back from (``Store.as_of_for``).
+
+One sync at a time per store: a sync holds ``sync.lock`` in the store's root (created with
+``O_CREAT | O_EXCL``, so only one process can create it; it holds the pid, host and start
+time) from before it reads the store's tables until after it writes them back, and removes it
+when it ends, whatever happens. Two syncs at once would each read ``syncs.parquet``, add their
+rows and write it back, and the later write would drop the earlier one's rows; the second
+sync is refused with a :class:`~sendkit_nb.StoreError` instead. A lock left by a sync that
+was killed is taken over when its process is gone (same host), or, when that cannot be told
+(another host, an unreadable lock), once it is older than :data:`_STALE_AFTER`.
+
 This module joins the frames, the store and the metrics (the history holds each campaign's
 headline); the metrics never import the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
+import secrets
+import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,7 +61,7 @@ import polars as pl
 
 from sendkit_nb._checks import check_object_id
 from sendkit_nb._client import SendKitClient
-from sendkit_nb._errors import BadRequestError, NotFoundError, SendKitError
+from sendkit_nb._errors import BadRequestError, NotFoundError, SendKitError, StoreError
 from sendkit_nb._frames import campaigns_frame, list_campaigns, load_leads
 from sendkit_nb._present import fmt_int
 from sendkit_nb._progress import Progress, check_progress
@@ -57,7 +74,7 @@ from sendkit_nb._store import (
     leads_file,
     prepare_store,
     read_store_frame,
-    record_source_time,
+    write_error,
     write_store_frame,
 )
 from sendkit_nb._store_files import write_leads
@@ -73,6 +90,11 @@ _ACTIVITY_FIELDS = ("stats", "leadCounts", "updatedAt")
 #: write and headline with the next one's download (about a third faster on the demo's
 #: 5,000-lead campaigns than one at a time). More lanes only hold more campaigns in memory.
 _LANES = 3
+#: The lock file a running sync holds in the store's root.
+LOCK_FILE = "sync.lock"
+#: A lock whose process cannot be checked (written on another host, or unreadable) is taken
+#: over after this long: no sync of a workspace takes a day.
+_STALE_AFTER = timedelta(days=1)
 
 
 def fingerprint(item: Mapping[str, Any]) -> str | None:
@@ -246,6 +268,119 @@ class _FirstRequest:
         self.release()
 
 
+# -- one sync at a time ----------------------------------------------------------------------
+
+
+def _pid_running(pid: int) -> bool:
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) there would send Ctrl-C: only the lock's age tells
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else (PermissionError)
+    return True
+
+
+def _lock_holder(lock: Path) -> tuple[dict[str, Any], bool]:
+    """What ``lock`` says (pid, host, since; empty when unreadable) and whether it is stale."""
+    try:
+        text = lock.read_text("utf-8")
+        age = datetime.now(UTC) - datetime.fromtimestamp(lock.stat().st_mtime, UTC)
+    except FileNotFoundError:
+        return {}, True  # released meanwhile: free to take
+    except OSError:
+        return {}, False
+    try:
+        info = json.loads(text)
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
+        return {}, age > _STALE_AFTER  # being written just now, or damaged
+    pid = info.get("pid")
+    if info.get("host") == socket.gethostname() and isinstance(pid, int) and pid > 0:
+        return info, not _pid_running(pid)
+    return info, age > _STALE_AFTER
+
+
+def _create_lock(lock: Path) -> bool:
+    """Create ``lock`` holding this process's pid, host and time; False if it exists."""
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise write_error(lock, exc) from None
+    info = {"pid": os.getpid(), "host": socket.gethostname(), "since": datetime.now(UTC)}
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(info, handle, default=lambda when: when.isoformat())
+    except OSError as exc:
+        lock.unlink(missing_ok=True)
+        raise write_error(lock, exc) from None
+    return True
+
+
+def _take_over(lock: Path, judged: dict[str, Any]) -> bool:
+    """Remove a stale ``lock`` that still says ``judged``: it is renamed aside first (atomic),
+    and put back if what was renamed is another sync's fresh lock (two syncs that found the
+    same stale lock both try; only the first takes it)."""
+    aside = lock.with_name(f".{lock.name}.{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        os.rename(lock, aside)
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        raise write_error(lock, exc) from None
+    try:
+        renamed = json.loads(aside.read_text("utf-8"))
+    except (OSError, ValueError):
+        renamed = {}
+    if renamed != judged:
+        with contextlib.suppress(OSError):
+            os.link(aside, lock)  # give it back, unless yet another sync holds the name now
+        aside.unlink(missing_ok=True)
+        return False
+    aside.unlink(missing_ok=True)
+    return True
+
+
+def _shown_time(noted: object) -> str:
+    """A lock's ISO time as the message shows it."""
+    try:
+        return f"{datetime.fromisoformat(str(noted)).astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    except ValueError:
+        return "an unknown time"
+
+
+@contextlib.contextmanager
+def _sync_lock(root: Path) -> Iterator[None]:
+    """Hold the store's sync lock for the ``with`` block (StoreError if another sync does)."""
+    lock = root / LOCK_FILE
+    taken = _create_lock(lock)
+    if not taken:
+        holder, stale = _lock_holder(lock)
+        if stale and _take_over(lock, holder):
+            taken = _create_lock(lock)
+        if not taken:
+            holder = _lock_holder(lock)[0] or holder
+            who = (
+                f"process {holder.get('pid', '?')} on {holder.get('host', '?')}, " if holder else ""
+            )
+            raise StoreError(
+                f"another sync is running on {root} since {_shown_time(holder.get('since'))} "
+                f"({who}lock file {lock})",
+                hint="Wait for it to finish and sync again. If no sync is running (it was "
+                f"killed), delete {lock}.",
+            )
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+
+
 # -- one sync --------------------------------------------------------------------------------
 
 
@@ -336,14 +471,30 @@ def sync(
 
     Returns a :class:`SyncResult`. A campaign that fails to load is listed in its ``failed``
     and left as it was; the next sync pulls it. Bad arguments, a folder that is not a store,
-    and a campaign named but unknown raise before anything is written.
+    and a campaign named but unknown raise before anything is written. A file that cannot be
+    written (no permission, a full disk) stops the sync with a
+    :class:`~sendkit_nb.StoreError` naming it; what it finished is kept. Another sync running
+    on the same store raises a StoreError and changes nothing.
     """
     started = time.perf_counter()
     wanted = _check_campaigns(campaigns)
     age = _check_max_age(max_age)
     check_progress(progress)
     root = prepare_store(path)
+    with _sync_lock(root):
+        return _sync(client, root, wanted, age, full, progress, started)
 
+
+def _sync(
+    client: SendKitClient,
+    root: Path,
+    wanted: list[str] | None,
+    age: timedelta | None,
+    full: bool,
+    progress: Progress,
+    started: float,
+) -> SyncResult:
+    """The sync itself, under the store's lock."""
     items = list_campaigns(client, deadline=client.deadline_at())
     # The ids as the loader and the store spell them (the API's are lower case already).
     listed = campaigns_frame(items).with_columns(
@@ -365,6 +516,8 @@ def sync(
     scope = listed_ids if wanted is None else [c for c in wanted if c in prints]
     checked = before if wanted is None else {c: before[c] for c in wanted if c in before}
     now = datetime.now(UTC)
+    # What each campaign pulled or found unchanged is complete up to: the list's moment.
+    source_time = client.server_time or now
 
     outcome = _Outcome()
     outcome.deleted = [c for c, row in checked.items() if c not in prints and not row["deleted"]]
@@ -415,8 +568,11 @@ def sync(
         pulled_at = datetime.now(UTC)
         # A complete campaign is written even when the sync is stopping: the write is atomic.
         target = leads_file(root, campaign_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_leads(leads, target, listed.filter(pl.col("campaign_id") == campaign_id))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_leads(leads, target, listed.filter(pl.col("campaign_id") == campaign_id))
+        except OSError as exc:
+            raise write_error(target, exc) from None
         row = {
             "campaign_id": campaign_id,
             "campaign_name": names[campaign_id],
@@ -444,8 +600,7 @@ def sync(
         try:
             summaries.flush()
         finally:
-            _record(root, listed, before, outcome, now)
-            record_source_time(root, client.server_time)
+            _record(root, listed, before, outcome, now, source_time)
     fetched = tuple(c for c in to_fetch if c in outcome.fetched)
     return SyncResult(
         path=root,
@@ -464,11 +619,14 @@ def _record(
     before: dict[str, dict[str, Any]],
     outcome: _Outcome,
     now: datetime,
+    source_time: datetime,
 ) -> None:
     """Write ``campaigns.parquet`` and append this sync's rows to ``syncs.parquet``, for what
-    the sync finished (also after a failure or an interruption)."""
+    the sync finished (also after a failure or an interruption). ``source_time`` is set for
+    the campaigns it pulled or found unchanged."""
     with outcome.lock:
         fetched = dict(outcome.fetched)
+    skipped = set(outcome.skipped)
     history = read_store_frame(root, SYNCS_FILE, history_schema())
     last: dict[str, dict[str, Any]] = {}
     if history is not None and history.height:
@@ -484,11 +642,15 @@ def _record(
                 "leads": done["leads"],
                 "fingerprint": done["fingerprint"],
                 "pulled_at": done["pulled_at"],
+                "source_time": source_time,
             }
         elif campaign_id in before:
-            # Skipped, failed or outside this sync's campaigns: its leads are as they were.
+            # Skipped, failed or outside this sync's campaigns: its leads are as they were,
+            # and complete up to now only if this sync found it unchanged.
             previous = before[campaign_id]
-            store = {k: previous[k] for k in ("leads", "fingerprint", "pulled_at")}
+            store = {k: previous[k] for k in ("leads", "fingerprint", "pulled_at", "source_time")}
+            if campaign_id in skipped:
+                store["source_time"] = source_time
         else:
             continue  # never pulled: the store does not hold it yet
         rows.append({**campaign, **store, "deleted": False})

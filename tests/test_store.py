@@ -7,10 +7,13 @@ with their campaigns, and the report built from a store in an offline browser.""
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,8 @@ from polars.testing import assert_frame_equal
 import sendkit_nb as sk
 from sendkit_nb._client import RetryPolicy
 from sendkit_nb.demo import DemoServer, make_workspace
+from sendkit_nb.demo import _server as demo_server_module
+from sendkit_nb.demo._data import DEMO_NOW
 
 #: Four campaigns: three pages, two pages, one page and none.
 SIZES = [250, 120, 40, 0]
@@ -473,3 +478,229 @@ def test_a_renamed_campaign_is_not_fetched_but_its_name_follows(
     assert row["name"] == "Renamed <Q4>"
     names = store.history().filter(pl.col("campaign_id") == campaign["_id"])["campaign_name"]
     assert names[-1] == "Renamed <Q4>" and names[0] != "Renamed <Q4>"
+
+
+# -- the source's clock per campaign -------------------------------------------------------------
+
+#: The demo server's Date (its frozen clock); tests move it with _set_demo_clock.
+DEMO_CLOCK = datetime.fromtimestamp(DEMO_NOW / 1000, tz=UTC)
+
+
+def _set_demo_clock(monkeypatch: pytest.MonkeyPatch, when: datetime) -> None:
+    """Make the demo server send ``when`` as its Date from now on (as the real API's clock
+    moves on between two syncs)."""
+    monkeypatch.setattr(
+        demo_server_module, "_CLOCK_DATE", formatdate(when.timestamp(), usegmt=True)
+    )
+
+
+def _source_times(root: Path) -> dict[str, datetime | None]:
+    return dict(sk.open_store(root).campaigns().select("campaign_id", "source_time").iter_rows())
+
+
+def test_a_sync_moves_the_clock_only_of_the_campaigns_it_checked(
+    own_server: DemoServer,
+    own_client: sk.SendKitClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = tmp_path / "store"
+    ids = _ids(own_server)
+    sk.sync(own_client, root, progress=False)
+    assert _source_times(root) == dict.fromkeys(ids, DEMO_CLOCK)
+
+    # Two weeks on, one campaign is synced (the dashboard's Refresh): only it was checked.
+    later = DEMO_CLOCK + timedelta(days=14)
+    _set_demo_clock(monkeypatch, later)
+    result = sk.sync(own_client, root, [ids[0]], progress=False)
+    assert result.skipped == (ids[0],)
+    assert _source_times(root) == {ids[0]: later, **dict.fromkeys(ids[1:], DEMO_CLOCK)}
+    store = sk.open_store(root)
+    # A window over the whole store counts back from the oldest check, never from a moment
+    # some campaign was not looked at.
+    assert store.as_of == DEMO_CLOCK
+    assert store.as_of_for(ids[0]) == store.as_of_for([ids[0]]) == later
+    assert store.as_of_for(ids[1:]) == store.as_of_for(ids) == DEMO_CLOCK
+
+    # A sync in which some campaigns fail: the failed ones keep their older clock.
+    even_later = later + timedelta(days=7)
+    _set_demo_clock(monkeypatch, even_later)
+    for campaign_id in ids[:3]:
+        own_server.change_campaign(campaign_id)
+
+    def fail_from_now(done: int, total: int | None) -> None:
+        own_server.faults.server_error = 1.0
+
+    failing = sk.sync(own_client, root, progress=fail_from_now)
+    assert failing.failed
+    times = _source_times(root)
+    for campaign_id in ids:
+        old = later if campaign_id == ids[0] else DEMO_CLOCK
+        assert times[campaign_id] == (old if campaign_id in failing.failed else even_later)
+    assert sk.open_store(root).as_of == min(t for t in times.values() if t is not None)
+
+    # Deleted upstream: it no longer holds the whole store's clock back.
+    own_server.reset()
+    sk.sync(own_client, root, progress=False)
+    own_server.remove_campaign(ids[1])
+    _set_demo_clock(monkeypatch, even_later + timedelta(days=1))
+    gone = sk.sync(own_client, root, progress=False)
+    assert gone.deleted == (ids[1],)
+    store = sk.open_store(root)
+    assert store.as_of == even_later + timedelta(days=1)
+    assert store.as_of_for(ids[1]) == even_later, "a deleted campaign keeps its last check"
+
+
+def test_a_store_written_before_per_campaign_clocks_still_reads(
+    own_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    sk.sync(own_client, root, progress=False)
+    # As the previous release wrote it: no source_time column, one note in store.json.
+    campaigns = pl.read_parquet(root / "campaigns.parquet").drop("source_time")
+    campaigns.write_parquet(root / "campaigns.parquet")
+    marker = json.loads((root / "store.json").read_text("utf-8"))
+    noted = DEMO_CLOCK - timedelta(days=3)
+    (root / "store.json").write_text(json.dumps({**marker, "source_time": noted.isoformat()}))
+    store = sk.open_store(root)
+    assert store.campaigns()["source_time"].null_count() == store.campaigns().height
+    assert store.as_of == store.as_of_for(campaigns["campaign_id"][0]) == noted
+    # Without the note: the last sync's pull time.
+    (root / "store.json").write_text(json.dumps(marker))
+    assert sk.open_store(root).as_of == sk.open_store(root).pulled_at
+    # The next sync fills the column in.
+    sk.sync(own_client, root, progress=False)
+    assert set(_source_times(root).values()) == {DEMO_CLOCK}
+    assert sk.open_store(root).as_of == DEMO_CLOCK
+
+
+# -- files that cannot be read or written --------------------------------------------------------
+
+
+def test_a_store_that_cannot_be_created_is_a_store_error(
+    server: DemoServer, client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    afile = tmp_path / "file.txt"
+    afile.write_text("x")
+    with pytest.raises(sk.StoreError, match="cannot create a store at") as caught:
+        sk.sync(client, afile / "store", progress=False)
+    assert str(afile / "store") in str(caught.value) and "Hint:" in str(caught.value)
+    assert server.request_log == []
+
+
+def test_a_campaign_that_cannot_be_written_stops_the_sync_and_keeps_the_others(
+    own_server: DemoServer, own_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    ids = _ids(own_server)
+    blocked = ids[-1]
+    sk.sync(own_client, root, ids[:-1], progress=False)
+    # A file where the campaign's folder belongs (root runs the tests: chmod would not stop it).
+    folder = root / "leads" / f"campaign_id={blocked}"
+    folder.write_text("in the way")
+    with pytest.raises(sk.StoreError, match="cannot write") as caught:
+        sk.sync(own_client, root, full=True, progress=False)
+    assert str(folder) in str(caught.value) and "Hint:" in str(caught.value)
+    store = sk.open_store(root)  # readable: every campaign as it was or as it is now
+    held = store.campaigns()
+    assert set(held["campaign_id"]) == set(ids[:-1])
+    for row in held.iter_rows(named=True):
+        assert store.leads(row["campaign_id"]).height == row["leads"]
+    assert not (root / "sync.lock").exists(), "the lock is released"
+
+    folder.unlink()
+    own_server.reset()
+    done = sk.sync(own_client, root, progress=False)
+    assert blocked in done.fetched and done.ok
+    assert sk.open_store(root).leads().height == sum(SIZES)
+
+
+def test_a_damaged_leads_file_is_a_store_error_naming_it(
+    own_server: DemoServer, own_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    sk.sync(own_client, root, progress=False)
+    damaged = root / "leads" / f"campaign_id={_ids(own_server)[0]}" / "data.parquet"
+    damaged.write_bytes(damaged.read_bytes()[:200])  # a truncated copy
+    store = sk.open_store(root)
+    for campaign_ids in (None, _ids(own_server)[0]):
+        with pytest.raises(sk.StoreError, match="cannot be read") as caught:
+            store.leads(campaign_ids)
+        assert str(damaged) in str(caught.value) and "Hint:" in str(caught.value)
+    # The lazy scan reads at collect(), outside sendkit_nb: polars' own error (documented).
+    with pytest.raises(pl.exceptions.PolarsError):
+        store.scan_leads().collect()
+
+
+# -- one sync at a time --------------------------------------------------------------------------
+
+
+def _store_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "sync.lock"
+    }
+
+
+def test_a_second_sync_while_one_runs_is_refused_and_changes_nothing(
+    own_server: DemoServer, own_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    sk.sync(own_client, root, progress=False)
+    for campaign_id in _ids(own_server):
+        own_server.change_campaign(campaign_id)
+    refusals: list[str] = []
+    seen: dict[str, bytes] = {}
+
+    def second_sync(done: int, total: int | None) -> None:
+        # Called while the first sync runs: a second one on the same store must not start.
+        if refusals:
+            return
+        seen.update(_store_bytes(root))
+        with pytest.raises(sk.StoreError, match="another sync is running on") as caught:
+            sk.sync(own_client, root, full=True, progress=False)
+        refusals.append(str(caught.value))
+        assert _store_bytes(root) == seen, "the refused sync changed nothing"
+
+    first = sk.sync(own_client, root, progress=second_sync)
+    assert refusals and f"process {os.getpid()}" in refusals[0] and "Hint:" in refusals[0]
+    assert first.ok and len(first.fetched) == len(SIZES)
+    assert not (root / "sync.lock").exists()
+    history = sk.open_store(root).history()
+    assert history.height == 2 * len(SIZES), "no history row lost"
+
+
+def test_a_stale_lock_is_taken_over_and_a_live_one_is_not(
+    own_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "store"
+    sk.sync(own_client, root, progress=False)
+    lock = root / "sync.lock"
+    here = socket.gethostname()
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # its pid is gone now
+
+    def write_lock(pid: int, host: str, age: timedelta) -> None:
+        since = datetime.now(UTC) - age
+        lock.write_text(json.dumps({"pid": pid, "host": host, "since": since.isoformat()}))
+        os.utime(lock, (since.timestamp(), since.timestamp()))
+
+    # Left by a sync that was killed on this machine: its process is gone.
+    write_lock(finished.pid, here, timedelta(minutes=5))
+    assert sk.sync(own_client, root, progress=False).ok
+    assert not lock.exists()
+    # From another machine, two days old: stale by age.
+    write_lock(12345, "another-host", timedelta(days=2))
+    assert sk.sync(own_client, root, progress=False).ok
+    # From another machine, recent: it may be running.
+    write_lock(12345, "another-host", timedelta(minutes=5))
+    before = _store_bytes(root)
+    with pytest.raises(sk.StoreError, match="process 12345 on another-host"):
+        sk.sync(own_client, root, progress=False)
+    assert lock.exists() and _store_bytes(root) == before
+    # Held by a process that is running (this one): refused too.
+    write_lock(os.getpid(), here, timedelta(days=3))
+    with pytest.raises(sk.StoreError, match="another sync is running"):
+        sk.sync(own_client, root, progress=False)
+    assert _store_bytes(root) == before
