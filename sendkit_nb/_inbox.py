@@ -20,8 +20,14 @@ suggests), and the ``attribution`` column says which way each row was found.
 Other open questions the loader is tolerant of: whether a conversation ``id`` is the
 campaign-lead ``_id`` (the loader matches on it first, then on the lead's id); the ``type`` of
 manual messages (only ``isFromLead: false`` marks ours; rows are the lead's messages, with an
-absent ``isFromLead`` read as the lead's); whether ``isAutoReply`` is always present (absent or
-null: the conversation's AI tag ``out_of_office`` decides).
+absent ``isFromLead`` read as the lead's); whether ``isAutoReply`` is always present.
+
+**Automatic replies.** The loader owns the one rule, and the metrics read its ``is_auto_reply``
+column only (:func:`is_automatic`): a message is automatic when its ``isAutoReply`` is true, or
+when the conversation's AI tag is ``out_of_office`` (ignoring case), whatever the flag says.
+The tag counts even beside ``isAutoReply: false`` because the API tags conversations, not
+messages, and an out-of-office conversation is one no person answered; an absent flag (older
+payloads) leaves the tag alone to tell.
 """
 
 from __future__ import annotations
@@ -56,8 +62,19 @@ from sendkit_nb._schema import REPLIES_SCHEMA
 __all__ = ["load_replies"]
 
 _INT32 = 2**31
-#: The AI tag that marks an out-of-office answer (a documented example label).
+#: The AI tag that marks an out-of-office answer (a documented example label), compared
+#: ignoring case.
 OUT_OF_OFFICE = "out_of_office"
+
+
+def is_automatic(flag: bool | None, ai_tag: str | None) -> bool:
+    """The ``is_auto_reply`` of a lead's message: its ``isAutoReply`` is true, or its
+    conversation's AI tag is ``out_of_office`` in any case (see the module docstring).
+
+    >>> is_automatic(None, "Out_Of_Office"), is_automatic(False, "interested")
+    (True, False)
+    """
+    return flag is True or (ai_tag is not None and ai_tag.lower() == OUT_OF_OFFICE)
 
 
 @dataclass(frozen=True)
@@ -249,7 +266,6 @@ def _rows(
                 (step, variant), attribution = found, "sent_at"
             elif orders is not None and last.step is not None and 1 <= last.step <= len(orders):
                 step, attribution = orders[last.step - 1], "thread_step"
-        auto = message.auto_reply
         yield {
             "campaign_id": campaign_id,
             "conversation_id": conversation.id,
@@ -258,7 +274,7 @@ def _rows(
             "email": conversation.email,
             "reply_index": index,
             "received_at": message.at,
-            "is_auto_reply": auto if auto is not None else conversation.ai_tag == OUT_OF_OFFICE,
+            "is_auto_reply": is_automatic(message.auto_reply, conversation.ai_tag),
             "ai_tag": conversation.ai_tag,
             "step": step,
             "variant": variant,
@@ -285,9 +301,11 @@ def load_replies(
     thread (``GET /v1/inbox/{id}``) concurrently within the client's connection budget
     (``max_workers``, halved on 429 like page fetches). The lead's ``emailsSent`` give each
     attributed email its step and variant: pass the campaign's ``leads`` frame if it is loaded
-    already, else they are loaded here (one more walk of the campaign). ``is_auto_reply`` comes
-    from the message's ``isAutoReply`` (the conversation's ``out_of_office`` tag where the flag
-    is missing). See this module's docstring for the step-numbering assumption.
+    already, else they are loaded here (one more walk of the campaign). ``is_auto_reply`` is
+    true when the message's ``isAutoReply`` is true or the conversation's AI tag is
+    ``out_of_office`` (any case): the one rule of automatic replies, which inbox attribution
+    reads as it is (:func:`is_automatic`). See this module's docstring for the step-numbering
+    assumption.
 
     ``progress``, ``strict`` and ``deadline`` (seconds for the whole load) as in
     :func:`sendkit_nb.load_leads`.

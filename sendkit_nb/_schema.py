@@ -186,8 +186,9 @@ MAILBOXES_SCHEMA = pl.Schema(
 #: The frame returned by :func:`sendkit_nb.load_replies`: one row per message *from the lead*
 #: in a campaign's inbox threads (our own manual messages are left out), in thread order.
 #: ``id`` is the campaign-lead id (as in ``LEADS_SCHEMA``/``EMAILS_SCHEMA``, so the frames join
-#: on it), ``conversation_id`` the inbox id. ``is_auto_reply``: the message's ``isAutoReply``;
-#: where that flag is absent or null, the conversation's AI tag ``out_of_office``. ``ai_tag`` is
+#: on it), ``conversation_id`` the inbox id. ``is_auto_reply``: true when the message's
+#: ``isAutoReply`` is true or the conversation's AI tag is ``out_of_office`` (any case), the one
+#: rule of automatic replies (inbox attribution reads this column only). ``ai_tag`` is
 #: the conversation's tag (the API tags conversations, not messages). ``step``/``variant``/
 #: ``step_sent_at`` describe the last email sent before the reply in the thread, in the
 #: ``emailsSent`` numbering of the leads frame (``step`` = the sequence ``order``);

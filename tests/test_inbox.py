@@ -47,7 +47,10 @@ def _expected(server: DemoServer, campaign_id: str) -> list[dict[str, Any]]:
                 earlier = [m for m in messages if m["type"] == "sent" and m["sentAt"] <= at]
                 last = max(earlier, key=lambda m: m["sentAt"]) if earlier else None
             email = by_time.get(last["sentAt"]) if last else None
-            auto = message.get("isAutoReply")
+            # The one rule: flagged, or the conversation tagged out-of-office (any case).
+            automatic = message.get("isAutoReply") is True or (
+                (conversation["aiTag"] or "").lower() == "out_of_office"
+            )
             person = conversation["lead"] or {}
             rows.append(
                 {
@@ -58,9 +61,7 @@ def _expected(server: DemoServer, campaign_id: str) -> list[dict[str, Any]]:
                     "email": person.get("email"),
                     "reply_index": n,
                     "received_at": at,
-                    "is_auto_reply": auto
-                    if auto is not None
-                    else (conversation["aiTag"] == "out_of_office"),
+                    "is_auto_reply": automatic,
                     "ai_tag": conversation["aiTag"],
                     "step": email["sequenceStep"] if email else None,
                     "variant": email["variant"] if email else None,
@@ -332,6 +333,46 @@ def test_absent_null_and_odd_thread_shapes() -> None:
         (ids[2], ids[2], 0, False, None, None, None, None),
     ]
     assert replies["received_at"][1] is None
+
+
+def test_one_auto_reply_rule_that_the_metrics_read_as_it_is() -> None:
+    """A message is automatic when flagged, or when its conversation is tagged out_of_office in
+    any case, whatever its flag says; inbox attribution counts exactly the leads whose messages
+    the loader marks so."""
+    ids = [f"{n:024x}" for n in range(1, 6)]
+    leads = [
+        lead(n, emailsSent=[_email(0, _T0, None)], replied=True, repliedAt=_T1) for n in range(1, 6)
+    ]
+    for row, i in zip(leads, ids, strict=True):
+        row["_id"] = i
+    tags = ["Out_Of_Office", "OUT_OF_OFFICE", "interested", "interested", None]
+    flags: list[Any] = [False, "absent", True, False, "absent"]
+    conversations = [
+        {"id": i, "lead": {"_id": row["leadId"]["_id"]}, "aiTag": tag}
+        for i, row, tag in zip(ids, leads, tags, strict=True)
+    ]
+    threads = {}
+    for i, flag in zip(ids, flags, strict=True):
+        reply: dict[str, Any] = {"type": "reply", "receivedAt": "2025-06-17T08:00:00.000Z"}
+        if flag != "absent":
+            reply["isAutoReply"] = flag
+        threads[i] = {"messages": [_sent(1, _T0), reply]}
+    with (
+        ScriptedServer(_scripted(conversations, threads, leads)) as server,
+        sk.SendKitClient("sk_test", base_url=server.url) as client,
+    ):
+        frame = sk.load_leads(client, _CAMPAIGN, progress=False)
+        replies = sk.load_replies(client, _CAMPAIGN, leads=frame, progress=False)
+    assert replies.sort("conversation_id")["is_auto_reply"].to_list() == [
+        True,  # tagged out-of-office (mixed case) beside isAutoReply: false
+        True,  # tagged in capitals, no flag
+        True,  # flagged, tagged otherwise
+        False,
+        False,  # no flag, no tag
+    ]
+    head = sk.metrics.headline(frame, attribution="inbox", replies=replies).row(0, named=True)
+    human = replies.filter(~pl.col("is_auto_reply"))
+    assert (head["replied"], head["auto_replied"]) == (human.height, replies.height - human.height)
 
 
 def test_a_bad_thread_value_names_the_conversation_and_field() -> None:

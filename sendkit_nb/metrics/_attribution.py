@@ -8,8 +8,10 @@ the earlier email), and an out-of-office auto-reply counts as a reply. The inbox
 (:func:`sendkit_nb.load_replies`) have neither problem, so ``attribution="inbox"`` with
 ``replies=`` uses them:
 
-* A message is **automatic** when the thread flags it ``isAutoReply`` or the conversation's AI
-  tag is ``out_of_office`` (either way no person answered).
+* A message is **automatic** when the replies frame's ``is_auto_reply`` is true (null: not
+  automatic). The loader owns that rule (:func:`sendkit_nb.load_replies`: the thread flags it
+  ``isAutoReply``, or the conversation's AI tag is ``out_of_office``, in any case), so
+  ``replies.filter(~pl.col("is_auto_reply"))`` and the funnels' ``replied`` never disagree.
 * A lead **replied** at step s when its first human message in the thread (by time, then thread
   order) follows the step-s email; a lead whose thread has automatic messages only is counted in
   ``auto_replied`` (at the step of its first one) and not in ``replied``. A lead counts once.
@@ -18,8 +20,12 @@ the earlier email), and an out-of-office auto-reply counts as a reply. The inbox
   email at that step (the very email where the send times match). A thread email the leads
   frame does not have, or no email before the message, leaves the reply unattributed.
 * A replied lead (``replied`` true) with no message in ``replies`` keeps its last-touch step:
-  the inbox has no conversation for it, and dropping the reply would lose it silently.
-  :func:`compare_attribution` lists those leads as ``"no_thread"``.
+  the inbox has no conversation for it, and dropping the reply would lose it silently. That
+  holds for a whole campaign whose inbox list came back empty: its replied leads all keep last
+  touch. :func:`compare_attribution` lists those leads as ``"no_thread"``.
+* Replies of a campaign the leads frame does not hold (a status filter left it no lead) count
+  for nothing: they belong to no lead of the frame. Only replies that share no campaign with a
+  non-empty leads frame are refused, as certainly the wrong frame.
 * ``positive`` stays the leads frame's ``ai_tag`` in the positive set, for replied leads.
 
 The metrics compute their last-touch frame as usual and this module swaps the reply columns
@@ -61,8 +67,6 @@ __all__ = [
 #: ``attribution=``: infer each reply's step by last touch, or read it from the inbox threads.
 Attribution = Literal["last_touch", "inbox"]
 ATTRIBUTIONS: Final[tuple[str, ...]] = ("last_touch", "inbox")
-#: The AI tag of out-of-office answers (compared ignoring case).
-OUT_OF_OFFICE: Final = "out_of_office"
 #: What :func:`compare_attribution` says about each lead, in output order.
 ATTRIBUTION_CHANGES: Final[dict[str, str]] = {
     "moved": "the thread shows an earlier (or other) step than last touch",
@@ -131,34 +135,17 @@ def _check_replies(replies: object, leads: pl.DataFrame, what: str) -> pl.DataFr
         )
     theirs = {c for c in replies["campaign_id"].unique().to_list() if c is not None}
     ours = {c for c in leads["campaign_id"].unique().to_list() if c is not None}
-    if theirs - ours:
+    # Replies of a campaign the frame lacks match no lead and count for nothing (a status
+    # filter can leave a campaign with threads no lead): only when the two share no campaign
+    # at all is it certainly the wrong frame. A campaign of the frame without any reply is
+    # not an error either: an empty inbox list leaves its replied leads at last touch.
+    if theirs and ours and not theirs & ours:
         raise BadRequestError(
-            f"{what}: the replies are from campaign(s) {', '.join(sorted(theirs - ours))}, "
-            f"which the leads frame does not hold ({', '.join(sorted(ours)) or 'no campaign'})",
+            f"{what}: the replies are from campaign(s) {', '.join(sorted(theirs))}, none of "
+            f"which the leads frame holds ({', '.join(sorted(ours))})",
             hint="Load the replies and the leads of the same campaign.",
         )
-    # A campaign whose leads replied but of which no thread was loaded would silently fall back
-    # to last touch for every lead: most likely its replies were forgotten.
-    replied = (
-        leads.filter(pl.col("replied").fill_null(False) & ~pl.col("campaign_id").is_in(theirs))
-        .group_by("campaign_id")
-        .len()
-        .sort("campaign_id")
-    )
-    if replied.height:
-        campaign, n = replied.row(0)
-        raise BadRequestError(
-            f"{what}: no replies were loaded for campaign {campaign}, whose leads have {n} replies",
-            hint=_REPLIES_HINT,
-        )
     return replies
-
-
-def _automatic(replies: pl.DataFrame) -> pl.Expr:
-    """True for a message no person wrote: flagged an auto-reply, or in a conversation tagged
-    out-of-office."""
-    tag = pl.col("ai_tag").cast(pl.String).str.to_lowercase() == OUT_OF_OFFICE
-    return pl.col("is_auto_reply").fill_null(False) | tag.fill_null(False)
 
 
 class Inbox:
@@ -176,7 +163,8 @@ class Inbox:
                 "received_at",
                 "step_sent_at",
                 step=pl.col("step").cast(pl.Int32),
-                _automatic=_automatic(replies),
+                # The loader's rule (load_replies), read as it is: no second opinion here.
+                _automatic=pl.col("is_auto_reply").fill_null(False),
             )
             # Messages of leads outside the selection (a status filter) are not counted.
             .join(ids, on="id", how="inner")
@@ -432,12 +420,19 @@ def compare_attribution(leads: pl.DataFrame, replies: pl.DataFrame) -> pl.DataFr
 
 
 def reconcile_replies(
-    leads: pl.DataFrame, replies: pl.DataFrame, include_matches: bool
+    leads: pl.DataFrame,
+    replies: pl.DataFrame,
+    include_matches: bool,
+    window: Window | None = None,
 ) -> pl.DataFrame:
     """The rows :func:`~sendkit_nb.metrics.reconcile` adds for ``replies=``: per campaign and
     step, ``what="replied"`` with ``from_leads`` = leads replied at the step by last touch and
     ``from_api`` = by the inbox threads; and per campaign ``what="unattributed"`` (step null):
-    replied leads no step counts, each way."""
+    replied leads no step counts, each way.
+
+    ``window``: count only the replies the funnels count in it, each way by its own placement
+    (the send time of the email the reply is placed at; an unattributed reply, its own time), so
+    the rows match the windowed last-touch and inbox funnels beside them."""
     checked_inbox(leads, replies, "reconcile")
     frames = []
     for campaign_id in sorted(c for c in leads["campaign_id"].unique().to_list() if c):
@@ -449,6 +444,13 @@ def reconcile_replies(
         replied = base.filter(pl.col("replied").fill_null(False))
         last = attribute_replies(emails.join(replied.select("_lead"), on="_lead", how="semi"))
         table = inbox.table(base, emails).filter(pl.col("_human"))
+        unplaced = replied.join(last.select("_lead"), on="_lead", how="anti")
+        if window is not None:
+            last = last.filter(window.contains(pl.col("_touch_at")))
+            unplaced = unplaced.filter(window.contains(pl.col("replied_at")))
+            table = table.filter(
+                window.contains(pl.when(pl.col("_attributed")).then("_touch_at").otherwise("_at"))
+            )
         per_step = (
             last.group_by("step")
             .agg(from_leads=pl.len())
@@ -470,7 +472,7 @@ def reconcile_replies(
             {
                 "what": ["unattributed"],
                 "step": pl.Series([None], dtype=pl.Int32),
-                "from_leads": [replied.height - last.height],
+                "from_leads": [unplaced.height],
                 "from_api": [int((~table["_attributed"]).sum())],
             }
         )

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
+from sendkit_nb.metrics._attribution import Attribution
 from sendkit_nb.metrics._definitions import (
     Denominator,
 )
@@ -64,6 +65,8 @@ def compare_campaigns(
     since: WindowBound = None,
     until: WindowBound = None,
     as_of: datetime | None = None,
+    attribution: Attribution = "last_touch",
+    replies: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Several campaigns side by side on the same definitions (concatenate their lead frames).
 
@@ -73,6 +76,10 @@ def compare_campaigns(
     with ``campaign_name``. ``campaigns`` is ``load_campaigns(client)`` or a list of campaign
     dicts; without it names are null. ``confidence`` is the level of the Wilson intervals.
     ``since`` / ``until`` / ``as_of``: a time window, as in :func:`headline`.
+    ``attribution`` / ``replies``: as in :func:`headline` (``"inbox"`` with
+    ``replies=sk.load_replies(...)`` of the campaigns, concatenated): a report that places
+    replies by the inbox threads compares its campaigns on the same reply counts its campaign
+    sections show.
 
     >>> from datetime import datetime, UTC
     >>> e = {"step": 0, "variant": None, "sent_at": datetime(2025, 6, 2, tzinfo=UTC),
@@ -95,6 +102,8 @@ def compare_campaigns(
             since=since,
             until=until,
             as_of=as_of,
+            attribution=attribution,
+            replies=replies,
         )
         out = out.join(names, on="campaign_id", how="left", maintain_order="left")
         out = out.sort(
@@ -128,6 +137,8 @@ def compare_campaigns(
             since=since,
             until=until,
             as_of=as_of,
+            attribution=attribution,
+            replies=replies,
         )
         out = out.join(names, on="campaign_id", how="left", maintain_order="left")
     columns = list(out.columns)

@@ -93,16 +93,21 @@ delivered. Wilson interval bounds are clamped to [0, 1].
 
 Inbox attribution (attribution="inbox" with replies=sk.load_replies(...), on the funnel, variant
 funnel and headline; the default is last touch, above): a reply counts at the step its inbox
-thread shows, the step of the last email sent before it. A message is automatic when the thread
-flags it isAutoReply or the conversation's aiTag is out_of_office. replied = leads whose first
-human message follows a step-s email (by time, then thread order), counted once; leads whose
-thread has automatic messages only are not replied but auto_replied (at the step of their first
-one). The variant and send time (for windows) are the lead's own email at that step; a thread
-email the leads frame lacks, or no email before the message, leaves the reply unattributed. A
-replied lead with no message in the threads keeps its last-touch step. positive = replied leads
-with a positive aiTag, as above. reconcile(leads, replies=...) shows per step the leads replied
-by last touch (from_leads) against by the threads (from_api); compare_attribution lists the
-leads whose step moved, whose reply was automatic, or that have no thread.
+thread shows, the step of the last email sent before it. A message is automatic when its
+is_auto_reply is true: load_replies sets it when the thread flags the message isAutoReply or the
+conversation's aiTag is out_of_office (any case), and the metrics read that column only. replied
+= leads whose first human message follows a step-s email (by time, then thread order), counted
+once; leads whose thread has automatic messages only are not replied but auto_replied (at the
+step of their first one). The variant and send time (for windows) are the lead's own email at
+that step; a thread email the leads frame lacks, or no email before the message, leaves the
+reply unattributed. A replied lead with no message in the threads keeps its last-touch step (so
+do all of a campaign's replied leads when its inbox list is empty); replies of a campaign the
+leads do not hold (one a status filter emptied) count for nothing. positive = replied leads with
+a positive aiTag, as above. reconcile(leads, replies=...) shows per step the leads replied by
+last touch (from_leads) against by the threads (from_api), in a since/until window by the same
+rule as the funnel (a reply counts when the email it is placed at was sent in the window);
+compare_attribution lists the leads whose step moved, whose reply was automatic, or that have no
+thread.
 
 Breakdown (breakdown(leads, by)): the headline's counts per group of leads, by any column or
 expression (job title, country, email domain, a tag, a custom field, a bucketed number), pooled

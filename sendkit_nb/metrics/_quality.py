@@ -8,6 +8,7 @@ per (lead, check) that fails, :func:`reconcile` one row per number on which the 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final
 
 import polars as pl
@@ -16,6 +17,7 @@ from sendkit_nb._errors import BadRequestError
 from sendkit_nb.metrics._attribution import reconcile_replies
 from sendkit_nb.metrics._common import check_leads
 from sendkit_nb.metrics._timing import replied_expr
+from sendkit_nb.metrics._windows import WindowBound, window_of
 
 __all__ = ["QUALITY_CHECKS", "quality", "reconcile"]
 
@@ -382,6 +384,9 @@ def reconcile(
     *,
     replies: pl.DataFrame | None = None,
     include_matches: bool = False,
+    since: WindowBound = None,
+    until: WindowBound = None,
+    as_of: datetime | None = None,
 ) -> pl.DataFrame:
     """Compare the leads with the API's own campaign analytics; one row per disagreement.
 
@@ -410,6 +415,10 @@ def reconcile(
     whose first human reply the thread places there (auto-replies left out), and per campaign
     ``what="unattributed"`` (step null) for the replies neither places. ``analytics`` may then
     be left out. :func:`compare_attribution` lists the leads behind the differences.
+    ``since`` / ``until`` / ``as_of`` (a time window, as in :func:`funnel`) apply to this
+    comparison only, by the funnels' rule: a reply counts when the email it is placed at was
+    sent in the window (each way by its own placement), so the rows match the windowed funnels.
+    The API's analytics are all-time, so a window with ``analytics`` is refused.
 
     >>> from datetime import datetime, UTC
     >>> import polars as pl
@@ -426,8 +435,16 @@ def reconcile(
     [('c', 'opened', 0, None, 1, 0, 1)]
     """
     check_leads(leads, ["campaign_id", "status", "replied", "emails"], "reconcile")
+    window = window_of(since, until, as_of, leads, "reconcile")
+    if window is not None and analytics is not None:
+        raise BadRequestError(
+            "reconcile: the API's analytics are all-time; a window (since/until) applies to "
+            "the replies= comparison only",
+            hint="Leave analytics= out to compare last touch with the threads in a window, or "
+            "drop since/until to compare with the analytics.",
+        )
     if replies is not None:
-        inbox_rows = reconcile_replies(leads, replies, include_matches)
+        inbox_rows = reconcile_replies(leads, replies, include_matches, window)
         if analytics is None:
             return inbox_rows
         return pl.concat([reconcile(leads, analytics, include_matches=include_matches), inbox_rows])
