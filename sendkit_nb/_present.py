@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, Literal, NamedTuple
 
 import polars as pl
 
+from sendkit_nb.metrics import Window
 from sendkit_nb.metrics._timing import WITHIN_DAYS
 
 __all__ = [
@@ -32,11 +34,13 @@ __all__ = [
     "Verdict",
     "ab_verdict",
     "ab_verdicts",
+    "describe_window",
     "fmt_days",
     "fmt_int",
     "fmt_interval",
     "fmt_kpi",
     "fmt_level",
+    "fmt_moment",
     "fmt_p",
     "fmt_pct",
     "fmt_pp",
@@ -105,6 +109,48 @@ def fmt_seconds(value: object) -> str:
         return DASH
     seconds = float(value)  # type: ignore[arg-type]
     return f"{seconds:.2f} s" if seconds < 1 else f"{seconds:.1f} s"
+
+
+def fmt_moment(at: datetime) -> str:
+    """A moment in UTC: the date alone at midnight (a window's day boundary), else with the
+    minutes.
+
+    >>> fmt_moment(datetime(2025, 6, 1, tzinfo=UTC)), fmt_moment(datetime(2025, 6, 1, 12, 30))
+    ('2025-06-01 UTC', '2025-06-01 12:30 UTC')
+    """
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    if (at.hour, at.minute, at.second, at.microsecond) == (0, 0, 0, 0):
+        return f"{at:%Y-%m-%d} UTC"
+    return f"{at:%Y-%m-%d %H:%M} UTC"
+
+
+def describe_window(window: Window | None) -> str:
+    """A resolved time window in words, the same on the dashboard and in the report: which
+    emails it counts (the end is not included) and, for a relative window, the moment it
+    counts back from.
+
+    >>> from sendkit_nb.metrics import resolve_window
+    >>> describe_window(resolve_window("7d", as_of=datetime(2025, 7, 1, 12, tzinfo=UTC)))
+    'emails sent since 2025-06-24 12:00 UTC, counted back from 2025-07-01 12:00 UTC'
+    >>> describe_window(resolve_window("2025-06-01", "2025-06-30"))
+    'emails sent from 2025-06-01 UTC to 2025-07-01 UTC (not included)'
+    >>> describe_window(None)
+    'all time'
+    """
+    if window is None:
+        return "all time"
+    if window.start is not None and window.end is not None:
+        span = f"emails sent from {fmt_moment(window.start)} to {fmt_moment(window.end)} "
+        span += "(not included)"
+    elif window.start is not None:
+        span = f"emails sent since {fmt_moment(window.start)}"
+    elif window.end is not None:
+        span = f"emails sent before {fmt_moment(window.end)}"
+    else:  # a relative window over leads without any timestamp: nothing to count back from
+        span = "no dated email to count back from"
+    if window.as_of is None:
+        return span
+    return f"{span}, counted back from {fmt_moment(window.as_of)}"
 
 
 def fmt_pct(value: object) -> str:

@@ -114,8 +114,9 @@ class CampaignSummary:
     detailed: bool = False
     cohort_curves: pl.DataFrame | None = None
     #: With ``options.attribution == "inbox"`` and ``details``: ``metrics.reconcile(leads,
-    #: replies=..., include_matches=True)``, replied leads per step by last touch
-    #: (``from_leads``) against the inbox threads (``from_api``).
+    #: replies=..., include_matches=True)`` in the options' window, replied leads per step by
+    #: last touch (``from_leads``) against the inbox threads (``from_api``), as the windowed
+    #: funnels count them.
     attribution_check: pl.DataFrame | None = None
 
     @property
@@ -181,16 +182,22 @@ def _reply_curve(
 ) -> tuple[pl.DataFrame, bool]:
     """The reply curve of ``selected``, split by variant when ``split`` says so (or, given the
     campaign's leads, when :func:`has_variant_step` finds a step with several variants); from
-    the selection's reply clock when there is one."""
+    the selection's reply clock when there is one. Observed until ``window``'s ``as_of`` (the
+    source's clock) when it has one."""
     if isinstance(split, pl.DataFrame):
         split = has_variant_step(split)
     by: Literal["variant"] | None = "variant" if split else None
-    if window:
-        # The clock knows nothing of windows: a windowed view goes through the emails.
-        return metrics.reply_curve(selected, by=by, confidence=confidence, **window), split
-    if clock is not None:
-        return reply_curve_of_clock(clock, by=by, confidence=confidence), split
-    return metrics.reply_curve(selected, by=by, confidence=confidence), split
+    window = window or {}
+    if clock is not None and not _bounded(window):
+        # The clock knows nothing of windows, but it does take the end of observation.
+        curve = reply_curve_of_clock(clock, by=by, confidence=confidence, **window)
+        return curve, split
+    return metrics.reply_curve(selected, by=by, confidence=confidence, **window), split
+
+
+def _bounded(window: Mapping[str, Any]) -> bool:
+    """Whether ``window`` (:attr:`SummaryOptions.window`) has a bound, not only ``as_of``."""
+    return window.get("since") is not None or window.get("until") is not None
 
 
 #: The columns of :func:`~sendkit_nb.metrics.reply_timing_summary` that a summary's headline
@@ -209,12 +216,11 @@ def _timing(
     clock: pl.DataFrame | None = None,
     window: Mapping[str, Any] | None = None,
 ) -> Mapping[str, Any] | None:
-    if window:
-        frame = metrics.reply_timing_summary(leads, **window)
+    window = window or {}
+    if clock is not None and not _bounded(window):
+        frame = reply_timing_of_clock(clock, **window)
     else:
-        frame = (
-            metrics.reply_timing_summary(leads) if clock is None else reply_timing_of_clock(clock)
-        )
+        frame = metrics.reply_timing_summary(leads, **window)
     return frame.row(0, named=True) if frame.height else None
 
 
@@ -313,8 +319,9 @@ def summarize(
         timing = batch.run(_timing, selected, clock, window) if selected.height else None
         checks = batch.run(metrics.quality, selected) if details and selected.height else None
         cohorts = batch.run(_cohort_curves, selected, opts) if details else None
+        # Windowed like the funnels beside it, so its last-touch and inbox counts are theirs.
         attribution_check = (
-            batch.run(metrics.reconcile, selected, replies=replies, include_matches=True)
+            batch.run(metrics.reconcile, selected, replies=replies, include_matches=True, **window)
             if details and inbox
             else None
         )
@@ -385,13 +392,30 @@ def compare(
     positive_tags: Sequence[str] | None = None,
     confidence: float = 0.95,
     window: Mapping[str, Any] | None = None,
+    attribution: Attribution = "last_touch",
+    replies: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The campaigns of ``leads`` side by side on the headline definitions (best headline rate
-    first), empty when there are no leads; ``window``: :attr:`SummaryOptions.window`."""
+    first), empty when there are no leads; ``window``: :attr:`SummaryOptions.window`.
+    ``attribution`` / ``replies``: as :attr:`SummaryOptions.attribution` and
+    :func:`summarize`'s ``replies`` (of every campaign), so the comparison counts the replies
+    the campaign summaries count. Replies of campaigns without a lead in ``leads`` (a status
+    filter emptied them) are left out first: they count for nothing, and alone they would read
+    as the replies of the wrong campaigns."""
     if not leads.height:
         return pl.DataFrame()
+    inbox = _inbox(SummaryOptions(attribution=attribution), replies)
+    if inbox.get("replies") is not None:
+        inbox["replies"] = inbox["replies"].filter(
+            pl.col("campaign_id").is_in(leads["campaign_id"].unique().implode())
+        )
     return metrics.compare_campaigns(
-        leads, campaigns, positive_tags=positive_tags, confidence=confidence, **(window or {})
+        leads,
+        campaigns,
+        positive_tags=positive_tags,
+        confidence=confidence,
+        **(window or {}),
+        **inbox,
     )
 
 

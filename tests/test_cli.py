@@ -613,7 +613,7 @@ def test_sync_fills_a_store_and_report_from_reads_it_offline(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     page = two.read_text("utf-8")
     assert page.count('class="sk-tab"') == 1
-    assert "2025-06-01 00:00 UTC to 2025-07-01 00:00 UTC" in page
+    assert "emails sent from 2025-06-01 UTC to 2025-07-01 UTC (not included)" in page
 
 
 def test_sync_refuses_a_folder_that_is_not_a_store(tmp_path: Path) -> None:

@@ -75,7 +75,10 @@ def assert_shows(d: Dashboard, leads: pl.DataFrame, catalog: pl.DataFrame, **opt
     denominator = options.get("denominator", "delivered")
     funnel = metrics.funnel(leads, sequence=catalog, denominator=denominator)
     head = metrics.headline(leads).row(0, named=True)
-    timing = metrics.reply_timing_summary(leads).row(0, named=True)
+    # The reply curve is observed up to the source's clock (the API server's Date), as in the
+    # report, not only to the selection's latest event.
+    as_of = d.client.server_time if d.client is not None else None
+    timing = metrics.reply_timing_summary(leads, as_of=as_of).row(0, named=True)
     # KPI cards: the headline numbers, with the reply timing's, formatted.
     assert d.view is not None
     assert d.view.headline == {**head, **{k: timing[k] for k in TIMING_KPIS}}
@@ -90,7 +93,7 @@ def assert_shows(d: Dashboard, leads: pl.DataFrame, catalog: pl.DataFrame, **opt
     # Every other chart equals the chart built from the metrics of the same leads.
     expected = {
         "rates": charts.step_rates(funnel),
-        "reply_curve": charts.reply_curve(metrics.reply_curve(leads)),
+        "reply_curve": charts.reply_curve(metrics.reply_curve(leads, as_of=as_of)),
         "daily": charts.daily_activity(metrics.daily_activity(leads)),
         "ai_tags": charts.ai_tag_breakdown(metrics.ai_tag_counts(leads)),
     }
@@ -193,7 +196,7 @@ def test_denominator_metric_and_variant_switches(
         metrics.variant_funnel(leads, sequence=catalog, denominator="sent"), metric="reply"
     )
     assert figure_data(dash.figures["variants"]) == figure_data(expected)
-    curve = charts.reply_curve(metrics.reply_curve(leads, by="variant"))
+    curve = charts.reply_curve(metrics.reply_curve(leads, by="variant", as_of=client.server_time))
     assert figure_data(dash.figures["reply_curve"]) == figure_data(curve)
     assert len(dash.figures["reply_curve"].data) > 2  # a band and a line per variant
 

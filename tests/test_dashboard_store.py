@@ -12,7 +12,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ import pytest
 import sendkit_nb as sk
 from sendkit_nb import RetryPolicy, charts, metrics
 from sendkit_nb.demo import DemoServer, Faults, make_workspace
+from sendkit_nb.demo import _server as demo_server_module
 from sendkit_nb.widgets import Dashboard
+from sendkit_nb.widgets._source import StoreSource
 
 #: Three campaigns: two pages of leads, one page, and none.
 SIZES = [150, 60, 0]
@@ -309,7 +312,7 @@ def test_the_window_picker_gives_the_windowed_metrics(
         assert_headline(d, headline_of(leads, since=date(2025, 6, 1), until=date(2025, 6, 15)))
         assert d.window_picker.value == "custom"
         assert "2025-06-01" in d.window_picker.label
-        assert "from 2025-06-01 to 2025-06-16 UTC" in header_text(d)
+        assert "from 2025-06-01 UTC to 2025-06-16 UTC (not included)" in header_text(d)
 
         # A window that ends before it starts: an error, and the view stays as it was.
         shown = d.view
@@ -537,3 +540,31 @@ def test_an_empty_campaign_with_a_window_from_the_api_and_from_a_store(
         assert "no leads yet" in header_text(offline)
     finally:
         offline.close()
+
+
+def test_refresh_of_one_campaign_moves_only_its_clock(
+    own_server: DemoServer,
+    own_client: sk.SendKitClient,
+    store_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two weeks after a full sync, Refresh syncs the campaign on show: its windows count back
+    from the new check; the other campaigns', and the store's as a whole, from the old one."""
+    clock = sk.open_store(store_path).as_of
+    assert clock is not None
+    later = clock + timedelta(days=14)
+    monkeypatch.setattr(
+        demo_server_module, "_CLOCK_DATE", formatdate(later.timestamp(), usegmt=True)
+    )
+    d = Dashboard(own_client, store=store_path, since="90d")
+    try:
+        cid = d.selection.campaign_id
+        assert cid is not None and isinstance(d.source, StoreSource)
+        d.refresh()
+        assert "Synced: " in visible_text(d.progress_text.value)
+        others = [c for c in sk.open_store(store_path).campaigns()["campaign_id"] if c != cid]
+        assert d.source.as_of(cid) == later
+        assert all(d.source.as_of(other) == clock for other in others)
+        assert d.source.as_of() == clock, "the whole store: its oldest check"
+    finally:
+        d.close()

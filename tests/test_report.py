@@ -309,7 +309,7 @@ def test_a_windowed_report_says_its_window_and_counts_only_it(
     page = path.read_text("utf-8")
     pairs = meta(page)
     assert pairs["Time window"].startswith(
-        f"{start:%Y-%m-%d} 00:00 UTC to {end:%Y-%m-%d} 00:00 UTC"
+        f"emails sent from {start:%Y-%m-%d} UTC to {end:%Y-%m-%d} UTC (not included)"
     )
     assert "Only emails sent in the window" in page
     names = dict(zip(catalog["name"], catalog["campaign_id"], strict=True))
@@ -337,8 +337,8 @@ def test_a_relative_window_counts_back_from_the_data(
     assert latest is not None
     pairs = meta(page)
     assert pairs["Time window"] == (
-        f"sends from {latest - timedelta(days=30):%Y-%m-%d %H:%M} UTC; relative to "
-        f"{latest:%Y-%m-%d %H:%M} UTC"
+        f"emails sent since {latest - timedelta(days=30):%Y-%m-%d %H:%M} UTC, counted back "
+        f"from {latest:%Y-%m-%d %H:%M} UTC"
     )
     summary = summarize(
         all_leads.filter(pl.col("campaign_id") == catalog["campaign_id"][0]),
@@ -835,3 +835,105 @@ def test_printed_on_a4_portrait_every_column_is_kept(
     assert fit["over"] == [], fit["over"]
     assert fit["cells"] > 100 and fit["hidden"] == 0 and fit["unlabelled"] == 0, fit
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 50_000
+
+
+# -- inbox attribution: one reply count per campaign, and no failure on a filtered selection ----
+
+AB_ID = "683b61000000000000000001"
+AGENCY_ID = "683b61000000000000001a99"  # threads, but no lead in status "active"
+
+
+@pytest.fixture(scope="module")
+def inbox_frames(demo_server: DemoServer) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
+    """Leads and inbox replies of two demo campaigns, over HTTP."""
+    with sk.SendKitClient(demo_server.api_key, base_url=demo_server.url) as client:
+        out = {}
+        for cid in (AB_ID, AGENCY_ID):
+            leads = sk.load_leads(client, cid, progress=False)
+            out[cid] = (leads, sk.load_replies(client, cid, leads=leads, progress=False))
+        return out
+
+
+def _overview_counts(page: str, catalog: pl.DataFrame) -> dict[str, list[str]]:
+    """Per campaign id: the overview's leads, contacted, replied and positive cells."""
+    names = dict(zip(catalog["name"], catalog["campaign_id"], strict=True))
+    return {names[row[0]]: row[2:6] for row in _overview_cells(page)}
+
+
+def _kpi(page: str, campaign_id: str, label: str) -> str:
+    article = re.search(rf'<article [^>]*id="c-{campaign_id}".*?</article>', page, re.S)
+    assert article
+    value = re.search(rf'sk-kpi-value">([^<]*)</div><div class="sk-kpi-label">{label}<', article[0])
+    assert value, label
+    return htmllib.unescape(value.group(1))
+
+
+def test_an_inbox_report_overview_counts_the_replies_its_campaigns_count(
+    client: sk.SendKitClient,
+    catalog: pl.DataFrame,
+    inbox_frames: dict[str, tuple[pl.DataFrame, pl.DataFrame]],
+) -> None:
+    replies = pl.concat([r for _, r in inbox_frames.values()])
+    page = as_html(client, [AB_ID, AGENCY_ID], replies=replies, progress=False)
+    overview = _overview_counts(page, catalog)
+    for cid, (leads, mine) in inbox_frames.items():
+        head = metrics.headline(leads, attribution="inbox", replies=mine).row(0, named=True)
+        assert overview[cid][2:] == [f"{head['replied']:,}", f"{head['positive']:,}"]
+        # the campaign's own KPI card says the same number
+        assert _kpi(page, cid, "Replied") == f"{head['replied']:,}"
+        assert head["replied"] < metrics.headline(leads)["replied"][0], "auto-replies left out"
+    assert "overview keeps last touch" not in page
+    assert "Replies are placed by the inbox threads: the campaign overview" in page
+
+
+def test_an_inbox_report_survives_a_filter_that_empties_a_campaign(
+    client: sk.SendKitClient,
+    catalog: pl.DataFrame,
+    inbox_frames: dict[str, tuple[pl.DataFrame, pl.DataFrame]],
+) -> None:
+    """The agency campaign has threads but no active lead: its replies count for nothing."""
+    replies = pl.concat([r for _, r in inbox_frames.values()])
+    page = as_html(client, [AB_ID, AGENCY_ID], status="active", replies=replies, progress=False)
+    ab_leads, ab_replies = inbox_frames[AB_ID]
+    active = ab_leads.filter(pl.col("status") == "active")
+    head = metrics.headline(active, attribution="inbox", replies=ab_replies).row(0, named=True)
+    overview = _overview_counts(page, catalog)
+    assert overview[AB_ID] == [
+        f"{head[k]:,}" for k in ("leads", "contacted", "replied", "positive")
+    ]
+    assert overview[AGENCY_ID] == ["0", "0", "0", "0"]
+    assert "0 leads with status active" in page
+
+
+def test_a_campaign_without_inbox_threads_keeps_last_touch_in_the_report(
+    client: sk.SendKitClient,
+    catalog: pl.DataFrame,
+    inbox_frames: dict[str, tuple[pl.DataFrame, pl.DataFrame]],
+) -> None:
+    """Replies given for one campaign only: the other's replied leads keep last touch (as a
+    replied lead without a thread does), and the report is built."""
+    ab_leads, ab_replies = inbox_frames[AB_ID]
+    agency, _ = inbox_frames[AGENCY_ID]
+    page = as_html(client, [AB_ID, AGENCY_ID], replies=ab_replies, progress=False)
+    last = metrics.headline(agency).row(0, named=True)
+    assert last["replied"] > 0
+    assert _overview_counts(page, catalog)[AGENCY_ID][2] == f"{last['replied']:,}"
+    assert _kpi(page, AGENCY_ID, "Replied") == f"{last['replied']:,}"
+    head = metrics.headline(ab_leads, attribution="inbox", replies=ab_replies)
+    assert _kpi(page, AB_ID, "Replied") == f"{head['replied'][0]:,}"
+
+
+def test_the_report_observes_curves_up_to_the_sources_clock(client: sk.SendKitClient) -> None:
+    from sendkit_nb._report._build import Options, summary_options
+    from sendkit_nb._report._select import select
+
+    selection = select(
+        client, [AB_ID], status="bounced", catalog=None, progress=False, pulled_at=None
+    )
+    assert selection.as_of is not None and selection.as_of == client.server_time
+    latest = metrics.latest_timestamp(selection.leads)
+    assert latest is not None and latest < selection.as_of
+    settings = summary_options(selection, Options())
+    assert settings.as_of == selection.as_of
+    curve = summarize(selection.leads, None, settings).reply_curve
+    assert curve.equals(metrics.reply_curve(selection.leads, by="variant", as_of=selection.as_of))

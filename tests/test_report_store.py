@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,8 @@ import sendkit_nb as sk
 from sendkit_nb import metrics as skm
 from sendkit_nb._report import as_html
 from sendkit_nb._summary import SummaryOptions, summarize
-from sendkit_nb.demo import DemoServer
+from sendkit_nb.demo import DemoServer, make_workspace
+from sendkit_nb.demo import _server as demo_server_module
 from sendkit_nb.demo._data import DEMO_NOW
 
 from .scripted_server import ScriptedServer
@@ -119,24 +121,69 @@ def test_a_store_records_the_source_clock_and_falls_back_to_the_pull_time(
     pulled = store.pulled_at
     assert pulled is not None and pulled > DEMO_CLOCK + timedelta(days=300)
     assert store.as_of == DEMO_CLOCK
+    assert set(store.campaigns()["source_time"]) == {DEMO_CLOCK}, "kept per campaign"
     marker = json.loads((store_path / "store.json").read_text("utf-8"))
-    assert marker["source_time"] == DEMO_CLOCK.isoformat()
+    assert "source_time" not in marker
 
-    # A store whose source sent no Date (or an older store): the pull time is the "now".
+    # A store written before the clock was kept per campaign, whose source sent no Date: the
+    # pull time is the "now"; with the store-wide note of those stores, the note.
     copy = tmp_path / "copy"
     copy.mkdir()
-    for name in ("campaigns.parquet", "syncs.parquet"):
-        (copy / name).write_bytes((store_path / name).read_bytes())
-    (copy / "store.json").write_text(
-        json.dumps({k: v for k, v in marker.items() if k != "source_time"}), "utf-8"
+    pl.read_parquet(store_path / "campaigns.parquet").drop("source_time").write_parquet(
+        copy / "campaigns.parquet"
     )
+    (copy / "syncs.parquet").write_bytes((store_path / "syncs.parquet").read_bytes())
+    (copy / "store.json").write_text(json.dumps(marker), "utf-8")
     assert sk.open_store(copy).as_of == sk.open_store(copy).pulled_at == pulled
-    # A never-synced store has neither.
+    noted = {**marker, "source_time": DEMO_CLOCK.isoformat()}
+    (copy / "store.json").write_text(json.dumps(noted), "utf-8")
+    assert sk.open_store(copy).as_of == DEMO_CLOCK
+    # A never-synced store has no pull time; its note, if any, is its "now".
     empty = tmp_path / "empty"
     empty.mkdir()
-    (empty / "store.json").write_text(json.dumps(marker), "utf-8")
+    (empty / "store.json").write_text(json.dumps(noted), "utf-8")
     assert sk.open_store(empty).pulled_at is None
     assert sk.open_store(empty).as_of == DEMO_CLOCK
+    (empty / "store.json").write_text(json.dumps(marker), "utf-8")
+    assert sk.open_store(empty).as_of is None
+
+
+def test_a_report_counts_back_from_the_oldest_check_of_the_campaigns_it_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full sync at the data's end; two weeks later only one campaign is synced again (the
+    dashboard's Refresh). "Last 30 days" of the whole store must still count back from the
+    other campaigns' check, not show them without sends in days they were never checked for."""
+    root = tmp_path / "store"
+    later = DEMO_CLOCK + timedelta(days=14)
+    with DemoServer(make_workspace(seed=5, sizes=[120, 90])) as server:
+        ids = sorted(str(c["_id"]) for c in server.workspace.campaigns)
+        with sk.SendKitClient(server.api_key, base_url=server.url) as client:
+            sk.sync(client, root, progress=False)
+            monkeypatch.setattr(
+                demo_server_module, "_CLOCK_DATE", formatdate(later.timestamp(), usegmt=True)
+            )
+            # The campaign whose sends ended in April; the other sent until the data's end.
+            assert sk.sync(client, root, [ids[1]], progress=False).skipped == (ids[1],)
+    store = sk.open_store(root)
+    assert store.as_of == DEMO_CLOCK and store.as_of_for([ids[1]]) == later
+
+    page = as_html(store, since="30d", progress=False)
+    assert f"counted back from {DEMO_CLOCK:%Y-%m-%d %H:%M} UTC" in meta(page)["Time window"]
+    names = dict(store.campaigns().select("campaign_id", "name").iter_rows())
+    rows = _overview_rows(page)
+    expected = {
+        r["campaign_id"]: r
+        for r in skm.headline(store.leads(), since="30d", as_of=DEMO_CLOCK).iter_rows(named=True)
+    }
+    for cid in ids:
+        assert rows[names[cid]][3] == f"{expected[cid]['contacted']:,}"
+    # Counted back from the later sync, the campaign not synced then would lose sends.
+    shifted = skm.headline(store.leads(ids[0]), since="30d", as_of=later).row(0, named=True)
+    assert expected[ids[0]]["contacted"] > shifted["contacted"]
+    # A report of the campaign synced later counts back from its own, later check.
+    alone = as_html(store, campaigns=[ids[1]], since="30d", progress=False)
+    assert f"counted back from {later:%Y-%m-%d %H:%M} UTC" in meta(alone)["Time window"]
 
 
 # -- sk.report(store) ----------------------------------------------------------------------------
@@ -153,7 +200,8 @@ def test_a_store_report_counts_30_days_back_from_the_demo_clock(
     pairs = meta(window_page)
     start = DEMO_CLOCK - timedelta(days=30)
     assert pairs["Time window"] == (
-        f"sends from {start:%Y-%m-%d %H:%M} UTC; relative to {DEMO_CLOCK:%Y-%m-%d %H:%M} UTC"
+        f"emails sent since {start:%Y-%m-%d %H:%M} UTC, counted back from "
+        f"{DEMO_CLOCK:%Y-%m-%d %H:%M} UTC"
     )
     pulled = store.pulled_at
     assert pulled is not None
@@ -247,7 +295,7 @@ def test_cli_report_from_a_demo_store_has_a_non_empty_30_day_window(
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     page = target.read_text("utf-8")
-    assert f"relative to {DEMO_CLOCK:%Y-%m-%d %H:%M} UTC" in meta(page)["Time window"]
+    assert f"counted back from {DEMO_CLOCK:%Y-%m-%d %H:%M} UTC" in meta(page)["Time window"]
     leads = store.leads(A_CAMPAIGN)
     want = skm.headline(leads, since="30d", as_of=DEMO_CLOCK).row(0, named=True)
     assert want["contacted"] > 0
@@ -270,7 +318,7 @@ def test_the_store_report_in_chromium_offline(
         page = offline.open(path)
         header = page.locator("#sk-meta").inner_text()
         assert f"a local store at {store.path}" in header
-        assert "relative to 2025-07-01 12:00 UTC" in header
+        assert "counted back from 2025-07-01 12:00 UTC" in header
         assert page.get_by_text("deleted upstream but kept in the store").is_visible()
         tabs = page.locator(".sk-tab")
         assert tabs.count() == 6
@@ -398,9 +446,11 @@ def test_an_inbox_report_from_a_frame_needs_the_replies_and_says_what_it_used(
     other = replies.with_columns(campaign_id=pl.lit("683b61000000000000001a99"))
     with pytest.raises(sk.BadRequestError, match="which the report does not show"):
         sk.report(leads, catalog=catalog, replies=other, progress=False)
-    # No replies at all for a campaign whose leads replied: refused, not silently last touch.
-    with pytest.raises(sk.BadRequestError, match="no replies were loaded"):
-        sk.report(leads, catalog=catalog, replies=replies.clear(), progress=False)
+    # An empty inbox list for a campaign whose leads replied: they keep last touch (DEFINITIONS:
+    # a replied lead with no message keeps its last-touch step), and the data checks show it.
+    empty = sk.report(leads, catalog=catalog, replies=replies.clear(), progress=False)
+    last = skm.headline(leads).row(0, named=True)
+    assert f'{last["replied"]:,}</div><div class="sk-kpi-label">Replied<' in empty.html
 
 
 def test_a_last_touch_report_has_no_attribution_table(store: sk.Store) -> None:

@@ -224,3 +224,96 @@ def test_a_draft_campaign_has_a_summary_without_sends(demo: sk.SendKitClient) ->
     assert s.leads.height == leads.height and s.contacted == 0
     assert s.reply_curve.height == 0 or s.reply_curve["group"].n_unique() <= 1
     assert compare(leads.clear(), None).height == 0
+
+
+# -- inbox attribution, windows and the source's clock ------------------------------------------
+
+AGENCY_CAMPAIGN = "683b61000000000000001a99"  # threads, but no lead in status "active"
+
+
+@pytest.fixture(scope="module")
+def ab_replies(demo: sk.SendKitClient, ab_leads: pl.DataFrame) -> pl.DataFrame:
+    return sk.load_replies(demo, AB_CAMPAIGN, leads=ab_leads, progress=False)
+
+
+def test_the_attribution_check_counts_the_window_the_funnels_count(
+    ab_leads: pl.DataFrame, ab_replies: pl.DataFrame, catalog: pl.DataFrame
+) -> None:
+    since, until = "2025-06-10", "2025-06-20"
+    options = SummaryOptions(attribution="inbox", since=since, until=until)
+    s = summarize(ab_leads, catalog, options, replies=ab_replies)
+    check = s.attribution_check
+    assert check is not None
+    start, end = s.options.since, s.options.until
+    assert_frame_equal(
+        check,
+        metrics.reconcile(
+            ab_leads, replies=ab_replies, include_matches=True, since=start, until=end
+        ),
+    )
+    steps = check.filter(pl.col("what") == "replied")
+    last = metrics.funnel(ab_leads, since=start, until=end)
+    for row in steps.iter_rows(named=True):
+        # from_api is the inbox step funnel beside it; from_leads the last-touch funnel's.
+        assert row["from_api"] == s.funnel.filter(pl.col("step") == row["step"])["replied"].sum()
+        assert row["from_leads"] == last.filter(pl.col("step") == row["step"])["replied"].sum()
+    everything = metrics.reconcile(ab_leads, replies=ab_replies, include_matches=True)
+    assert (
+        steps["from_leads"].sum()
+        < everything.filter(pl.col("what") == "replied")["from_leads"].sum()
+    )
+
+
+def test_compare_uses_the_summaries_attribution(
+    demo: sk.SendKitClient, ab_leads: pl.DataFrame, ab_replies: pl.DataFrame
+) -> None:
+    agency = sk.load_leads(demo, AGENCY_CAMPAIGN, progress=False)
+    replies = pl.concat([ab_replies, sk.load_replies(demo, AGENCY_CAMPAIGN, progress=False)])
+    leads = pl.concat([ab_leads, agency])
+    got = compare(leads, None, attribution="inbox", replies=replies)
+    for frame in (ab_leads, agency):
+        cid = frame["campaign_id"][0]
+        mine = replies.filter(pl.col("campaign_id") == cid)
+        one = summarize(frame, None, SummaryOptions(attribution="inbox"), replies=mine)
+        row = got.filter(pl.col("campaign_id") == cid).row(0, named=True)
+        assert (row["replied"], row["reply_rate"]) == (
+            one.headline["replied"],
+            one.headline["reply_rate"],
+        )
+    # A status filter that leaves a campaign no lead: its replies count for nothing.
+    active = leads.filter(pl.col("status") == "active")
+    assert set(active["campaign_id"]) == {AB_CAMPAIGN}
+    filtered = compare(active, None, attribution="inbox", replies=replies)
+    assert filtered["replied"].to_list() == [
+        metrics.headline(active, attribution="inbox", replies=ab_replies)["replied"][0]
+    ]
+
+
+def test_curves_are_observed_up_to_the_sources_clock(
+    demo: sk.SendKitClient, ab_leads: pl.DataFrame, catalog: pl.DataFrame
+) -> None:
+    clock = demo.server_time
+    assert clock is not None
+    bounced = ab_leads.filter(pl.col("status") == "bounced")
+    latest = metrics.latest_timestamp(bounced)
+    assert latest is not None and latest < clock, "the selection ends before the clock"
+    s = summarize(ab_leads, catalog, SummaryOptions(statuses=("bounced",), as_of=clock))
+    assert_frame_equal(s.reply_curve, metrics.reply_curve(bounced, by="variant", as_of=clock))
+    assert s.cohort_curves is not None
+    assert_frame_equal(s.cohort_curves, metrics.cohort_curves(bounced, "1w", as_of=clock))
+    observed, to_latest = (
+        s.reply_curve["day"].max(),
+        metrics.reply_curve(bounced, by="variant")["day"].max(),
+    )
+    assert isinstance(observed, int) and isinstance(to_latest, int) and observed > to_latest
+    # The dashboard passes it through as well (from its reply clock).
+    loaded = LoadedCampaign.from_leads(AB_CAMPAIGN, ab_leads)
+    view = compute_view(
+        loaded,
+        Selection(AB_CAMPAIGN, ("bounced",), by_variant=True),
+        catalog,
+        table_rows=1,
+        as_of=clock,
+    )
+    assert_frame_equal(view.reply_curve, s.reply_curve)
+    assert view.headline["replied_within"] == s.headline["replied_within"]

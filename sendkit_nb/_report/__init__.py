@@ -242,10 +242,10 @@ def report(
     the pull time, the demo API's is frozen at its data's end), else ``pulled_at``, else the
     data's latest timestamp): every number counts the emails sent in the window and the
     replies attributed to them (``metrics.DEFINITIONS``); the header says the window.
-    ``attribution``: ``"last_touch"`` (the default) or ``"inbox"``: each campaign's KPIs, step
-    funnel and A/B test count a reply at the step its inbox thread shows, auto-replies apart
-    (``metrics.DEFINITIONS``), and its data checks compare the two per step
-    (``metrics.reconcile(..., replies=)``); the campaign overview keeps last touch. ``replies``:
+    ``attribution``: ``"last_touch"`` (the default) or ``"inbox"``: the campaign overview and
+    each campaign's KPIs, step funnel and A/B test count a reply at the step its inbox thread
+    shows, auto-replies apart (``metrics.DEFINITIONS``), and its data checks compare the two per
+    step (``metrics.reconcile(..., replies=)``, in the same window). ``replies``:
     :func:`~sendkit_nb.load_replies` of the reported campaigns (``pl.concat`` of several), which
     implies ``"inbox"``; with a client source and no ``replies`` they are loaded here, one
     request per thread (which is why it is asked for, not done by default).

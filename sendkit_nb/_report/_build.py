@@ -17,6 +17,7 @@ import polars as pl
 from sendkit_nb import charts
 from sendkit_nb import metrics as skm
 from sendkit_nb._present import (
+    describe_window,
     fmt_int,
     rate_label,
     unique_names,
@@ -67,7 +68,9 @@ class Options:
 
 def summary_options(selection: Selection, options: Options) -> SummaryOptions:
     """The summary options of a report: its status filter and settings, and always the A/B
-    view (a report shows every campaign's variants, with the reply curve split by them)."""
+    view (a report shows every campaign's variants, with the reply curve split by them).
+    ``as_of`` is the source's clock (:attr:`Selection.as_of`): the reply and cohort curves are
+    observed up to it, not to the latest timestamp of the status-filtered selection."""
     return SummaryOptions(
         statuses=selection.statuses or (),
         denominator=options.denominator,
@@ -76,6 +79,7 @@ def summary_options(selection: Selection, options: Options) -> SummaryOptions:
         by_variant=True,
         since=options.window.start if options.window is not None else None,
         until=options.window.end if options.window is not None else None,
+        as_of=selection.as_of,
         attribution="inbox" if options.replies is not None else "last_touch",
     )
 
@@ -269,11 +273,15 @@ class _Builder:
     def overview(self) -> tuple[Chart, Table]:
         leads = self.selection.leads
         ids = self.selection.campaign_ids
+        settings = summary_options(self.selection, self.options)
+        # The campaign sections' attribution, so the overview's rates are theirs.
         compared = compare(
             leads,
             self.catalog,
             positive_tags=self.options.positive_tags,
-            window=summary_options(self.selection, self.options).window,
+            window=settings.window,
+            attribution=settings.attribution,
+            replies=self.options.replies,
         )
         table = overview_table(compared, ids, self.names, self.anchors, self.statuses)
         if compared.height == 0:
@@ -365,7 +373,7 @@ def build_view(
         )
     if options.window is not None:
         banners.append(
-            f"Time window: {options.window.describe()}. Only emails sent in the window, and "
+            f"Time window: {describe_window(options.window)}. Only emails sent in the window, and "
             "replies attributed to them, are counted: the funnels and rates describe this "
             "window, not whole campaigns."
         )
@@ -376,9 +384,9 @@ def build_view(
         )
     if options.replies is not None:
         banners.append(
-            "Replies are placed by the inbox threads: each campaign's KPIs, step funnel and A/B "
-            "test count a reply at the step its thread shows and leave auto-replies out; the "
-            "data checks compare this with last touch. The campaign overview keeps last touch."
+            "Replies are placed by the inbox threads: the campaign overview and each campaign's "
+            "KPIs, step funnel and A/B test count a reply at the step its thread shows and leave "
+            "auto-replies out; the data checks compare this with last touch."
         )
     banners.extend(selection.notes)
     view = ReportView(
@@ -415,10 +423,7 @@ def _meta(
         ("Data pulled", pulled),
         (
             "Time window",
-            "all time (no window)"
-            if window is None
-            else window.describe()
-            + (f"; relative to {_time(window.as_of)}" if window.as_of is not None else ""),
+            "all time (no window)" if window is None else describe_window(window),
         ),
         ("Source", selection.source),
         ("Campaigns", chosen + ": " + "; ".join(names[c] for c in selection.campaign_ids)),

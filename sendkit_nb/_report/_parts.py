@@ -181,7 +181,8 @@ def attribution_table(check: pl.DataFrame, funnel: pl.DataFrame) -> Table:
     return _table(
         "attribution",
         "Replied leads per step: last touch (the leads' replied flag and send times) against "
-        "the inbox threads (first human reply; auto-replies left out).",
+        "the inbox threads (first human reply; auto-replies left out), counted as the step "
+        "funnel counts them (in the report's time window, when it has one).",
         [("Step", False), ("Last touch", True), ("Inbox threads", True), ("Difference", True)],
         rows,
     )

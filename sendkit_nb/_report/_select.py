@@ -307,6 +307,8 @@ def _from_store(
         statuses=tuple(statuses) if statuses else None,
         all_campaigns=all_campaigns,
         demo=False,
-        as_of=store.as_of,
+        # The oldest check of the campaigns reported: a window never claims days one of them
+        # was not synced for (a sync of some campaigns leaves the others' clocks as they were).
+        as_of=store.as_of_for(ids),
         notes=tuple(notes),
     )

@@ -69,21 +69,6 @@ class Window:
             return inside
         return inside.fill_null(False)
 
-    def describe(self) -> str:
-        """The window in words, as a report header says it: ``"2025-06-01 00:00 UTC to
-        2025-06-08 00:00 UTC"``, ``"from ..."``, ``"before ..."`` or ``"all time"``."""
-
-        def at(value: datetime) -> str:
-            return value.strftime("%Y-%m-%d %H:%M UTC")
-
-        if self.start is not None and self.end is not None:
-            return f"{at(self.start)} to {at(self.end)} (sends from the first, before the second)"
-        if self.start is not None:
-            return f"sends from {at(self.start)}"
-        if self.end is not None:
-            return f"sends before {at(self.end)}"
-        return "all time"
-
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

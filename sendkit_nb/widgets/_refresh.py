@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import plotly.graph_objects as go
 import polars as pl
@@ -23,7 +23,7 @@ import polars as pl
 from sendkit_nb import charts
 from sendkit_nb._checks import check_object_id
 from sendkit_nb._errors import BadRequestError, SendKitError
-from sendkit_nb._present import fmt_int, fmt_seconds
+from sendkit_nb._present import describe_window, fmt_int, fmt_seconds
 from sendkit_nb.metrics import Window, resolve_window
 from sendkit_nb.widgets._compare import Comparison
 from sendkit_nb.widgets._controls import Controls
@@ -255,7 +255,7 @@ class Refresher:
         return resolve_window(
             selection.since,
             selection.until,
-            as_of=self.store.source.as_of(),
+            as_of=self.store.source.as_of(loaded.campaign_id),
             leads=loaded.leads,
             what="dashboard window",
         )
@@ -298,6 +298,7 @@ class Refresher:
                 table_rows=self.table_rows,
                 positive_tags=self.positive_tags,
                 window=window,
+                as_of=self.store.source.as_of(loaded.campaign_id),
             )
         except BaseException:
             # The comparison started above will never be drawn: compute it again next time.
@@ -532,20 +533,4 @@ def window_text(selection: Selection, window: Window | None) -> str | None:
     picked = selection.since if selection.until is None else None
     named = next((label for label, value in WINDOWS.items() if value and value == picked), None)
 
-    def moment(at: datetime) -> str:
-        return (
-            f"{at:%Y-%m-%d}"
-            if (at.hour, at.minute, at.second) == (0, 0, 0)
-            else (f"{at:%Y-%m-%d %H:%M}")
-        )
-
-    if window.start is not None and window.end is not None:
-        span = f"emails sent from {moment(window.start)} to {moment(window.end)} UTC"
-    elif window.start is not None:
-        span = f"emails sent since {moment(window.start)} UTC"
-    elif window.end is not None:
-        span = f"emails sent before {moment(window.end)} UTC"
-    else:  # a relative window over leads without any timestamp: nothing to count back from
-        span = "no dated email to count back from"
-    reference = f", counted back from {moment(window.as_of)} UTC" if window.as_of else ""
-    return f"{named or 'Window'}: {span}{reference}"
+    return f"{named or 'Window'}: {describe_window(window)}"

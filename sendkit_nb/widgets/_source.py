@@ -93,10 +93,10 @@ class Source(Protocol):
         """Every lead of ``campaign_id``, and warnings to show about the load."""
         ...
 
-    def as_of(self) -> datetime | None:
-        """The source's clock when the data was pulled: what relative windows ("7d") count
-        back from. None: the latest timestamp in the campaign's leads (the metrics' own
-        default)."""
+    def as_of(self, campaign_id: str | None = None) -> datetime | None:
+        """The source's clock when the data of ``campaign_id`` (None: every campaign) was
+        pulled: what relative windows ("7d") count back from. None: the latest timestamp in
+        the campaign's leads (the metrics' own default)."""
         ...
 
     def update(
@@ -152,7 +152,7 @@ class ApiSource:
                 )
         return leads, notes
 
-    def as_of(self) -> datetime | None:
+    def as_of(self, campaign_id: str | None = None) -> datetime | None:
         # The server's clock at the load (its Date header), as the report and a store count
         # back from: "last 7 days" means the same days on every front end. The demo API's
         # clock is frozen where its data ends, so its windows are never empty by accident.
@@ -259,10 +259,13 @@ class StoreSource:
             )
         return leads, notes
 
-    def as_of(self) -> datetime | None:
-        # The source's clock at the store's last sync (a campaign skipped by it was seen
-        # unchanged then), as the report from a store counts.
-        return self.store.as_of
+    def as_of(self, campaign_id: str | None = None) -> datetime | None:
+        # The source's clock when a sync last pulled the campaign or found it unchanged; a
+        # sync of another campaign (a Refresh elsewhere) does not move it, as the report from
+        # a store counts. None: the oldest over the store's campaigns.
+        if campaign_id is None:
+            return self.store.as_of
+        return self.store.as_of_for([campaign_id])
 
     def update(
         self, campaign_id: str | None, on_stage: StageCallback, on_leads: ProgressCallback
@@ -271,7 +274,7 @@ class StoreSource:
             raise OfflineError(self.refresh_unavailable or "no client")
         result = self._sync(campaign_id, on_stage, on_leads)
         if campaign_id is not None and campaign_id in result.failed:
-            pulled = self.as_of()
+            pulled = self.as_of(campaign_id)
             when = f" (as of {pulled:%Y-%m-%d %H:%M} UTC)" if pulled else ""
             error = (
                 f"The sync could not pull this campaign: {result.failed[campaign_id]}. "

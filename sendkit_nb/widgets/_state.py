@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -354,6 +355,7 @@ def compute_view(
     table_rows: int,
     positive_tags: Iterable[str] | None = None,
     window: Window | None = None,
+    as_of: datetime | None = None,
 ) -> View:
     """The summary of ``selection`` of ``loaded`` and the lead table's first rows.
 
@@ -363,7 +365,9 @@ def compute_view(
     beside the metrics.
 
     ``window``: the selection's date window, resolved (absolute bounds, so every part of the
-    view and the comparison count the same days); None: all time.
+    view and the comparison count the same days); None: all time. ``as_of``: the source's
+    clock at the pull (``source.as_of()``), where the reply curve's observation ends (None: the
+    latest timestamp of the selection).
     """
     statuses = check_statuses(selection.statuses)
     leads, table = loaded.select(statuses)
@@ -380,6 +384,7 @@ def compute_view(
                 by_variant=selection.by_variant,
                 since=window.start if window is not None else None,
                 until=window.end if window is not None else None,
+                as_of=as_of,
             ),
             campaign_id=loaded.campaign_id,
             details=False,
