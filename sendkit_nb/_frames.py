@@ -7,6 +7,10 @@ the final ``LEADS_SCHEMA`` a block of a few thousand leads at a time (one conver
 about as much on 100 rows as on 5,000), so a load holds about its result, not every page
 until the last one, and the frame comes out in one chunk per block.
 
+Times in the API's own form are read with a fixed-width format, six times faster than the
+general ISO-8601 one; a block holding a time in any other form is converted again with the
+general format, so the faster path changes no result.
+
 Both steps are strict, so good rows are checked by converting them and nothing more: when the
 reader rejects a body, a slow pure-Python pass finds the field of the wrong JSON type; when
 the conversion rejects a value the reader admitted (an unknown status, a step that is not an
@@ -21,7 +25,7 @@ import io
 import json
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 from polars._typing import PolarsDataType
@@ -49,6 +53,13 @@ __all__ = [
 ]
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
+# The form the API writes every time in (2025-06-03T08:23:57.452Z). polars reads a fixed-width
+# format like this one six times faster than the general format above (0.05 against 0.33 us a
+# value); a page carries a few hundred times, which were four fifths of the cost of converting
+# it. The pattern admits exactly this form, so the fixed format only ever sees text that the
+# general one reads to the same instant (checked against it on a million mutated times).
+_API_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%3fZ"
+_API_TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 # The API's campaign-lead item, as far as the loader reads it (sendkit-api.md 4.6 and the seed).
@@ -282,16 +293,27 @@ def _to_time(expr: pl.Expr, name: str, *, strict: bool) -> pl.Expr:
     )
 
 
-def _lead_columns(*, strict: bool) -> tuple[pl.Expr, ...]:
+def _to_api_time(expr: pl.Expr, name: str) -> pl.Expr:
+    """A JSON time string in the API's own form (see :data:`_API_TIME_FORMAT`) -> UTC
+    datetime; null for anything else, which :func:`_times_all_read` then notices."""
+    parsed = expr.str.to_datetime(
+        _API_TIME_FORMAT, time_unit="us", time_zone="UTC", strict=False, cache=False
+    )
+    return pl.when(expr.str.contains(_API_TIME_PATTERN)).then(parsed).alias(name)
+
+
+def _lead_columns(*, strict: bool, api_times: bool = False) -> tuple[pl.Expr, ...]:
     """Every column of LEADS_SCHEMA but campaign_id, from the raw lead fields.
 
     Strict: any value that does not fit (an unknown status, a step that is not an integer
     within Int32, a time that does not parse, a blank step or time) fails the whole select,
     so the usual page converts with no separate pass over its values to check them. Lenient:
     blanks become null and nothing fails; used only after :func:`_bad_value` found no problem.
+    ``api_times`` (with strict): times are read only in the API's own form, and any other
+    becomes null instead of failing; the caller checks that none did (:func:`_to_leads`).
     """
     step = functools.partial(_to_int32, strict=strict)
-    time = functools.partial(_to_time, strict=strict)
+    time = _to_api_time if api_times else functools.partial(_to_time, strict=strict)
     person = pl.col("leadId").struct
     sent = pl.element().struct
     return (
@@ -324,32 +346,58 @@ def _lead_columns(*, strict: bool) -> tuple[pl.Expr, ...]:
     )
 
 
-_STRICT_COLUMNS = _lead_columns(strict=True)
-_LENIENT_COLUMNS = _lead_columns(strict=False)
+_Conversion = Literal["api_times", "strict", "lenient"]
+_COLUMNS: dict[_Conversion, tuple[pl.Expr, ...]] = {
+    "api_times": _lead_columns(strict=True, api_times=True),
+    "strict": _lead_columns(strict=True),
+    "lenient": _lead_columns(strict=False),
+}
 
 
 @functools.lru_cache(maxsize=64)
-def _columns_for(campaign_id: str, *, strict: bool) -> tuple[pl.Expr, ...]:
+def _columns_for(campaign_id: str, conversion: _Conversion) -> tuple[pl.Expr, ...]:
     # Built once per campaign: pl.lit alone costs about a tenth of a page's conversion.
     campaign = pl.lit(campaign_id, pl.String).alias("campaign_id")
-    return (campaign, *(_STRICT_COLUMNS if strict else _LENIENT_COLUMNS))
+    return (campaign, *_COLUMNS[conversion])
+
+
+def _times_all_read(raw: pl.DataFrame, leads: pl.DataFrame) -> bool:
+    """Whether every time of ``raw`` came out of the ``api_times`` conversion as a time: the
+    same number of nulls in each time column before and after. Counting nulls is cheap; the
+    emails' times are counted over all the emails at once (the conversion keeps every list's
+    length, and a null email becomes one with null fields)."""
+    pairs = (("repliedAt", "replied_at"), ("addedAt", "added_at"))
+    if any(raw.get_column(a).null_count() != leads.get_column(b).null_count() for a, b in pairs):
+        return False
+    sent = raw.get_column("emailsSent").explode(empty_as_null=False, keep_nulls=False)
+    emails = leads.get_column("emails").explode(empty_as_null=False, keep_nulls=False)
+    return sent.struct.field("sentAt").null_count() == emails.struct.field("sent_at").null_count()
 
 
 def _to_leads(raw: pl.DataFrame, campaign_id: str) -> pl.DataFrame:
     """Raw lead rows (API field names; one page or a block of pages) -> a LEADS_SCHEMA frame,
     or SchemaError naming the value that does not fit (its index counts from ``raw``'s first
     row)."""
-    # One select. On a block of a few thousand rows, run on this thread: polars' fixed cost
+    # Usually one select. On a block of a few thousand rows, run on this thread: polars' fixed cost
     # per hand-off to its thread pool outweighs what the pool gains on so few rows.
     # leads_from_items may be given many more rows, which do gain from the pool.
     select = raw.select if raw.height > 10_000 else raw.select_seq
     try:
-        return select(_columns_for(campaign_id, strict=True))
+        leads = select(_columns_for(campaign_id, "api_times"))
+    except pl.exceptions.PolarsError:
+        pass  # a value that does not fit: the strict conversion below fails too, and says why
+    else:
+        if _times_all_read(raw, leads):
+            return leads
+        # A time in another form (an offset, more digits, a blank, or not a time at all): the
+        # general conversion reads or rejects it.
+    try:
+        return select(_columns_for(campaign_id, "strict"))
     except pl.exceptions.PolarsError as exc:
         try:
             problem = _bad_value(raw)
             if problem is None:
-                return select(_columns_for(campaign_id, strict=False))
+                return select(_columns_for(campaign_id, "lenient"))
         except pl.exceptions.PolarsError as again:  # not expected: nothing above is strict
             problem = str(again)
         raise SchemaError(f"unexpected value in the leads response: {problem}") from exc

@@ -14,8 +14,9 @@ total allows, or a full page with no way forward raise :class:`PaginationError`.
 from __future__ import annotations
 
 import math
+import queue
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -248,16 +249,21 @@ def _fetch_concurrently(
             return fetch({"page": number})
 
     workers = min(client.max_workers, len(numbers))
+    # Each page reports itself done on a queue. Not concurrent.futures.wait: every call of it
+    # locks every pending future, so a walk of n pages cost up to n * n / 2 lock round trips
+    # on the loader's thread, holding the GIL: 0.1 s of CPU at 1,000 pages, 7 s at 10,000.
+    finished: queue.SimpleQueue[Future[Page[_T]]] = queue.SimpleQueue()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sendkit-page") as pool:
-        pending: dict[Future[Page[_T]], int] = {pool.submit(fetch_page, n): n for n in numbers}
+        pending: dict[Future[Page[_T]], int] = {}
         try:
+            for number in numbers:
+                future = pool.submit(fetch_page, number)
+                pending[future] = number
+                future.add_done_callback(finished.put)
             while pending:
-                # Not FIRST_EXCEPTION: that waits for every page unless one fails, and so would
-                # hold all of them until the last arrived.
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    number = pending.pop(future)
-                    yield number, future.result()
+                future = finished.get()
+                number = pending.pop(future)
+                yield number, future.result()
         finally:
             for future in pending:
                 future.cancel()

@@ -8,6 +8,7 @@ import json
 import logging
 import time
 import warnings
+from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -756,6 +757,12 @@ def test_steps_at_the_int32_limits_load() -> None:
         ({"_id": None}, "data[1]._id is missing"),
         ({"emailsSent": [{"sentAt": "yesterday"}]}, "data[1].emailsSent[0].sentAt"),
         ({"addedAt": "2025-13-45"}, "data[1].addedAt: expected an ISO-8601 time"),
+        # The API's own form, but no such day: the fast fixed-width reading gives up on it and
+        # the general one names it.
+        (
+            {"emailsSent": [{"sentAt": "2025-02-30T08:00:00.000Z"}]},
+            "data[1].emailsSent[0].sentAt: expected an ISO-8601 time, got '2025-02-30T08:00",
+        ),
         ({"tags": {"a": 1}}, "data[1].tags"),
         ({"emailsSent": ["x"]}, "data[1].emailsSent[0]"),
     ],
@@ -767,6 +774,46 @@ def test_bad_values_are_schema_errors_naming_the_field(fields: dict[str, Any], n
     with ScriptedServer(script) as server, pytest.raises(sk.SchemaError) as info:
         sk.load_leads(scripted_client(server), CAMPAIGN, progress=False)
     assert named in str(info.value)
+
+
+#: ISO-8601 times in forms other than the API's own (2025-06-16T10:30:00.000Z), which the loader
+#: reads with a slower general format; each is the instant Python's own parser gives.
+OTHER_TIME_FORMS = [
+    "2025-06-16T12:30:00.000+02:00",
+    "2025-06-16T10:30:00Z",
+    "2025-06-16T10:30:00.123456Z",
+    "2025-06-16T10:30:00.5Z",
+    "2025-06-16T05:30:00.250-05:00",
+]
+
+
+@pytest.mark.parametrize("form", OTHER_TIME_FORMS)
+def test_times_in_other_iso_forms_load_to_the_same_instant(form: str) -> None:
+    # One lead in another form among leads in the API's own form, on one page: the block is
+    # converted again with the general format, and every time keeps its instant.
+    odd = lead(2, addedAt=form, repliedAt=form, replied=True)
+    odd["emailsSent"].append({"sequenceStep": 1, "sentAt": form})
+    items = [lead(1), odd, lead(3)]
+
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        return 200, cursor_page(items, False, None, 3)
+
+    with ScriptedServer(script) as server:
+        leads = sk.load_leads(scripted_client(server), CAMPAIGN, progress=False)
+    instant = datetime.fromisoformat(form)
+    api_form = datetime.fromisoformat("2025-06-16T10:30:00.000Z")
+    rows = leads.rows(named=True)
+    assert [r["added_at"] for r in rows] == [
+        datetime.fromisoformat("2025-06-15T09:00:00.000Z"),
+        instant,
+        datetime.fromisoformat("2025-06-15T09:00:00.000Z"),
+    ]
+    assert [r["replied_at"] for r in rows] == [None, instant, None]
+    assert [[e["sent_at"] for e in r["emails"]] for r in rows] == [
+        [api_form],
+        [api_form, instant],
+        [api_form],
+    ]
 
 
 @pytest.mark.parametrize(
