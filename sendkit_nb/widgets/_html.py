@@ -184,7 +184,7 @@ def campaign_header_html(
     return (
         f'<div class="sk-campaign-header" style="{_HEADER}">{title}<br>'
         f'<span class="sk-status-filter" data-statuses="{escape(" ".join(statuses))}" '
-        f'title="{escape(_FILTER_TIP)}" style="{style}">{text}</span> '
+        f'title="{escape(_FILTER_TIP)}" style="{style}">{text}</span> · '
         f'<span class="sk-window" title="{escape(_WINDOW_TIP)}" style="{window_style}">'
         f"{escape(window or 'All time')}</span></div>"
     )
