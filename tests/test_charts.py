@@ -1013,13 +1013,23 @@ def test_reply_wording_follows_the_frames_attribution(demo_client: Any) -> None:
             charts.step_funnel(m.funnel(leads, sequence=catalog)),
             charts.step_rates(m.funnel(leads, sequence=catalog)),
             charts.variant_comparison(m.variant_funnel(leads, sequence=catalog)),
+            charts.campaign_comparison(
+                m.compare_campaigns(leads, catalog, by="step"), metric="reply"
+            ),
         ],
         "inbox": [
             charts.step_funnel(m.funnel(leads, sequence=catalog, **inbox)),
             charts.step_rates(m.funnel(leads, sequence=catalog, **inbox)),
             charts.variant_comparison(m.variant_funnel(leads, sequence=catalog, **inbox)),
+            charts.campaign_comparison(
+                m.compare_campaigns(leads, catalog, by="step", **inbox), metric="reply"
+            ),
+            charts.campaign_comparison(m.compare_campaigns(leads, catalog, **inbox), "reply"),
         ],
     }
+    # The per-campaign comparison names its attribution only when it is not the default.
+    default_overview = charts.campaign_comparison(m.compare_campaigns(leads, catalog), "reply")
+    assert "attribution" not in texts(default_overview)
     for fig in figures["last_touch"]:
         words = texts(fig) + _hovers(fig)
         assert "last-touch attribution" in words and "inbox attribution" not in words

@@ -11,9 +11,10 @@ import polars as pl
 from sendkit_nb._errors import BadRequestError
 
 from ._common import (
-    ATTRIBUTION,
     EVENT_OF,
+    INBOX_ATTRIBUTION,
     RATE_TITLE,
+    attribution_of,
     check_frame,
     esc,
     finish,
@@ -363,6 +364,7 @@ def campaign_comparison(
                 high=hi,
                 level=row_level(r, level),
                 tags=tags,
+                attribution=attribution_of(frame),
             )
             for label, r, v, lo, hi in zip(labels, rows, rates, lows, highs, strict=True)
         ],
@@ -413,7 +415,7 @@ def campaign_comparison(
         subtitle=(
             f"{what.capitalize()} · per lead, all steps · {_whiskers(frame, f'{metric}_rate')}"
         ),
-        notes=_compare_notes(metric, tags),
+        notes=_compare_notes(metric, tags, frame),
         plot=max(120, 36 * len(rows)),
         bottom=56,
         empty="no campaigns in this frame." if not rows else None,
@@ -436,13 +438,16 @@ def _whiskers(frame: pl.DataFrame, rate_col: str) -> str:
     return "no intervals in this frame (no *_rate_low/_high columns)"
 
 
-def _compare_notes(metric: str, tags: str | None) -> list[str]:
+def _compare_notes(metric: str, tags: str | None, frame: pl.DataFrame) -> list[str]:
     notes = [
         "Same definitions for every campaign: contacted = leads with at least one email, "
         "delivered = with at least one email that did not bounce."
     ]
     if metric in ("reply", "positive"):
         notes.append(f"Positive: {positive_note(tags)}." if metric == "positive" else "")
+        if attribution_of(frame) == INBOX_ATTRIBUTION:
+            # Said only when it differs from the default: the rates leave auto-replies out.
+            notes.append(f"Replies: {INBOX_ATTRIBUTION}.")
     if metric == "open":
         notes.append(opens_footnote())
     return [n for n in notes if n]
@@ -515,6 +520,7 @@ def _comparison_by_step(
                         high=hi,
                         level=row_level(r, level),
                         tags=tags,
+                        attribution=attribution_of(frame),
                     )
                     if r is not None
                     else f"<b>{esc(label)}</b><br>{esc(p)}: not in this campaign's sequence"
@@ -528,7 +534,7 @@ def _comparison_by_step(
     fig.update_yaxes(title={"text": RATE_TITLE[metric]}, tickformat=".1~%", rangemode="tozero")
     notes = ["Steps are matched by position in each campaign's sequence; subjects differ (hover)."]
     if metric in ("reply", "positive"):
-        notes.append(f"Replies: {ATTRIBUTION}.")
+        notes.append(f"Replies: {attribution_of(frame)}.")
     if metric == "open":
         notes.append(opens_footnote())
     return finish(
