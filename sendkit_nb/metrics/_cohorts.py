@@ -32,7 +32,7 @@ from sendkit_nb.metrics._common import check_leads
 from sendkit_nb.metrics._emails import REPLY_COLUMNS
 from sendkit_nb.metrics._headline import headline_by
 from sendkit_nb.metrics._stats import check_confidence
-from sendkit_nb.metrics._timing import _curve_from_times, _lead_times
+from sendkit_nb.metrics._timing import _CURVE_SCHEMA, _curve_from_times, _lead_times
 from sendkit_nb.metrics._windows import Window, WindowBound, window_of
 
 __all__ = ["COHORT_EVERY", "WITHIN", "cohort_curves", "cohorts"]
@@ -42,17 +42,11 @@ COHORT_EVERY: Final[dict[str, str]] = {"1d": "1d", "1w": "1w", "1mo": "1mo", "1m
 #: The horizons of the ``replied_within_<n>d`` columns.
 WITHIN: Final[tuple[int, ...]] = (3, 7, 14)
 
+# The reply curve's columns with the cohort in place of the group, and the cohort period.
 _COHORT_CURVE_SCHEMA = pl.Schema(
     {
         "cohort": pl.Date(),
-        "day": pl.Int32(),
-        "at_risk": pl.Int64(),
-        "replied_events": pl.Int64(),
-        "censored": pl.Int64(),
-        "cumulative_share": pl.Float64(),
-        "ci_low": pl.Float64(),
-        "ci_high": pl.Float64(),
-        "confidence": pl.Float64(),
+        **{name: dtype for name, dtype in _CURVE_SCHEMA.items() if name != "group"},
         "every": pl.String(),
     }
 )
