@@ -32,6 +32,8 @@ from polars._typing import PolarsDataType
 
 from sendkit_nb._checks import check_object_id, check_statuses, shown
 from sendkit_nb._client import SendKitClient
+from sendkit_nb._envelope import no_data as _no_data
+from sendkit_nb._envelope import parse_list_page
 from sendkit_nb._errors import BadRequestError, IncompleteLoadError, PaginationError, SchemaError
 from sendkit_nb._pagination import Page, Walk, walk
 from sendkit_nb._progress import Progress, check_progress, progress_bar
@@ -403,16 +405,6 @@ def _to_leads(raw: pl.DataFrame, campaign_id: str) -> pl.DataFrame:
         raise SchemaError(f"unexpected value in the leads response: {problem}") from exc
 
 
-def _no_data(pagination: dict[str, Any], what: str) -> SchemaError | None:
-    """A page without a ``data`` list (absent or null) is an empty list only when its own
-    ``total`` is 0; otherwise loading it would give 0 rows for a list that has some."""
-    total = pagination.get("total")
-    if total == 0:
-        return None
-    announced = "" if total is None else f", though its pagination announces {total} items"
-    return SchemaError(f"unexpected {what} response: no `data` list{announced}")
-
-
 class _PageLeads:
     """One page's raw lead rows (API field names, as the JSON reader typed them) until the
     loader takes them (:class:`_Blocks`): the walk keeps every page to the end for its count
@@ -737,41 +729,9 @@ def emails(leads: pl.DataFrame) -> pl.DataFrame:
 
 def _parse_json_page(body: bytes) -> Page[list[dict[str, Any]]]:
     """One ``GET /v1/campaigns`` body -> its campaign dicts. ValueError for a body that is not
-    JSON (the client retries those); SchemaError for JSON of another shape."""
-    doc = json.loads(body)
-    if not isinstance(doc, dict):
-        raise SchemaError(f"unexpected campaigns response: not a JSON object: {doc!r:.60}")
-    pagination = doc.get("pagination")
-    if pagination is None:
-        pagination = {}
-    elif not isinstance(pagination, dict):
-        raise SchemaError(
-            f"unexpected campaigns response: {_describe('pagination', pagination, (dict,))}"
-        )
-    items = doc.get("data")
-    if items is None:
-        error = _no_data(pagination, "campaigns")
-        if error:
-            raise error
-        items = []
-    elif not isinstance(items, list):
-        raise SchemaError(f"unexpected campaigns response: {_describe('data', items, (list,))}")
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            problem = _describe(f"data[{i}]", item, (dict,))
-        elif not isinstance(item.get("_id"), str) or not item["_id"]:
-            problem = _describe(f"data[{i}]._id", item.get("_id"), (str,))
-        else:
-            continue
-        raise SchemaError(f"unexpected campaigns response: {problem}")
-    ids = [item["_id"] for item in items]
-    return Page(
-        items=items,
-        count=len(items),
-        first_id=ids[0] if ids else None,
-        last_id=ids[-1] if ids else None,
-        pagination=pagination,
-    )
+    JSON (the client retries those); SchemaError for JSON of another shape, worded as for every
+    list endpoint (:func:`sendkit_nb._envelope.parse_list_page`)."""
+    return parse_list_page(body, "campaigns")
 
 
 def list_campaigns(

@@ -44,7 +44,8 @@ import polars as pl
 
 from sendkit_nb._checks import check_object_id
 from sendkit_nb._client import SendKitClient
-from sendkit_nb._errors import BadRequestError, SchemaError
+from sendkit_nb._envelope import bad_value
+from sendkit_nb._errors import BadRequestError
 from sendkit_nb._frames import load_leads
 from sendkit_nb._items import (
     boolean,
@@ -118,26 +119,21 @@ def _parse_thread(body: bytes) -> list[_Message]:
     doc = json.loads(body)
     data = doc.get("data") if isinstance(doc, dict) else None
     if not isinstance(data, dict):
-        raise SchemaError(f"unexpected {what} response: data: expected object, got {data!r:.60}")
+        raise bad_value(what, "data", "object", data)
     raw = data.get("messages")
     if raw is None:
         raw = []
     if not isinstance(raw, list):
-        raise SchemaError(f"unexpected {what} response: messages: expected list, got {raw!r:.60}")
+        raise bad_value(what, "messages", "list", raw)
     messages = []
     for i, message in enumerate(raw):
         where = f"messages[{i}]"
         if not isinstance(message, dict):
-            raise SchemaError(
-                f"unexpected {what} response: {where}: expected object, got {message!r:.60}"
-            )
+            raise bad_value(what, where, "object", message)
         kind = text(message, "type", where, what)
         step = integer(message, "sequenceStep", where, what)
         if step is not None and not -_INT32 <= step < _INT32:
-            raise SchemaError(
-                f"unexpected {what} response: {where}.sequenceStep: expected an integer "
-                f"within Int32, got {step}"
-            )
+            raise bad_value(what, f"{where}.sequenceStep", "an integer within Int32", step)
         messages.append(
             _Message(
                 kind=kind,

@@ -12,14 +12,14 @@ empty string or list means for its column.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sendkit_nb._client import SendKitClient
-from sendkit_nb._errors import IncompleteLoadError, PaginationError, SchemaError
+from sendkit_nb._envelope import bad_value, page_label, parse_list_page
+from sendkit_nb._errors import IncompleteLoadError, PaginationError
 from sendkit_nb._frames import IncompleteLoadWarning
 from sendkit_nb._pagination import Page, Walk, walk
 from sendkit_nb._progress import Progress, progress_bar
@@ -41,18 +41,12 @@ _T = TypeVar("_T")
 _INT64 = 2**63
 
 
-def _bad(what: str, where: str, expected: str, value: Any) -> SchemaError:
-    return SchemaError(
-        f"unexpected {what} response: {where}: expected {expected}, got {value!r:.60}"
-    )
-
-
 def text(item: Mapping[str, Any], key: str, where: str, what: str) -> str | None:
     """A string field; None when absent or null."""
     value = item.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise _bad(what, f"{where}.{key}", "string", value)
+    raise bad_value(what, f"{where}.{key}", "string", value)
 
 
 def boolean(item: Mapping[str, Any], key: str, where: str, what: str) -> bool | None:
@@ -60,7 +54,7 @@ def boolean(item: Mapping[str, Any], key: str, where: str, what: str) -> bool | 
     value = item.get(key)
     if value is None or isinstance(value, bool):
         return value
-    raise _bad(what, f"{where}.{key}", "boolean", value)
+    raise bad_value(what, f"{where}.{key}", "boolean", value)
 
 
 def integer(item: Mapping[str, Any], key: str, where: str, what: str) -> int | None:
@@ -71,7 +65,7 @@ def integer(item: Mapping[str, Any], key: str, where: str, what: str) -> int | N
     whole = isinstance(value, int | float) and not isinstance(value, bool) and value == value
     if whole and float(value).is_integer() and -_INT64 <= value < _INT64:
         return int(value)
-    raise _bad(what, f"{where}.{key}", "an integer", value)
+    raise bad_value(what, f"{where}.{key}", "an integer", value)
 
 
 def timestamp(item: Mapping[str, Any], key: str, where: str, what: str) -> datetime | None:
@@ -89,7 +83,7 @@ def timestamp(item: Mapping[str, Any], key: str, where: str, what: str) -> datet
             if moment.tzinfo is None:
                 return moment.replace(tzinfo=UTC)
             return moment.astimezone(UTC)
-    raise _bad(what, f"{where}.{key}", "an ISO-8601 time", value)
+    raise bad_value(what, f"{where}.{key}", "an ISO-8601 time", value)
 
 
 def obj(item: Mapping[str, Any], key: str, where: str, what: str) -> dict[str, Any] | None:
@@ -97,7 +91,7 @@ def obj(item: Mapping[str, Any], key: str, where: str, what: str) -> dict[str, A
     value = item.get(key)
     if value is None or isinstance(value, dict):
         return value
-    raise _bad(what, f"{where}.{key}", "object", value)
+    raise bad_value(what, f"{where}.{key}", "object", value)
 
 
 def string_list(item: Mapping[str, Any], key: str, where: str, what: str) -> list[str] | None:
@@ -106,19 +100,11 @@ def string_list(item: Mapping[str, Any], key: str, where: str, what: str) -> lis
     if value is None:
         return None
     if not isinstance(value, list):
-        raise _bad(what, f"{where}.{key}", "list", value)
+        raise bad_value(what, f"{where}.{key}", "list", value)
     for i, entry in enumerate(value):
         if not isinstance(entry, str):
-            raise _bad(what, f"{where}.{key}[{i}]", "string", entry)
+            raise bad_value(what, f"{where}.{key}[{i}]", "string", entry)
     return value
-
-
-def _page_label(pagination: Mapping[str, Any], items: list[Any], id_key: str) -> str:
-    page = pagination.get("page")
-    if isinstance(page, int) and not isinstance(page, bool):
-        return f"page {page}"
-    first = items[0].get(id_key) if items and isinstance(items[0], dict) else None
-    return f"the page starting at {id_key} {first}" if first else "a page"
 
 
 def parse_items_page(
@@ -130,45 +116,23 @@ def parse_items_page(
 ) -> Page[list[tuple[str, _T]]]:
     """One list response -> a :class:`Page` of ``(id, row(item, where))`` pairs.
 
-    Raises ValueError for a body that is not JSON (the client fetches it again: a body cut short
-    is a transport failure), and :class:`SchemaError` for JSON of another shape, naming the page
-    (``page 3`` in page mode, its first item's id in cursor mode) and the field. Items without
-    their id are errors too: cursors and de-duplication need it. A response whose ``data`` is
-    absent or null is an empty page only when its ``total`` says 0.
+    The envelope and the items' ids are checked by :func:`sendkit_nb._envelope.parse_list_page`
+    (ValueError for a body that is not JSON, which the client fetches again; SchemaError for
+    JSON of another shape); ``where`` names the page (``page 3`` in page mode, its first item's
+    id in cursor mode) and the item, for ``row``'s own field errors.
     """
-    doc = json.loads(body)
-    if not isinstance(doc, dict):
-        raise SchemaError(f"unexpected {what} response: not a JSON object: {doc!r:.60}")
-    pagination = doc.get("pagination")
-    if pagination is None:
-        pagination = {}
-    elif not isinstance(pagination, dict):
-        raise _bad(what, "pagination", "object", pagination)
-    items = doc.get("data")
-    if items is None:
-        if pagination.get("total") != 0:
-            raise SchemaError(f"unexpected {what} response: no `data` list")
-        items = []
-    if not isinstance(items, list):
-        raise _bad(what, "data", "list", items)
-    label = _page_label(pagination, items, id_key)
-    rows: list[tuple[str, _T]] = []
-    ids: list[str] = []
-    for i, item in enumerate(items):
-        where = f"{label}, data[{i}]"
-        if not isinstance(item, dict):
-            raise _bad(what, where, "object", item)
-        item_id = item.get(id_key)
-        if not isinstance(item_id, str) or not item_id:
-            raise _bad(what, f"{where}.{id_key}", "a non-empty string id", item_id)
-        ids.append(item_id)
-        rows.append((item_id, row(item, f"{where} ({id_key} {item_id})")))
+    page = parse_list_page(body, what, id_key=id_key)
+    label = page_label(page.pagination, page.items, id_key)
+    rows = [
+        (item[id_key], row(item, f"{label}, data[{i}] ({id_key} {item[id_key]})"))
+        for i, item in enumerate(page.items)
+    ]
     return Page(
         items=rows,
-        count=len(rows),
-        first_id=ids[0] if ids else None,
-        last_id=ids[-1] if ids else None,
-        pagination={k: v for k, v in pagination.items() if v is not None},
+        count=page.count,
+        first_id=page.first_id,
+        last_id=page.last_id,
+        pagination=page.pagination,
     )
 
 
