@@ -158,14 +158,6 @@ def headline_by(
         .then(EMAILS)
         .list.agg(element.field("sent_at").filter(delivered).min()),
     )
-    contacts = per_lead.group_by(keys).agg(
-        leads=pl.len(),
-        contacted=pl.col("_contacted").sum(),
-        delivered=pl.col("_delivered").sum(),
-        bounced=(pl.col("_contacted") & ~pl.col("_delivered")).sum(),
-        opened=pl.col("_opened").sum(),
-        clicked=pl.col("_clicked").sum(),
-    )
     # An undated reply goes to the latest delivered email, so it needs just one.
     attributed = (
         pl.when(pl.col("replied_at").is_null())
@@ -173,26 +165,8 @@ def headline_by(
         .otherwise(pl.col("_first") <= pl.col("replied_at"))
         .fill_null(False)
     )
-    # The reply side only touches replied leads (a few percent): tag matching stays cheap.
-    # Numerators count contacted leads only, so no rate can pass 100% however the leads were
-    # selected; a reply from a lead never emailed goes to unattributed_replies instead.
-    contacted = pl.col("_contacted")
-    replies = (
-        per_lead.filter(pl.col("replied").fill_null(False))
-        .group_by(keys)
-        .agg(
-            replied=contacted.sum(),
-            positive=(positive_expr(positive_tags) & contacted).sum(),
-            unattributed=(~attributed).sum(),
-            unattributed_replies=(~contacted).sum(),
-        )
-    )
-    return _finish(
-        contacts.join(replies, on=keys, how="left", nulls_equal=True),
-        keys,
-        positive_tags,
-        confidence,
-    )
+    replied = per_lead.filter(pl.col("replied").fill_null(False))
+    return _counted(per_lead, replied, attributed, keys, positive_tags, confidence)
 
 
 def _windowed(
@@ -214,6 +188,24 @@ def _windowed(
         _opened=email_any(element.field("opened").fill_null(False) & delivered & in_window),
         _clicked=email_any(element.field("clicked").fill_null(False) & delivered & in_window),
     )
+    replied = per_lead.join(replies_in_window(base, window), on="_lead", how="inner").filter(
+        pl.col("_in_window")
+    )
+    return _counted(per_lead, replied, pl.col("_attributed"), keys, positive_tags, confidence)
+
+
+def _counted(
+    per_lead: pl.DataFrame,
+    replied: pl.DataFrame,
+    attributed: pl.Expr,
+    keys: list[str],
+    positive_tags: Iterable[str] | None,
+    confidence: float,
+) -> pl.DataFrame:
+    """The headline of one row per lead (``per_lead``: the ``keys``, ``_contacted``,
+    ``_delivered``, ``_opened``, ``_clicked``) and the rows of its replies that count
+    (``replied``: those columns and ``ai_tag``; ``attributed`` true where a reply has a
+    delivered email at or before it), whether or not a window chose them."""
     contacts = per_lead.group_by(keys).agg(
         leads=pl.len(),
         contacted=pl.col("_contacted").sum(),
@@ -222,17 +214,15 @@ def _windowed(
         opened=pl.col("_opened").sum(),
         clicked=pl.col("_clicked").sum(),
     )
+    # The reply side only touches replied leads (a few percent): tag matching stays cheap.
+    # Numerators count contacted leads only, so no rate can pass 100% however the leads were
+    # selected; a reply from a lead never emailed goes to unattributed_replies instead.
     contacted = pl.col("_contacted")
-    replies = (
-        per_lead.join(replies_in_window(base, window), on="_lead", how="inner")
-        .filter(pl.col("_in_window"))
-        .group_by(keys)
-        .agg(
-            replied=contacted.sum(),
-            positive=(positive_expr(positive_tags) & contacted).sum(),
-            unattributed=(~pl.col("_attributed")).sum(),
-            unattributed_replies=(~contacted).sum(),
-        )
+    replies = replied.group_by(keys).agg(
+        replied=contacted.sum(),
+        positive=(positive_expr(positive_tags) & contacted).sum(),
+        unattributed=(~attributed).sum(),
+        unattributed_replies=(~contacted).sum(),
     )
     return _finish(
         contacts.join(replies, on=keys, how="left", nulls_equal=True),
