@@ -21,7 +21,6 @@ from ._common import (
     fmt_int,
     fmt_pct,
     frame_setting,
-    hover_template,
     interval_level,
     is_number,
     level_words,
@@ -30,13 +29,11 @@ from ._common import (
     opens_footnote,
     positive_note,
     positive_tags_of,
+    ranked_bars,
     rate_sentence,
     row_level,
-    trace_uid,
     unique_labels,
-    whiskers,
 )
-from ._spec import FigureSpec
 from ._theme import EVENT_COLORS
 
 __all__ = ["ADJUST_WORDS", "MAX_LABEL", "breakdown"]
@@ -122,14 +119,13 @@ def breakdown(frame: pl.DataFrame, *, max_groups: int = 30) -> go.Figure:
     adjust = frame_setting(frame, "adjust")
     adjust_name = ADJUST_WORDS.get(str(adjust)) if adjust is not None else None
 
-    bars = dict(
-        type="bar",
+    fig, ends = ranked_bars(
+        "breakdown",
         name="Groups",
-        uid=trace_uid("breakdown", "bars"),
-        orientation="h",
-        y=shown,
-        x=rates,
-        showlegend=False,
+        labels=shown,
+        rates=rates,
+        lows=lows,
+        highs=highs,
         marker={
             "color": EVENT_COLORS[event],
             "opacity": [_FADED if s else 1.0 for s in small],
@@ -139,33 +135,15 @@ def breakdown(frame: pl.DataFrame, *, max_groups: int = 30) -> go.Figure:
                 "solidity": 0.35,
             },
         },
-        error_x=whiskers(rates, lows, highs, width=5),
         hovertext=[
             _hover(r, name, metric, event, base, level, tags, adjust_name)
             for r, name in zip(rows, names, strict=True)
         ],
-        hovertemplate=hover_template(),
-    )
-    ends = [h if h is not None else (v or 0.0) for v, h in zip(rates, highs, strict=True)]
-    labels = dict(
-        type="scatter",
-        name="Labels",
-        uid=trace_uid("breakdown", "labels"),
-        y=shown,
-        x=ends,
-        mode="text",
         text=[
             _label(r, v, event, base, tone) for r, v, tone in zip(rows, rates, tones, strict=True)
         ],
-        textposition="middle right",
-        textfont={"size": 11, "color": [TONE_COLORS[t] for t in tones]},
-        cliponaxis=False,
-        hoverinfo="skip",
-        showlegend=False,
+        text_colors=[TONE_COLORS[t] for t in tones],
     )
-    fig = FigureSpec()
-    fig.add_trace(bars)
-    fig.add_trace(labels)
     overall = num(frame_setting(frame, "overall_rate"))
     if overall is not None and rows:
         mark_x(

@@ -30,6 +30,7 @@ from ._common import (
     opens_footnote,
     positive_note,
     positive_tags_of,
+    ranked_bars,
     rate_sentence,
     ratio_of,
     row_level,
@@ -341,17 +342,14 @@ def campaign_comparison(
         rates.append(rate)
         lows.append(low)
         highs.append(high)
-    color = EVENT_COLORS[event]
-    bars = dict(
-        type="bar",
+    fig, ends = ranked_bars(
+        "campaign_comparison",
         name="Campaigns",
-        uid=trace_uid("campaign_comparison", "bars"),
-        orientation="h",
-        y=labels,
-        x=rates,
-        showlegend=False,
-        marker={"color": color},
-        error_x=whiskers(rates, lows, highs, width=5),
+        labels=labels,
+        rates=rates,
+        lows=lows,
+        highs=highs,
+        marker={"color": EVENT_COLORS[event]},
         hovertext=[
             f"<b>{esc(label)}</b><br>"
             + rate_sentence(
@@ -368,32 +366,13 @@ def campaign_comparison(
             )
             for label, r, v, lo, hi in zip(labels, rows, rates, lows, highs, strict=True)
         ],
-        hovertemplate=hover_template(),
-    )
-    # Each label sits right of its whisker (or of the bar, without an interval).
-    ends = [h if h is not None else (v or 0.0) for v, h in zip(rates, highs, strict=True)]
-    text = dict(
-        type="scatter",
-        name="Labels",
-        uid=trace_uid("campaign_comparison", "labels"),
-        y=labels,
-        x=ends,
-        mode="text",
         text=[
             f"  {fmt_pct(v)}  ({fmt_int(r[event])} / {fmt_int(r[base])})"
             if is_number(v)
             else f"  no leads {base}"
             for v, r in zip(rates, rows, strict=True)
         ],
-        textposition="middle right",
-        textfont={"size": 11},
-        cliponaxis=False,
-        hoverinfo="skip",
-        showlegend=False,
     )
-    fig = FigureSpec()
-    fig.add_trace(bars)
-    fig.add_trace(text)
     top = max(ends, default=0.0)
     fig.update_xaxes(
         title={"text": f"{RATE_TITLE[metric]} ({EVENT_OF[metric]} / {base})"},

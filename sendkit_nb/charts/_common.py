@@ -59,6 +59,7 @@ __all__ = [
     "num",
     "positive_note",
     "positive_tags_of",
+    "ranked_bars",
     "rate_note",
     "rate_sentence",
     "ratio_of",
@@ -351,6 +352,66 @@ def mark_x(fig: FigureSpec, *, name: str, x: float, label: str, color: str) -> N
         showarrow=False,
         font={"size": 11, "color": color},
     )
+
+
+def ranked_bars(
+    chart: str,
+    *,
+    name: str,
+    labels: Sequence[str],
+    rates: Sequence[float | None],
+    lows: Sequence[float | None],
+    highs: Sequence[float | None],
+    marker: dict[str, Any],
+    hovertext: Sequence[str],
+    text: Sequence[str],
+    text_colors: Sequence[str] | None = None,
+) -> tuple[FigureSpec, list[float]]:
+    """A new figure of one rate per category as horizontal bars, in the order given (the
+    caller ranks them), with their interval whiskers (``lows``/``highs``, None for none), and
+    beside each bar its ``text`` (rate and counts) as a text trace: the chart shape of the
+    group breakdown and the campaign comparison.
+
+    Traces: ``name`` (the bars, uid ``<chart>-bars``) and ``"Labels"`` (uid
+    ``<chart>-labels``, coloured by ``text_colors`` when given). Returns the figure and where
+    each label starts, right of its whisker (or of its bar, without an interval): the x axis
+    must reach past them.
+    """
+    bars = dict(
+        type="bar",
+        name=name,
+        uid=trace_uid(chart, "bars"),
+        orientation="h",
+        y=labels,
+        x=rates,
+        showlegend=False,
+        marker=marker,
+        error_x=whiskers(rates, lows, highs, width=5),
+        hovertext=hovertext,
+        hovertemplate=hover_template(),
+    )
+    ends = [h if h is not None else (v or 0.0) for v, h in zip(rates, highs, strict=True)]
+    font: dict[str, Any] = {"size": 11}
+    if text_colors is not None:
+        font["color"] = text_colors
+    beside = dict(
+        type="scatter",
+        name="Labels",
+        uid=trace_uid(chart, "labels"),
+        y=labels,
+        x=ends,
+        mode="text",
+        text=text,
+        textposition="middle right",
+        textfont=font,
+        cliponaxis=False,
+        hoverinfo="skip",
+        showlegend=False,
+    )
+    fig = FigureSpec()
+    fig.add_trace(bars)
+    fig.add_trace(beside)
+    return fig, ends
 
 
 def hover_template() -> str:
