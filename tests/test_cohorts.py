@@ -24,10 +24,12 @@ from sendkit_nb._schema import LEADS_SCHEMA
 from sendkit_nb.demo import DemoServer, make_workspace
 from tests.test_windows import (
     POSITIVE,
+    Win,
     _add_resends,
     _raw_pages,
     attributed_email,
     emails,
+    reply_in,
     ts,
 )
 
@@ -104,12 +106,41 @@ def ref_counts(raw: list[Raw], every: str) -> dict[date | None, dict[str, int]]:
     return out
 
 
-def ref_km(raw: list[Raw], every: str, as_of: datetime, within: int) -> dict[date, float | None]:
-    """The Kaplan–Meier share replied within ``within`` days, per cohort, from scratch."""
+def ref_window_counts(raw: list[Raw], every: str, win: Win) -> dict[date | None, dict[str, int]]:
+    """DEFINITIONS with a window: the leads first emailed in it, counted as the headline counts
+    a window (emails sent in it; a reply placed at its attributed email's send time)."""
+    out: dict[date | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for item in raw:
+        start = first_send(item)
+        if start not in win:
+            continue
+        row = out[period(start, every)]
+        inside = [e for e in emails(item) if e["sent_at"] in win]
+        delivered = [e for e in inside if not e["bounced"]]
+        replied = reply_in(item, win)
+        tag = (item.get("aiTag") or "").lower()
+        row["leads"] += 1
+        row["contacted"] += bool(inside)
+        row["delivered"] += bool(delivered)
+        row["bounced"] += bool(inside) and not delivered
+        row["opened"] += any(e["opened"] for e in delivered)
+        row["clicked"] += any(e["clicked"] for e in delivered)
+        row["replied"] += replied and bool(inside)
+        row["positive"] += replied and bool(inside) and tag in POSITIVE
+        row["unattributed"] += replied and attributed_email(item) is None
+        row["unattributed_replies"] += replied and not inside
+    return out
+
+
+def ref_km(
+    raw: list[Raw], every: str, as_of: datetime, within: int, win: Win | None = None
+) -> dict[date, float | None]:
+    """The Kaplan–Meier share replied within ``within`` days, per cohort, from scratch; with
+    ``win``, of the leads first emailed in it (still observed until ``as_of``)."""
     times: dict[date, list[tuple[int, bool]]] = defaultdict(list)
     for item in raw:
         start = first_send(item)
-        if start is None or start > as_of:
+        if start is None or start > as_of or (win is not None and start not in win):
             continue
         replied = bool(item.get("replied"))
         replied_at = ts(item.get("repliedAt"))
@@ -268,3 +299,132 @@ def test_cohort_curves_feed_the_heatmap(raw: list[Raw], leads: pl.DataFrame) -> 
     fig = charts.cohorts(curves)
     assert len(fig.data[0].y) == dated.height
     assert fig.layout.meta["sendkit_chart"] == "cohorts"
+
+
+def cohort_windows(raw: list[Raw]) -> list[tuple[Any, Any, Win]]:
+    """(since, until, the same window in plain Python): bounds inside cohorts, as dates, as
+    ISO text and relative to the data's latest timestamp."""
+    end = latest(raw)
+    mid = end - timedelta(days=12, hours=5)
+    day = (end - timedelta(days=30)).date()
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return [
+        (mid, None, Win(mid, None)),
+        (None, mid, Win(None, mid)),
+        (day, day + timedelta(days=9), Win(midnight, midnight + timedelta(days=10))),
+        (day.isoformat(), mid.isoformat(), Win(midnight, mid)),
+        ("21d", "5d", Win(end - timedelta(days=21), end - timedelta(days=5))),
+    ]
+
+
+@pytest.mark.parametrize("every", ["1d", "1w", "1mo"])
+def test_cohorts_in_windows_match_raw_json(raw: list[Raw], leads: pl.DataFrame, every: str) -> None:
+    as_of = latest(raw)
+    for since, until, win in cohort_windows(raw):
+        want = ref_window_counts(raw, every, win)
+        frame = m.cohorts(leads, every=every, since=since, until=until)
+        got = {r["cohort"]: r for r in frame.to_dicts()}
+        assert set(got) == set(want), (since, until)
+        assert None not in got, "a lead with no dated email is in no window"
+        for cohort, expected in want.items():
+            for column, value in expected.items():
+                assert got[cohort][column] == value, (every, since, until, cohort, column)
+        # The window's cohorts are the leads first emailed in it, and no others.
+        first = [first_send(item) for item in raw]
+        assert frame["leads"].sum() == sum(1 for t in first if t in win)
+        assert frame["as_of"].unique().to_list() == [as_of]
+        for within in (3, 7, 14):
+            km = ref_km(raw, every, as_of, within, win)
+            for cohort, row in got.items():
+                value, expected_share = row[f"replied_within_{within}d"], km.get(cohort)
+                if expected_share is None:
+                    assert value is None, (since, until, cohort, within)
+                else:
+                    assert value == pytest.approx(expected_share, abs=1e-12)
+
+
+def test_an_until_bound_leaves_out_later_follow_ups_and_their_replies(
+    raw: list[Raw], leads: pl.DataFrame
+) -> None:
+    """The edge the window's rule is about: a lead first emailed before ``until`` whose reply
+    is attributed to a follow-up sent after it is in its cohort but not among its replies."""
+    end = latest(raw)
+    cases = []
+    for days in range(3, 40):
+        cut = end - timedelta(days=days)
+        win = Win(None, cut)
+        cases = [
+            item
+            for item in raw
+            if item.get("replied")
+            and first_send(item) in win
+            and (touch := attributed_email(item)) is not None
+            and touch["sent_at"] is not None
+            and touch["sent_at"] >= cut
+        ]
+        if cases:
+            break
+    assert cases, "the demo data has no reply to a follow-up after any cut"
+    item = cases[0]
+    cohort = period(first_send(item), "1w")
+    windowed = m.cohorts(leads, until=cut).filter(pl.col("cohort") == cohort).row(0, named=True)
+    whole = m.cohorts(leads).filter(pl.col("cohort") == cohort).row(0, named=True)
+    assert windowed["leads"] == whole["leads"], "the cohort is whole: first emailed before cut"
+    assert windowed["replied"] < whole["replied"]
+
+
+def test_cohorts_and_their_curves_agree_in_a_window(leads: pl.DataFrame) -> None:
+    table = m.cohorts(leads, since="5w", until="1w")
+    curves = m.cohort_curves(leads, since="5w", until="1w")
+    assert table.height and set(table["cohort"]) == set(curves["cohort"])
+    for row in table.to_dicts():
+        day0 = curves.filter((pl.col("cohort") == row["cohort"]) & (pl.col("day") == 0))
+        # The curve leaves out replies before the first send or without a time; nothing else.
+        assert day0["at_risk"].item() <= row["contacted"] == row["leads"]
+        day7 = curves.filter((pl.col("cohort") == row["cohort"]) & (pl.col("day") == 7))
+        share = day7["cumulative_share"].item() if day7.height else None
+        assert share == row["replied_within_7d"]
+
+
+def test_relative_cohort_windows_count_back_from_as_of(leads: pl.DataFrame) -> None:
+    latest_ts = m.latest_timestamp(leads)
+    assert latest_ts is not None
+    explicit = m.cohorts(leads, since=latest_ts - timedelta(days=28))
+    assert m.cohorts(leads, since="4w").equals(explicit)
+    # An explicit as_of (a store's) moves the window and the end of observation.
+    later = latest_ts + timedelta(days=7)
+    moved = m.cohorts(leads, since="5w", as_of=later)
+    assert moved.drop("as_of", "days_observed", "replied_within_3d", "replied_within_7d",
+                      "replied_within_14d").equals(
+        explicit.drop("as_of", "days_observed", "replied_within_3d", "replied_within_7d",
+                      "replied_within_14d")
+    )  # fmt: skip
+    assert moved["as_of"].unique().to_list() == [later]
+    assert (moved["days_observed"] == explicit["days_observed"] + 7).all()
+
+
+def test_cohort_windows_on_bad_and_empty_input(leads: pl.DataFrame) -> None:
+    with pytest.raises(BadRequestError, match="cohorts: the window is empty"):
+        m.cohorts(leads, since="2025-06-10", until="2025-06-01")
+    with pytest.raises(BadRequestError, match="cohorts: cannot read since="):
+        m.cohorts(leads, since="last week")
+    with pytest.raises(BadRequestError, match="as_of must be a datetime"):
+        m.cohorts(leads, since="7d", as_of="2025-06-01")  # type: ignore[arg-type]
+    # A window before every send: no cohort, the same columns.
+    early = m.cohorts(leads, until=date(2000, 1, 1))
+    assert early.height == 0 and early.columns == m.cohorts(leads).columns
+    # Never emailed, undated emails, no leads: nothing in any window.
+    undated = {"step": 0, "variant": None, "sent_at": None, "opened": False,
+               "clicked": False, "bounced": False}  # fmt: skip
+    odd = pl.DataFrame(
+        [
+            {"campaign_id": "c", "id": "1", "emails": None, "replied": True},
+            {"campaign_id": "c", "id": "2", "emails": [], "replied": False},
+            {"campaign_id": "c", "id": "3", "emails": [undated], "replied": False},
+        ],
+        schema=LEADS_SCHEMA,
+    )
+    assert m.cohorts(odd, since=date(2025, 1, 1)).height == 0
+    # With no timestamp to count back from, "7d" is no bound, as on every windowed metric.
+    assert m.cohorts(odd, since="7d").equals(m.cohorts(odd))
+    assert m.cohorts(pl.DataFrame(schema=LEADS_SCHEMA), until="2025-06-01").height == 0

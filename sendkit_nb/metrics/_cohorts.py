@@ -17,6 +17,13 @@ Rules (also in :data:`sendkit_nb.metrics.DEFINITIONS`):
   lead of the cohort has been observed that many full days (the curve stops before).
 * Leads with no dated email (never emailed, or emails without ``sent_at``) have no cohort: they
   are one last row with a null ``cohort``, so the rows add up to the frame.
+* A window (``since=`` / ``until=``, the rules of ``sendkit_nb.metrics._windows``) keeps the
+  leads *first emailed* in it, as the reply curve and :func:`cohort_curves` do, so a cohort is
+  whole or absent, never the tail of one that began before ``since``; leads with no dated email
+  are in no window and their row goes. The kept leads' counts follow the headline's window
+  rule (emails sent in the window; replies attributed to them), so ``until`` leaves out later
+  follow-ups and the replies to them; the ``replied_within`` shares are the cohorts' curves in
+  the same window, observed until ``as_of`` as without one.
 """
 
 from __future__ import annotations
@@ -72,10 +79,14 @@ def _within(within: object, what: str) -> tuple[int, ...]:
     return tuple(sorted(set(days)))  # type: ignore[arg-type]
 
 
+def _first_sent() -> pl.Expr:
+    """Per lead: the earliest non-null ``sent_at`` of its emails (null without one)."""
+    return pl.col("emails").list.eval(pl.element().struct.field("sent_at").min()).list.first()
+
+
 def first_send_period(every: str) -> pl.Expr:
     """Per lead: the start (a Date) of the ``every`` period of its first dated email."""
-    first = pl.col("emails").list.eval(pl.element().struct.field("sent_at").min()).list.first()
-    return first.dt.truncate(every).dt.date()
+    return _first_sent().dt.truncate(every).dt.date()
 
 
 def _curves(
@@ -146,6 +157,8 @@ def cohorts(
     confidence: float = 0.95,
     as_of: datetime | None = None,
     within: Sequence[int] = WITHIN,
+    since: WindowBound = None,
+    until: WindowBound = None,
 ) -> pl.DataFrame:
     """One row per send cohort: the leads whose first email went out in the same UTC day
     (``every="1d"``), week from Monday (``"1w"``, the default) or month (``"1mo"``).
@@ -161,6 +174,15 @@ def cohorts(
     long), ``days_observed`` (the cohort's longest follow-up in whole days), ``confidence``,
     ``positive_tags`` and ``as_of`` (the end of observation: default the latest timestamp in
     ``leads``). Rows are sorted by cohort, the null cohort last.
+
+    ``since`` / ``until`` (a datetime, a date, an ISO string, or ``"7d"``, ``"4w"``, ``"3m"``
+    before ``as_of``, default the latest timestamp in ``leads``): only the leads whose first
+    email was sent in the window, the cohorts of :func:`cohort_curves` with the same window
+    (there is then no null-cohort row: a lead with no dated email is in no window). Their
+    counts are the headline's in the window: an email sent after ``until`` and a reply
+    attributed to it are not counted. ``replied_within_<n>d`` is their curve's, observed until
+    ``as_of`` (a cohort's leads all started inside the window; their replies are followed to
+    the end of the data, as on :func:`reply_curve`).
 
     >>> from datetime import datetime, UTC
     >>> import polars as pl
@@ -186,10 +208,15 @@ def cohorts(
     days = _within(within, "cohorts")
     check_confidence(confidence)
     _check_as_of(as_of, "cohorts")
+    window = window_of(since, until, as_of, leads, "cohorts")
+    # The cohorts of the window: its leads first emailed in it (a lead with no dated email is
+    # in no window). The curves below pick the same leads from the whole frame, whose latest
+    # timestamp stays the default end of observation.
+    chosen = leads if window is None else leads.filter(window.contains(_first_sent()))
     head = headline_by(
-        leads, [("cohort", first_send_period(period), "emails")], positive_tags, confidence, None
+        chosen, [("cohort", first_send_period(period), "emails")], positive_tags, confidence, window
     )
-    curve, end = _curves(leads, period, as_of, confidence)
+    curve, end = _curves(leads, period, as_of, confidence, window)
     ends = curve.group_by("group").agg(
         pl.col("day").max().alias("days_observed"),
         *(

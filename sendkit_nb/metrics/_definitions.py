@@ -161,6 +161,9 @@ month of their first email (the earliest sentAt). Per cohort the headline counts
 within 3, 7 and 14 days: the Kaplan-Meier reply curve of the cohort (censored at as_of, so a
 young cohort is not penalised for the days it has not had), null when no lead of the cohort
 has been observed that many full days. Leads with no dated email are one row with no cohort.
+With a window (since / until), the cohorts are the leads first emailed in it (as the reply
+curve), counted as the headline counts a window; their replied-within shares are still
+followed until as_of. Leads with no dated email are in no window.
 
 Trends: the headline of each campaign as recorded by every sync of a store (syncs.parquet), one
 point per sync, so a rate drawn over time is the campaign's whole-life rate as it stood then.
