@@ -4,7 +4,8 @@ and :func:`open_store` reads, with no client and no network.
 Layout (format version :data:`STORE_VERSION`)::
 
     sendkit-data/
-      store.json                              format name and version, sendkit_nb version
+      store.json                              format name and version, sendkit_nb version,
+                                              whether the data is the demo API's
       campaigns.parquet                       the campaigns frame, with sequences, plus
                                               leads, fingerprint, pulled_at, source_time,
                                               deleted
@@ -26,6 +27,12 @@ the last time a sync looked at it. Stores written before the column existed kept
 ``source_time`` in ``store.json`` for the whole store; they still read (see
 :meth:`Store.as_of_for`), and ``sync`` fills the column in as it checks each campaign.
 
+``store.json``'s ``demo`` is true for a store synced from the embedded demo API
+(``SendKitClient.demo()``, ``--demo``): its numbers are synthetic, and a report from it says so
+as a report from the demo API does. One store holds one kind of data: a sync from the demo into
+a store of real campaigns, or the other way round, is refused before any request. Stores
+written before the flag existed get it from their next sync.
+
 While a sync runs it holds ``sync.lock`` in the root (see ``sendkit_nb._store_sync``).
 """
 
@@ -34,6 +41,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC as UTC_ZONE
@@ -152,14 +160,50 @@ def _read_marker(root: Path) -> dict[str, Any]:
     return info
 
 
-def create_store(root: Path) -> None:
-    """Make ``root`` a new, empty store (the folder must not exist or be empty)."""
+def create_store(root: Path, *, demo: bool | None = None) -> None:
+    """Make ``root`` a new, empty store (the folder must not exist or be empty); ``demo``:
+    whether it is filled from the demo API (None: not known yet, the first sync says)."""
     from sendkit_nb._version import __version__
 
     root.mkdir(parents=True, exist_ok=True)
-    info = {"format": STORE_FORMAT, "version": STORE_VERSION, "written_by": __version__}
+    info: dict[str, Any] = {
+        "format": STORE_FORMAT,
+        "version": STORE_VERSION,
+        "written_by": __version__,
+    }
+    if demo is not None:
+        info["demo"] = demo
+    _write_marker(root, info)
+
+
+def _write_marker(root: Path, info: dict[str, Any]) -> None:
     text = json.dumps(info, indent=2) + "\n"
     write_atomic(root / _MARKER, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def _check_source(root: Path, info: dict[str, Any], demo: bool) -> None:
+    """Refuse to mix the demo's synthetic campaigns with real ones in the store at ``root``;
+    note where the data comes from in a store that does not say yet."""
+    held = info.get("demo")
+    if held is True and not demo:
+        raise StoreError(
+            f"the store at {root} holds the sendkit_nb demo API's synthetic data: real "
+            "campaigns synced into it would be mixed with made-up ones",
+            hint="Sync into another folder (`sendkit-nb sync --store DIR`, or sk.sync(client, "
+            "path)); this one can be deleted.",
+        )
+    if held is False and demo:
+        raise StoreError(
+            f"the store at {root} holds campaigns from the SendKit API: the demo API's "
+            "synthetic campaigns would be mixed with them",
+            hint="Sync the demo into another folder, e.g. `sendkit-nb sync --demo --store "
+            "sendkit-demo-data`.",
+        )
+    if held is None:
+        try:
+            _write_marker(root, {**info, "demo": demo})
+        except OSError as exc:
+            raise write_error(root / _MARKER, exc) from None
 
 
 def write_error(what: Path, exc: OSError) -> StoreError:
@@ -172,18 +216,24 @@ def write_error(what: Path, exc: OSError) -> StoreError:
     )
 
 
-def prepare_store(path: str | os.PathLike[str]) -> Path:
+def prepare_store(path: str | os.PathLike[str], *, demo: bool | None = None) -> Path:
     """The store folder to sync into: an existing store of this version, or a new one in a
     folder that does not exist yet or is empty. Anything else (a file, a folder of other
     things, a store of another version, a folder that cannot be read or created) is refused
-    before any request."""
+    before any request.
+
+    ``demo``: whether the sync's client is the embedded demo API (None: not known here). It is
+    recorded in a new store or one that does not say yet; a store of the other kind (demo
+    data and real campaigns) is refused."""
     root = Path(path).expanduser()
     if root.exists() and not root.is_dir():
         raise BadRequestError(
             f"cannot sync into {root}: it is a file", hint="Name a folder for the store."
         )
     if root.is_dir() and (root / _MARKER).exists():
-        _read_marker(root)
+        info = _read_marker(root)
+        if demo is not None:
+            _check_source(root, info, demo)
         return root
     try:
         holds_files = root.is_dir() and any(root.iterdir())
@@ -199,7 +249,7 @@ def prepare_store(path: str | os.PathLike[str]) -> Path:
             hint="Name a new or empty folder; nothing in this one was changed.",
         )
     try:
-        create_store(root)
+        create_store(root, demo=demo)
     except OSError as exc:
         raise StoreError(
             f"cannot create a store at {root}: {exc.strerror or exc}",
@@ -222,6 +272,49 @@ def _read(path: Path, schema: pl.Schema | None = None) -> pl.DataFrame:
         frame = frame.with_columns(pl.lit(None, schema[c]).alias(c) for c in later)
         frame = frame.select(schema.names())
     return frame
+
+
+def _campaign_of(path: Path) -> str:
+    """The campaign id of a leads file, from its partition folder's name."""
+    return path.parent.name.removeprefix("campaign_id=")
+
+
+def _damaged_file(path: Path, problem: str, *, remove_first: bool = False) -> StoreError:
+    """The StoreError for one damaged leads file: the sync that rewrites just its campaign
+    (after removing what stands in the file's place, when the sync cannot replace it)."""
+    campaign_id = _campaign_of(path)
+    root = path.parents[2]
+    first = f"Remove {path}, then pull" if remove_first else "Pull"
+    # A demo store is synced from the demo again (without --demo the command wants a key).
+    demo = " --demo" if _read_marker(root).get("demo") is True else ""
+    return StoreError(
+        f"{path} {problem}: the store is damaged",
+        hint=f"{first} the campaign again: `sendkit-nb sync{demo} --store "
+        f"{shlex.quote(str(root))} --full --campaign {campaign_id}` (in Python: "
+        f"sk.sync(client, path, campaigns={campaign_id!r}, full=True)); its file is replaced "
+        "whole.",
+    )
+
+
+def _check_leads_file(path: Path) -> None:
+    """Raise a StoreError naming ``path`` unless its parquet footer says it holds every
+    ``LEADS_SCHEMA`` column with its type (a footer read, no data)."""
+    if not path.is_file():
+        raise _damaged_file(path, "is not a file", remove_first=True)
+    try:
+        found = pl.read_parquet_schema(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _damaged_file(path, f"is not a readable parquet file ({_first_line(exc)})") from None
+    for name, dtype in LEADS_SCHEMA.items():
+        if name not in found:
+            raise _damaged_file(path, f"lacks the leads column {name!r}")
+        if found[name] != dtype:
+            raise _damaged_file(path, f"holds the column {name!r} as {found[name]}, not {dtype}")
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -248,18 +341,34 @@ class Store:
         folder: filters on ``campaign_id`` skip whole files, and ``collect(engine="streaming")``
         works through the store in bounded memory.
 
-        The files are read when the frame is collected, so a damaged file (a truncated copy,
-        say) raises polars' own ``ComputeError`` from ``collect()``, which this method cannot
-        wrap; :meth:`leads` reads through the same scan and raises a
-        :class:`~sendkit_nb.StoreError` naming the file instead."""
-        folder = self.path / _LEADS
-        if not any(folder.glob("campaign_id=*/data.parquet")):
+        Each leads file's footer is checked here, before anything is collected: a file that is
+        not parquet, is cut short (the footer is at the end, so any truncation shows), is
+        empty (polars would skip it without a word and its leads would silently be missing),
+        or lacks a column of ``LEADS_SCHEMA`` or holds it with another type raises a
+        :class:`~sendkit_nb.StoreError` naming the file and the sync that rewrites it. Columns
+        a file has beyond ``LEADS_SCHEMA`` are left out of the scan. That costs one small read
+        per campaign, not a read of the data.
+
+        What can still fail only at ``collect()``, with polars' own error (``ComputeError``),
+        is damage inside an intact file (its data pages, not its footer), or a file changed
+        by another program after this call; :meth:`leads` wraps such a failure in a
+        StoreError naming the file."""
+        return self._scan(self._files())
+
+    def _scan(self, files: list[Path]) -> pl.LazyFrame:
+        """The checked ``files`` (see :meth:`scan_leads`) as one LazyFrame."""
+        for path in files:
+            _check_leads_file(path)
+        if not files:
             return pl.LazyFrame(schema=LEADS_SCHEMA)
+        # The files just checked, not the glob again at collect: what is scanned is what was
+        # checked (a sync replaces each file atomically, with one that is whole).
         return pl.scan_parquet(
-            folder / "campaign_id=*" / "data.parquet",
+            files,
             hive_partitioning=True,
             hive_schema={"campaign_id": pl.String},
             schema=dict(LEADS_SCHEMA),
+            extra_columns="ignore",
         )
 
     def leads(
@@ -272,37 +381,37 @@ class Store:
         store, deleted ones included), optionally only those with ``status`` (one lead
         status or several). An id the store has never pulled is a BadRequestError."""
         statuses = check_statuses(status)
-        scan = self.scan_leads()
+        files = self._files()
         if campaign_ids is not None:
             given = [campaign_ids] if isinstance(campaign_ids, str) else list(campaign_ids)
             ids = list(dict.fromkeys(check_object_id(c) for c in given))
-            present = {p.parent.name.removeprefix("campaign_id=") for p in self._files()}
+            present = {_campaign_of(p) for p in files}
             unknown = [c for c in ids if c not in present]
             if unknown:
                 raise BadRequestError(
                     f"the store at {self.path} has no leads of campaign {unknown[0]}",
                     hint="store.campaigns() lists what it holds; sync to pull new campaigns.",
                 )
-            scan = scan.filter(pl.col("campaign_id").is_in(ids))
+            # Only these campaigns' files are checked and read: a damaged file of another
+            # campaign does not stand in the way.
+            files = [p for p in files if _campaign_of(p) in ids]
+        scan = self._scan(files)
         if statuses is not None:
             scan = scan.filter(pl.col("status").is_in(statuses))
         try:
             return scan.collect()
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise self._damaged(exc) from None
+            raise self._damaged(exc, files) from None
 
-    def _damaged(self, exc: Exception) -> StoreError:
-        """The StoreError for a failed read of the leads: it names the first file that cannot
-        be read on its own (polars' message may not say which of the store's files it was)."""
-        for path in self._files():
+    def _damaged(self, exc: Exception, files: list[Path]) -> StoreError:
+        """The StoreError for a failed read of ``files`` after they passed the footer check of
+        :meth:`scan_leads`: it names the first one that cannot be read whole (polars' message
+        may not say which it was). Only on this error path is every file read through."""
+        for path in files:
             try:
-                pl.read_parquet_schema(path)
+                pl.read_parquet(path, columns=LEADS_SCHEMA.names())
             except (pl.exceptions.PolarsError, OSError) as bad:
-                return StoreError(
-                    f"{path} cannot be read ({type(bad).__name__}: {bad}): the store is damaged",
-                    hint="Sync the store again with full=True (`sendkit-nb sync --full`) to "
-                    "rewrite its files; a damaged file is replaced whole.",
-                )
+                return _damaged_file(path, f"cannot be read ({_first_line(bad)})")
         return StoreError(
             f"the leads in {self.path / _LEADS} cannot be read ({type(exc).__name__}: {exc})",
             hint="Sync the store again with full=True (`sendkit-nb sync --full`) to rewrite "
@@ -328,6 +437,14 @@ class Store:
             return None
         latest = _read(path).get_column("pulled_at").max()
         return latest if isinstance(latest, datetime) else None
+
+    @property
+    def is_demo(self) -> bool:
+        """True for a store synced from the embedded demo API (``SendKitClient.demo()``,
+        ``--demo``): its campaigns and numbers are synthetic, and a report from it says so.
+        False for real campaigns, and for a store written before this was recorded and not
+        synced since."""
+        return _read_marker(self.path).get("demo") is True
 
     @property
     def as_of(self) -> datetime | None:
@@ -386,9 +503,10 @@ class Store:
         pulled = self.pulled_at
         when = f"synced {pulled:%Y-%m-%d %H:%M} UTC" if pulled else "never synced"
         gone = f" ({fmt_int(deleted)} deleted upstream)" if deleted else ""
+        demo = ", synthetic demo data" if self.is_demo else ""
         return (
             f"Store({str(self.path)!r}: {fmt_int(campaigns.height)} campaigns{gone}, "
-            f"{fmt_int(leads)} leads, {when})"
+            f"{fmt_int(leads)} leads, {when}{demo})"
         )
 
 

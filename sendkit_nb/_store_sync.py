@@ -61,7 +61,13 @@ import polars as pl
 
 from sendkit_nb._checks import check_object_id
 from sendkit_nb._client import SendKitClient
-from sendkit_nb._errors import BadRequestError, NotFoundError, SendKitError, StoreError
+from sendkit_nb._errors import (
+    BadRequestError,
+    IncompleteLoadError,
+    NotFoundError,
+    SendKitError,
+    StoreError,
+)
 from sendkit_nb._frames import campaigns_frame, list_campaigns, load_leads
 from sendkit_nb._present import fmt_int
 from sendkit_nb._progress import Progress, check_progress
@@ -95,6 +101,16 @@ LOCK_FILE = "sync.lock"
 #: A lock whose process cannot be checked (written on another host, or unreadable) is taken
 #: over after this long: no sync of a workspace takes a day.
 _STALE_AFTER = timedelta(days=1)
+
+
+def pull_again_hint(campaign_id: str) -> str:
+    """The hint of a campaign whose leads did not add up to the API's total even after the
+    loader's second walk (``SyncResult.failed``): it changed while it was pulled, and sync never
+    keeps a partial campaign, so pulling it again once it has settled is what helps."""
+    return (
+        "The campaign changed while it was being pulled (the store keeps what it had of it). "
+        f"Pull it again once it has settled: sk.sync(client, path, campaigns={campaign_id!r})."
+    )
 
 
 def fingerprint(item: Mapping[str, Any]) -> str | None:
@@ -480,7 +496,7 @@ def sync(
     wanted = _check_campaigns(campaigns)
     age = _check_max_age(max_age)
     check_progress(progress)
-    root = prepare_store(path)
+    root = prepare_store(path, demo=client.is_demo)  # recorded: a demo store's report says so
     with _sync_lock(root):
         return _sync(client, root, wanted, age, full, progress, started)
 
@@ -560,6 +576,9 @@ def _sync(
             try:
                 leads = load_leads(client, campaign_id, progress=on_page)
             except SendKitError as exc:
+                if isinstance(exc, IncompleteLoadError):
+                    # The loader's own hint (strict=False) is not something sync takes.
+                    exc.hint = pull_again_hint(campaign_id)
                 with outcome.lock:
                     outcome.failed[campaign_id] = client.redact(str(exc))
                 return

@@ -127,6 +127,26 @@ def test_a_store_shows_what_the_api_shows_with_the_server_stopped(
         d.close()
 
 
+def test_a_demo_store_offline_says_its_data_is_synthetic(
+    demo_client: sk.SendKitClient, store_path: Path, tmp_path: Path
+) -> None:
+    first = str(sk.load_campaigns(demo_client)["campaign_id"][0])
+    demo_store = tmp_path / "demo-store"
+    assert sk.sync(demo_client, demo_store, first, progress=False).ok
+    shown = Dashboard(sk.open_store(demo_store))
+    try:
+        assert "synthetic data" in shown.ui.banner.value
+        assert "demo API" in repr(shown)
+    finally:
+        shown.close()
+    # A store of campaigns from a (non-demo) API shows no such banner.
+    real = Dashboard(sk.open_store(store_path))
+    try:
+        assert real.ui.banner.value == ""
+    finally:
+        real.close()
+
+
 def test_a_store_without_a_client_cannot_refresh_or_show_senders(store_path: Path) -> None:
     d = Dashboard(sk.open_store(store_path))
     try:

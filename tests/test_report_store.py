@@ -189,6 +189,96 @@ def test_a_report_counts_back_from_the_oldest_check_of_the_campaigns_it_reports(
 # -- sk.report(store) ----------------------------------------------------------------------------
 
 
+SYNTHETIC = "Synthetic data from the sendkit_nb demo API: the campaigns and numbers are made up."
+
+
+def _banners(page: str) -> list[str]:
+    return [htmllib.unescape(b) for b in re.findall(r'<p class="sk-banner">(.*?)</p>', page, re.S)]
+
+
+@pytest.fixture(scope="module")
+def demo_store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store synced from the embedded demo API (``SendKitClient.demo()``), two campaigns."""
+    path = tmp_path_factory.mktemp("demo-store") / "store"
+    with sk.SendKitClient.demo() as client:
+        assert client.is_demo
+        done = sk.sync(client, path, [PILOT, EMPTY_CAMPAIGN], progress=False)
+        assert done.ok and len(done.fetched) == 2
+    return path
+
+
+def test_a_report_from_a_demo_store_says_its_data_is_synthetic(
+    demo_store_path: Path, store: sk.Store
+) -> None:
+    demo_store = sk.open_store(demo_store_path)
+    assert demo_store.is_demo and "synthetic demo data" in repr(demo_store)
+    assert json.loads((demo_store_path / "store.json").read_text())["demo"] is True
+    page = as_html(demo_store, progress=False)
+    # The very banner of a report from the demo API itself.
+    with sk.SendKitClient.demo() as client:
+        from_api = as_html(client, PILOT, progress=False)
+    assert SYNTHETIC in _banners(from_api)
+    assert SYNTHETIC in _banners(page)
+    assert "synced from the embedded demo API: synthetic data" in meta(page)["Source"]
+    # A store synced through a client that is not the embedded demo holds no such flag.
+    assert not store.is_demo and "synthetic" not in repr(store)
+    assert json.loads((store.path / "store.json").read_text())["demo"] is False
+    plain = as_html(store, A_CAMPAIGN, progress=False)
+    assert SYNTHETIC not in _banners(plain) and "synthetic" not in meta(plain)["Source"]
+
+
+def test_cli_report_from_a_demo_store_has_the_synthetic_data_banner(
+    demo_store_path: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "r.html"
+    result = subprocess.run(
+        [sys.executable, "-m", "sendkit_nb.cli", "report", "--from", str(demo_store_path),
+         "-o", str(target), "--no-progress"],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    page = target.read_text("utf-8")
+    assert SYNTHETIC in _banners(page)
+
+
+def test_demo_data_and_real_campaigns_are_not_mixed_in_one_store(
+    demo_store_path: Path, own_server: DemoServer, tmp_path: Path
+) -> None:
+    """The flag is one per store: a sync of the other kind is refused before any request."""
+    before = {p: p.read_bytes() for p in demo_store_path.rglob("*") if p.is_file()}
+    own_server.reset()
+    with sk.SendKitClient(own_server.api_key, base_url=own_server.url) as client:
+        assert not client.is_demo
+        with pytest.raises(sk.StoreError, match="holds the sendkit_nb demo API's synthetic data"):
+            sk.sync(client, demo_store_path, progress=False)
+        assert own_server.request_log == [], "refused before any request"
+        real = tmp_path / "real"
+        sk.sync(client, real, [A_CAMPAIGN], progress=False)
+    assert {p: p.read_bytes() for p in demo_store_path.rglob("*") if p.is_file()} == before
+    with (
+        sk.SendKitClient.demo() as demo,
+        pytest.raises(sk.StoreError, match="holds campaigns from the SendKit API") as caught,
+    ):
+        sk.sync(demo, real, progress=False)
+    assert "--store" in caught.value.hint
+    assert not sk.open_store(real).is_demo
+
+
+def test_a_store_written_before_the_flag_gets_it_from_its_next_sync(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    with sk.SendKitClient.demo() as client:
+        sk.sync(client, path, [EMPTY_CAMPAIGN], progress=False)
+        marker = path / "store.json"
+        info = json.loads(marker.read_text())
+        del info["demo"]  # as an earlier release wrote it
+        marker.write_text(json.dumps(info))
+        assert not sk.open_store(path).is_demo  # not known: no banner rather than a wrong one
+        sk.sync(client, path, [EMPTY_CAMPAIGN], progress=False)
+    assert sk.open_store(path).is_demo
+    assert {k: v for k, v in json.loads(marker.read_text()).items() if k != "demo"} == info
+
+
 @pytest.fixture(scope="module")
 def window_page(store: sk.Store) -> str:
     return as_html(store, since="30d", progress=False)

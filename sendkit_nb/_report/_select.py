@@ -298,15 +298,19 @@ def _from_store(
         )
     when = pulled_at or store.pulled_at
     shown = f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if when is not None else "never"
+    # A store synced from the demo API holds its synthetic data: the report says so, as the
+    # report from the demo API itself does.
+    demo = store.is_demo
+    origin = " (synced from the embedded demo API: synthetic data)" if demo else ""
     return Selection(
         leads=leads,
         campaign_ids=tuple(ids),
         catalog=catalog,
-        source=f"a local store at {store.path}, pulled {shown}",
+        source=f"a local store at {store.path}{origin}, pulled {shown}",
         pulled_at=when,
         statuses=tuple(statuses) if statuses else None,
         all_campaigns=all_campaigns,
-        demo=False,
+        demo=demo,
         # The oldest check of the campaigns reported: a window never claims days one of them
         # was not synced for (a sync of some campaigns leaves the others' clocks as they were).
         as_of=store.as_of_for(ids),

@@ -199,7 +199,11 @@ class StoreSource:
 
     @property
     def is_demo(self) -> bool:
-        return self.client is not None and self.client.is_demo
+        # A sync never mixes the demo's synthetic campaigns with real ones, so the store says
+        # what its data is even offline; with a client, the client says the same.
+        if self.client is not None:
+            return self.client.is_demo
+        return self._store is not None and self._store.is_demo
 
     @property
     def refresh_unavailable(self) -> str | None:
