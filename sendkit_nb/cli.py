@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 import warnings
@@ -520,7 +521,10 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         [f"{who(c)}: {fmt_int(leads.get(c))} leads" for c in result.fetched],
     )
     listed("deleted upstream (leads kept)", [who(c) for c in result.deleted])
-    listed("failed (left as they were)", [f"{c}: {_one_line(e)}" for c, e in result.failed.items()])
+    listed(
+        "failed (left as they were)",
+        [f"{c}: {_sync_failure(c, e, args)}" for c, e in result.failed.items()],
+    )
     if result.failed:
         print(
             f"sendkit-nb: error: {len(result.failed)} campaign(s) failed to sync; the store "
@@ -529,6 +533,28 @@ def _cmd_sync(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _sync_again(args: argparse.Namespace, campaign_id: str) -> str:
+    """The command that syncs one campaign of this sync's store again."""
+    demo = " --demo" if args.demo else ""
+    return f"sendkit-nb sync{demo} --store {shlex.quote(args.store)} --campaign {campaign_id}"
+
+
+def _sync_failure(campaign_id: str, text: str, args: argparse.Namespace) -> str:
+    """One failed campaign's line: the error's text (``SyncResult.failed``), with the hint
+    of a campaign that changed while it was pulled (``pull_again_hint``, a Python call) given
+    as the command that pulls it again."""
+    from sendkit_nb._store_sync import pull_again_hint
+
+    line = _one_line(text)
+    short_load = f". Hint: {_one_line(pull_again_hint(campaign_id))}"
+    if line.endswith(short_load):
+        line = line.removesuffix(short_load) + (
+            ". Hint: The campaign changed while it was being pulled (the store keeps what it "
+            f"had of it). Pull it again: `{_sync_again(args, campaign_id)}`."
+        )
+    return line
 
 
 def _cmd_demo_server(args: argparse.Namespace) -> int:

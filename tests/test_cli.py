@@ -3,8 +3,10 @@ every error path (one line on stderr, a non-zero exit status, never a traceback 
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
+import shlex
 import signal
 import stat
 import subprocess
@@ -605,6 +607,12 @@ def test_sync_fills_a_store_and_report_from_reads_it_offline(tmp_path: Path) -> 
     assert DEMO_NOTE not in result.stderr
     page = target.read_text("utf-8")
     assert page.count('class="sk-tab"') == 7 and "Local partners pilot" in page
+    # The store remembers it was filled from the demo: the report says its data is synthetic.
+    assert "synthetic demo data" in first.stdout
+    assert (
+        '<p class="sk-banner">Synthetic data from the sendkit_nb demo API: the campaigns and '
+        "numbers are made up.</p>" in page
+    )
     two = tmp_path / "two.html"
     result = run(
         "report", "--from", str(store), A_CAMPAIGN, "--status", "replied", "-o", str(two),
@@ -626,7 +634,7 @@ def test_sync_refuses_a_folder_that_is_not_a_store(tmp_path: Path) -> None:
 
 
 def test_a_failed_campaign_makes_sync_exit_1_and_says_which(tmp_path: Path) -> None:
-    store = tmp_path / "store"
+    store = tmp_path / "my store"  # a space: the hinted command quotes the path
     with ScriptedServer(_short_load) as server:
         env = {"SENDKIT_API_KEY": SHORT_KEY, "SENDKIT_BASE_URL": server.url}
         result = run("sync", "--store", str(store), "--no-progress", env=env)
@@ -636,3 +644,81 @@ def test_a_failed_campaign_makes_sync_exit_1_and_says_which(tmp_path: Path) -> N
     assert "1 campaign(s) failed to sync" in result.stderr and "Traceback" not in result.stderr
     assert SHORT_KEY not in result.stdout + result.stderr
     assert not (store / "leads").exists(), "nothing written for the failed campaign"
+
+
+def _settling_load() -> Any:
+    """The short load of ``_short_load`` until ``settled[0]`` is set, then the campaign's three
+    leads against a total of three: a campaign that changed while it was pulled, then settled."""
+    settled = [False]
+
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        status, body = _short_load(path, query)
+        if settled[0] and path.endswith("/leads"):
+            body["pagination"]["total"] = 3
+        return status, body
+
+    return script, settled
+
+
+def test_a_short_load_in_sync_hints_the_command_that_pulls_it_again(tmp_path: Path) -> None:
+    store = tmp_path / "my store"
+    script, settled = _settling_load()
+    with ScriptedServer(script) as server:
+        env = {"SENDKIT_API_KEY": SHORT_KEY, "SENDKIT_BASE_URL": server.url}
+        failed = run("sync", "--store", str(store), "--no-progress", env=env)
+        assert failed.returncode == 1
+        line = next(x for x in failed.stdout.splitlines() if x.startswith(f"  {SHORT_CAMPAIGN}:"))
+        assert re.search(r"\b3\b", line) and "500" in line, line
+        # The library's hint (strict=False) is no use here: sync never keeps a partial
+        # campaign. The hint is a command to run as it is.
+        assert "strict=False" not in failed.stdout + failed.stderr
+        assert "changed while it was being pulled" in line
+        command = re.search(r"Hint: .*`(sendkit-nb sync [^`]+)`", line)
+        assert command, line
+        argv = shlex.split(command.group(1))
+        assert argv[:2] == ["sendkit-nb", "sync"] and argv[argv.index("--store") + 1] == str(store)
+        assert argv[argv.index("--campaign") + 1] == SHORT_CAMPAIGN
+        settled[0] = True
+        again = run(*argv[1:], "--no-progress", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "1 fetched, 0 unchanged, 0 failed; 3 leads written" in again.stdout
+    assert sk.open_store(store).leads(SHORT_CAMPAIGN).height == 3
+
+
+def test_a_short_load_in_sync_from_python_hints_a_sync_call(tmp_path: Path) -> None:
+    with (
+        ScriptedServer(_short_load) as server,
+        sk.SendKitClient(SHORT_KEY, base_url=server.url) as client,
+    ):
+        result = sk.sync(client, tmp_path / "store", progress=False)
+    failed = result.failed[SHORT_CAMPAIGN]
+    assert "loaded 3 leads" in failed and "500" in failed
+    # sync takes no strict=False (it never keeps a partial campaign): its hint is a call.
+    assert "strict=False" not in failed
+    assert failed.endswith(f"sk.sync(client, path, campaigns={SHORT_CAMPAIGN!r}).")
+
+
+def test_a_short_load_in_a_demo_sync_hints_a_demo_command() -> None:
+    """The hinted command keeps --demo: without it the command would ask for an API key."""
+    from sendkit_nb._store_sync import pull_again_hint
+    from sendkit_nb.cli import _sync_failure
+
+    error = sk.IncompleteLoadError(
+        f"loaded 3 leads of campaign {SMALL_CAMPAIGN} but the API reports a total of 500",
+        loaded=3,
+        expected=500,
+        hint=pull_again_hint(SMALL_CAMPAIGN),  # as sync records it
+    )
+    args = argparse.Namespace(demo=True, store="sendkit-data")
+    line = _sync_failure(SMALL_CAMPAIGN, str(error), args)
+    assert line.endswith(
+        f"`sendkit-nb sync --demo --store sendkit-data --campaign {SMALL_CAMPAIGN}`."
+    )
+    assert "strict=False" not in line and "loaded 3 leads" in line
+    # Other failures keep their own hint.
+    other = str(sk.ServerError("HTTP trouble", status=503, hint="Try again later."))
+    assert _sync_failure(SMALL_CAMPAIGN, other, args) == _one(other)
+
+
+def _one(text: str) -> str:
+    return " ".join(text.split())
