@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -240,33 +241,50 @@ def _declared_pages(page: Page[Any], limit: int, path: str) -> int:
 def _fetch_concurrently(
     client: SendKitClient, fetch: Fetch[_T], numbers: range
 ) -> Iterator[tuple[int, Page[_T]]]:
-    """Fetch the numbered pages on up to ``client.max_workers`` connections (fewer after a
-    429), yielding each as soon as it completes; the first failure cancels the rest and is
-    raised."""
+    """Fetch the numbered pages, as many at once as the client allows
+    (:attr:`SendKitClient.concurrency`: up to ``max_workers``, fewer after a 429 or on a link
+    so fast that more would only contend for the CPU), yielding each as soon as it completes;
+    the first failure stops the rest and is raised.
 
-    def fetch_page(number: int) -> Page[_T]:
-        with client.concurrency:
-            return fetch({"page": number})
+    Each lane (a thread) takes the next page number, fetches it, and goes on to the next one
+    without waiting for the caller. Lanes are started as the client allows more requests in
+    flight, never more: threads parked beyond the limit still cost CPU (on a 0 ms link, 8
+    threads with 4 requests in flight took as long as 8 in flight, 4 threads a sixth less).
+    """
+    waiting = iter(numbers)
+    taking = threading.Lock()
+    stop = threading.Event()
+    # Each page reports itself done on a queue (not concurrent.futures.wait, whose every call
+    # locks every pending future: n * n / 2 lock round trips over a walk of n pages).
+    finished: queue.SimpleQueue[tuple[int, Page[_T] | BaseException]] = queue.SimpleQueue()
 
-    workers = min(client.max_workers, len(numbers))
-    # Each page reports itself done on a queue. Not concurrent.futures.wait: every call of it
-    # locks every pending future, so a walk of n pages cost up to n * n / 2 lock round trips
-    # on the loader's thread, holding the GIL: 0.1 s of CPU at 1,000 pages, 7 s at 10,000.
-    finished: queue.SimpleQueue[Future[Page[_T]]] = queue.SimpleQueue()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sendkit-page") as pool:
-        pending: dict[Future[Page[_T]], int] = {}
+    def lane() -> None:
+        while not stop.is_set():
+            with taking:
+                number = next(waiting, None)
+            if number is None:
+                return
+            try:
+                with client.concurrency:
+                    page: Page[_T] | BaseException = fetch({"page": number})
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                page = exc
+            finished.put((number, page))
+
+    most = min(client.max_workers, len(numbers))
+    with ThreadPoolExecutor(max_workers=most, thread_name_prefix="sendkit-page") as pool:
+        lanes = 0
         try:
-            for number in numbers:
-                future = pool.submit(fetch_page, number)
-                pending[future] = number
-                future.add_done_callback(finished.put)
-            while pending:
-                future = finished.get()
-                number = pending.pop(future)
-                yield number, future.result()
+            for _ in numbers:
+                while lanes < min(most, client.concurrency.allowed):
+                    pool.submit(lane)
+                    lanes += 1
+                number, page = finished.get()
+                if isinstance(page, BaseException):
+                    raise page
+                yield number, page
         finally:
-            for future in pending:
-                future.cancel()
+            stop.set()
 
 
 def _check_not_repeated(before: Page[Any], after: Page[Any], path: str) -> None:

@@ -348,6 +348,8 @@ class DemoServer:
         self._generation = 0
         self._request_generation = threading.local()
         self._log: list[LoggedRequest] = []
+        self._in_flight = 0
+        self._peak_in_flight = 0
         self._fault_lock = threading.Lock()
         self._queued: deque[str] = deque()
         self._rng = random.Random(0)
@@ -469,6 +471,13 @@ class DemoServer:
         with self._log_lock:
             return list(self._log)
 
+    @property
+    def peak_in_flight(self) -> int:
+        """The most requests the server was answering at once since it started or was
+        :meth:`reset` (a client's concurrency, as the server saw it)."""
+        with self._log_lock:
+            return self._peak_in_flight
+
     def fail_next(self, kind: str, n: int = 1) -> None:
         """Make the next ``n`` ``/v1/`` requests fail with ``kind`` (see :data:`FAULT_KINDS`),
         before any random fault is drawn."""
@@ -528,7 +537,8 @@ class DemoServer:
         self._analytics_cache.clear()
 
     def reset(self) -> None:
-        """Clear faults, queued failures, pending growth and both request logs."""
+        """Clear faults, queued failures, pending growth, both request logs and the peak of
+        requests in flight."""
         with self._fault_lock:
             self.faults = Faults()
             self._queued.clear()
@@ -540,6 +550,7 @@ class DemoServer:
             self._log.clear()
             self._other_log.clear()
             self._generation += 1
+            self._peak_in_flight = self._in_flight
 
     # -- request handling --------------------------------------------------------------------
 
@@ -592,6 +603,16 @@ class DemoServer:
             return None
 
     def _handle(self, h: _Handler, method: str) -> None:
+        with self._log_lock:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+        try:
+            self._answer(h, method)
+        finally:
+            with self._log_lock:
+                self._in_flight -= 1
+
+    def _answer(self, h: _Handler, method: str) -> None:
         self._request_generation.value = self._generation
         split = urlsplit(h.path)
         path = split.path
