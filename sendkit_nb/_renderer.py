@@ -8,23 +8,23 @@ small ``Plotly.newPlot`` script per figure. Combined with the plotly mimetype
 (``plotly_mimetype+sendkit_offline``), JupyterLab draws figures from the mimetype and
 ``jupyter nbconvert --to html`` keeps the HTML copy, which works offline.
 
-:func:`static_figures_html` is the same HTML for figures that live in widgets (the dashboard's
-FigureWidgets): a static copy that exports draw where the widgets cannot be.
+The dashboard's figures live in widgets; their static copy for exports is
+:mod:`sendkit_nb.widgets._static`, drawn with the same plotly ``config`` (:data:`PLOT_CONFIG`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["OFFLINE_RENDERER", "offline_renderer", "static_figures_html", "use_offline_renderer"]
+__all__ = ["OFFLINE_RENDERER", "PLOT_CONFIG", "offline_renderer", "use_offline_renderer"]
 
 #: The name the renderer is registered under in ``plotly.io.renderers``.
 OFFLINE_RENDERER = "sendkit_offline"
 #: What :func:`use_offline_renderer` makes the default.
 NOTEBOOK_RENDERERS = f"plotly_mimetype+{OFFLINE_RENDERER}"
 
-_CONFIG = {"displaylogo": False, "responsive": True}
+#: plotly's ``config`` for every static figure: no plotly logo, sized to its box.
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
 def _figure_html(figure: Any) -> str:
@@ -34,7 +34,7 @@ def _figure_html(figure: Any) -> str:
 
     html: str = to_html(
         figure,
-        config=_CONFIG,
+        config=PLOT_CONFIG,
         include_plotlyjs=False,
         include_mathjax=False,
         full_html=False,
@@ -60,20 +60,6 @@ def offline_renderer_active() -> bool:
     import plotly.io as pio
 
     return OFFLINE_RENDERER in str(pio.renderers.default).split("+")
-
-
-def static_figures_html(figures: Iterable[Any], *, include_plotlyjs: bool | None = None) -> str:
-    """``figures`` (plotly figures or figure dicts) as static HTML for exported notebooks:
-    plotly.js inline, once, then one ``plotly-graph-div`` per figure.
-
-    ``include_plotlyjs=None`` leaves plotly.js out when the ``sendkit_offline`` renderer is
-    active (the notebook holds it already, see :func:`use_offline_renderer`)."""
-    if include_plotlyjs is None:
-        include_plotlyjs = not offline_renderer_active()
-    parts = [_figure_html(figure) for figure in figures]
-    if parts and include_plotlyjs:
-        parts.insert(0, _plotlyjs_html())
-    return "\n".join(parts)
 
 
 def offline_renderer() -> Any:

@@ -550,6 +550,16 @@ def test_dashboard_in_jupyterlab(jupyterlab: Lab, browser: Browser, test_output:
         assert "Status filter: replied" in header and f"{count} of" in header, header
         assert "sk-error" not in dashboard.inner_html()
         dashboard.screenshot(path=str(test_output / "dashboard-replied.png"))
+        # The static copy for exports follows (debounced) and stays hidden, its charts undrawn.
+        static = ".sendkit-dashboard-static"
+        page.wait_for_function(
+            "sel => document.querySelector(sel + ' .sk-status-filter')?.dataset.statuses"
+            " === 'replied'",
+            arg=static,
+            timeout=WAIT_MS,
+        )
+        assert page.locator(static).count() == 1 and not page.locator(static).is_visible()
+        assert page.locator(f"{static} .js-plotly-plot").count() == 0
 
         stage = "picking a date window"
         window_select = ".sendkit-dashboard .sk-window-picker select"

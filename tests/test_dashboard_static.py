@@ -1,55 +1,270 @@
-"""The dashboard outside a live kernel: the static copy its display carries for HTML exports,
-and the front-end module that makes its figures fit their output area (no browser here: see
-``test_figure_widget_browser.py`` and ``test_dashboard_browser.py`` for the drawing)."""
+"""The dashboard outside a live kernel: the outputs its display publishes in an IPython shell
+(the live widget with plotly.js for HTML exports, and the static copy exports and kernel-less
+notebooks show) and how the copy follows the dashboard; and the front-end module that makes
+its figures fit their output area. In Chromium here: the copy on a page of its own (exported
+notebooks are drawn in ``test_notebooks.py``, the live widgets in
+``test_figure_widget_browser.py`` and ``test_dashboard_browser.py``)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import plotly.io as pio
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.display import display
+from IPython.utils.capture import RichOutput, capture_output
 
 import sendkit_nb as sk
 from sendkit_nb._renderer import NOTEBOOK_RENDERERS, use_offline_renderer
 from sendkit_nb.widgets import Dashboard
 from sendkit_nb.widgets._figure import _fitting_esm
+from sendkit_nb.widgets._static import (
+    PLOTLYJS_TYPE,
+    NotebookCopy,
+    _figure_json,
+    copy_body,
+    copy_html,
+)
 
-PLOTLYJS_TAG = "window.PlotlyConfig"
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+CHART_JSON = re.compile(
+    r'<div class="sk-static-chart"><div class="plotly-graph-div" style="([^"]*)"></div>'
+    r'<script type="application/json">(.*?)</script></div>'
+)
 
 
 @pytest.fixture()
-def dash(client: sk.SendKitClient) -> Iterator[Dashboard]:
+def shell() -> InteractiveShell:
+    """An IPython shell (displays go through it; its ``post_run_cell`` is the end of a cell)."""
+    return InteractiveShell.instance()
+
+
+@pytest.fixture()
+def dash(client: sk.SendKitClient, shell: InteractiveShell) -> Iterator[Dashboard]:
     d = Dashboard(client)
     yield d
     d.close()
 
 
-def test_the_display_carries_a_static_copy_with_plotlyjs_once(dash: Dashboard) -> None:
-    bundle = dash._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    html = bundle["text/html"]
-    # Each chart on show (the A/B chart is hidden until "Split by variant"), as a static plotly
-    # figure, the KPI cards and the campaign header; plotly.js once, nothing from a CDN.
-    assert html.count('class="plotly-graph-div"') == len(dash.figures) - 1
-    assert html.count(PLOTLYJS_TAG) == 1
+def _shown(dash: Dashboard) -> list[RichOutput]:
+    with capture_output() as captured:
+        display(dash)  # type: ignore[no-untyped-call]  # IPython's display is untyped
+    return captured.outputs
+
+
+def _end_of_cell(shell: InteractiveShell) -> list[RichOutput]:
+    with capture_output() as captured:
+        shell.events.trigger("post_run_cell", None)
+    return captured.outputs
+
+
+def _charts(html: str) -> list[tuple[str, dict[str, Any]]]:
+    """Each chart of a copy: its box's style and its figure."""
+    return [(style, json.loads(figure)) for style, figure in CHART_JSON.findall(html)]
+
+
+def _figures(dash: Dashboard) -> list[dict[str, Any]]:
+    """The figures on show, as the copy's JSON holds them."""
+    return [json.loads(pio.to_json(f, validate=False)) for f in dash.ui.shown_figures()]
+
+
+def test_display_publishes_the_widget_with_plotlyjs_and_the_static_copy(dash: Dashboard) -> None:
+    widget, copy = _shown(dash)
+    assert widget.data[WIDGET_VIEW]["model_id"] == dash.widget.model_id
+    assert widget.data["text/plain"] == repr(dash)
+    assert not widget.transient
+    # The widget's HTML alternative (what nbconvert draws without widget state): plotly.js
+    # once, in a script that does not run (the copy runs it when it draws).
+    holder = widget.data["text/html"]
+    assert holder.count(f'<script type="{PLOTLYJS_TYPE}">') == 1 and holder.count("<script") == 1
+    assert len(holder) > 1_000_000
+
+    # The copy, replaceable by its display id: the header, the KPI cards and each chart on
+    # show (the A/B chart is hidden until "Split by variant") as its figure, in order.
+    html = copy.data["text/html"]
+    assert list(copy.data) == ["text/html"]
+    assert copy.transient == {"display_id": dash._notebook_copy().display_id}
+    assert "sk-campaign-header" in html and html.count('class="sk-kpi"') == len(dash.kpis)
+    charts = _charts(html)
+    assert len(charts) == len(dash.figures) - 1 == html.count('class="plotly-graph-div"')
+    assert [figure for _, figure in charts] == _figures(dash)
+    # Each box as tall as its figure (the rates chart has a panel per rate).
+    heights = [style for style, _ in charts]
+    assert heights == [f"height:{f['layout']['height']}px;width:100%" for f in _figures(dash)]
+    # Nothing from a CDN, and no plotly.js in the copy itself: it is replaced after changes.
     assert "<script src=" not in html
-    assert "sk-campaign-header" in html and html.count("sk-kpi") >= len(dash.kpis)
+    assert "plotly.js v" not in html and len(html) < 1_000_000
 
+    # Hidden beside the live dashboard: the copy names the class the live root carries.
+    live = re.search(r'data-sendkit-dashboard="([^"]+)"', html)
+    assert live is not None and live[1] in dash.widget._dom_classes
+    assert f"body:has(.{live[1]} .js-plotly-plot)" in html
+
+
+def test_the_copy_follows_the_dashboard_at_the_end_of_each_cell(
+    dash: Dashboard, shell: InteractiveShell, client: sk.SendKitClient
+) -> None:
+    first = _shown(dash)[1]
+    campaigns = sk.load_campaigns(client)
+    other = campaigns["campaign_id"][2]
+    assert other != dash.selection.campaign_id
+    dash.select_campaign(other)
+    dash.set_statuses(["replied"])
+
+    # The cell that made the changes ends: one replacement, of the same output, last state.
+    (update,) = _end_of_cell(shell)
+    assert update.update and update.transient == first.transient
+    html = update.data["text/html"]
+    name = campaigns.filter(campaign_id=other)["name"][0]
+    assert f">{name}</b>" in html and "Status filter: <b>replied</b>" in html
+    assert [figure for _, figure in _charts(html)] == _figures(dash)
+    assert _charts(html) != _charts(first.data["text/html"])
+
+    # Nothing changed since: nothing is published again.
+    assert _end_of_cell(shell) == []
+    # An action that draws the same: nothing either.
+    dash.set_statuses(["replied"])
+    assert _end_of_cell(shell) == []
+
+
+def test_switches_in_quick_succession_cost_one_copy_made_after_them(
+    dash: Dashboard, client: sk.SendKitClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In a kernel, widget callbacks run on its event loop, with no cell ending after them.
+    monkeypatch.setattr(NotebookCopy, "delay", 0.05)
+    _shown(dash)
+    ids = sk.load_campaigns(client)["campaign_id"].to_list()
+
+    async def switch() -> list[RichOutput]:
+        with capture_output() as captured:
+            dash.select_campaign(ids[1])
+            dash.select_campaign(ids[2])
+            dash.set_statuses(["replied"])
+            assert captured.outputs == []  # nothing on the switch's own path
+            await asyncio.sleep(0.5)
+        return captured.outputs
+
+    (update,) = asyncio.run(switch())
+    assert update.update
+    assert [figure for _, figure in _charts(update.data["text/html"])] == _figures(dash)
+    assert "Status filter: <b>replied</b>" in update.data["text/html"]
+
+
+def test_an_undisplayed_dashboard_publishes_nothing_and_close_stops_the_copy(
+    client: sk.SendKitClient, shell: InteractiveShell
+) -> None:
+    hooks = list(shell.events.callbacks["post_run_cell"])
+    d = Dashboard(client)
+    try:
+        d.set_statuses(["replied"])
+        assert _end_of_cell(shell) == []
+        assert d._static_copy is None  # the switch path does not even make a copy
+        assert "Status filter: <b>replied</b>" in d.static_html()
+        assert _end_of_cell(shell) == []  # asking for the HTML displays nothing
+        _shown(d)
+        assert len(shell.events.callbacks["post_run_cell"]) == len(hooks) + 1
+    finally:
+        d.close()
+    assert shell.events.callbacks["post_run_cell"] == hooks
+    d.set_statuses([])  # a closed dashboard's copy is not replaced
+    assert _end_of_cell(shell) == []
+
+
+def test_static_html_stands_alone_with_plotlyjs(dash: Dashboard) -> None:
+    html = dash.static_html()
+    assert html.count(f'<script type="{PLOTLYJS_TYPE}">') == 1
+    assert [figure for _, figure in _charts(html)] == _figures(dash)
     dash.set_options(by_variant=True)
-    assert dash._repr_mimebundle_()["text/html"].count('class="plotly-graph-div"') == len(
-        dash.figures
-    )
+    assert len(_charts(dash.static_html())) == len(dash.figures)
 
 
-def test_the_static_copy_leaves_plotlyjs_to_the_offline_renderer(
+def test_the_copy_leaves_plotlyjs_to_the_offline_renderer(
     dash: Dashboard, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The renderer put plotly.js into the notebook when it was activated.
     monkeypatch.setattr(pio.renderers, "default", pio.renderers.default)
     monkeypatch.setattr("IPython.display.display_html", lambda *a, **k: None)
     assert use_offline_renderer() == NOTEBOOK_RENDERERS
+    widget, _ = _shown(dash)
+    # No plotly.js, and no one-line summary of this first view in an HTML export either: the
+    # copy stands for the dashboard there.
+    assert widget.data["text/html"].startswith("<!--") and len(widget.data["text/html"]) < 100
     html = dash.static_html()
-    assert html.count(PLOTLYJS_TAG) == 0 and 'class="plotly-graph-div"' in html
+    assert f'<script type="{PLOTLYJS_TYPE}">' not in html and len(html) < 1_000_000
+    assert _charts(html)
+
+
+def _open_offline(browser: Browser, html: str, where: Path) -> tuple[Page, list[str]]:
+    """``html`` as a page opened from a file with no network; the page and its console errors
+    (and requests, which the copy must not make)."""
+    where.write_text(f"<!doctype html><html><body>{html}</body></html>", "utf-8")
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith("file:"):
+            r.continue_()
+        else:
+            problems.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"uncaught: {e}"))
+    page.goto(where.as_uri())
+    return page, problems
+
+
+def test_the_copy_on_a_page_of_its_own_draws_or_says_why_not(
+    dash: Dashboard, browser: Browser, tmp_path: Path
+) -> None:
+    charts = len(dash.figures) - 1
+    # With its plotly.js (what static_html() gives): every chart drawn, nothing fetched.
+    page, problems = _open_offline(browser, dash.static_html(), tmp_path / "alone.html")
+    try:
+        page.wait_for_function(
+            "n => document.querySelectorAll('.sendkit-dashboard-static .main-svg').length >= n",
+            arg=charts,
+        )
+        drawn = page.locator(".sendkit-dashboard-static .js-plotly-plot")
+        assert drawn.count() == charts
+        assert page.locator(".sk-static-missing").is_hidden()
+    finally:
+        page.context.close()
+    assert problems == []
+
+    # With no plotly anywhere (a notebook reopened without its kernel): the header and the
+    # cards, and a note on where the charts are drawn instead of blank boxes.
+    copy = copy_html(copy_body(dash.ui), dash._notebook_copy().live_class)
+    page, problems = _open_offline(browser, copy, tmp_path / "bare.html")
+    try:
+        page.locator(".sk-static-missing").wait_for(state="visible")
+        assert "nbconvert" in page.locator(".sk-static-missing").inner_text()
+        assert page.locator(".sendkit-dashboard-static .sk-campaign-header").is_visible()
+        assert page.locator(".sendkit-dashboard-static .js-plotly-plot").count() == 0
+    finally:
+        page.context.close()
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    "text", ["</script><script>alert(1)</script>", "<!--<script>", "a < b > c & </SCRIPT >"]
+)
+def test_figure_text_cannot_end_the_script_that_holds_it(text: str) -> None:
+    figure = {"data": [{"type": "bar", "x": [text], "y": [1]}], "layout": {"title": {"text": text}}}
+    held = _figure_json(figure)
+    assert "<" not in held
+    assert json.loads(held)["layout"]["title"]["text"] == text
 
 
 def test_the_fitting_module_wraps_plotlys_default_export() -> None:

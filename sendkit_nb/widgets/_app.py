@@ -10,7 +10,9 @@ store, what is on screen) and its public actions, and hands the work to one part
   recompute and redraw, and drawing it in place in the live figures;
 * :class:`~sendkit_nb.widgets._compare.Comparison`: the campaign comparison;
 * :class:`~sendkit_nb.widgets._feedback.Feedback`: messages and the progress line;
-* :mod:`sendkit_nb.widgets._export`: the HTML report and the static copy;
+* :mod:`sendkit_nb.widgets._export`: the HTML report;
+* :mod:`sendkit_nb.widgets._static`: the static copy notebooks show where the live widgets
+  cannot be drawn (an HTML export, a notebook reopened without its kernel);
 * :mod:`sendkit_nb.widgets._source`: where the data comes from (the API, or a workspace store
   synced on Refresh when a client is given).
 
@@ -46,13 +48,14 @@ from sendkit_nb._errors import SendKitError
 from sendkit_nb.metrics import WindowBound, resolve_window
 from sendkit_nb.widgets._compare import Comparison
 from sendkit_nb.widgets._controls import Controls
-from sendkit_nb.widgets._export import static_html, write_report
+from sendkit_nb.widgets._export import write_report
 from sendkit_nb.widgets._feedback import Feedback
 from sendkit_nb.widgets._figure import LiveFigure
 from sendkit_nb.widgets._layout import FIGURES, DashboardLayout
 from sendkit_nb.widgets._refresh import Refresher
 from sendkit_nb.widgets._source import StoreSource, make_source
 from sendkit_nb.widgets._state import CampaignStore, Screen, Selection, View, check_statuses
+from sendkit_nb.widgets._static import NotebookCopy
 
 if TYPE_CHECKING:
     from sendkit_nb._client import SendKitClient
@@ -98,6 +101,10 @@ def _guarded(
             )
         finally:
             self._busy = False
+            if self._static_copy is not None:
+                # The action may have drawn something: the notebook's static copy follows
+                # (later: this only schedules it).
+                self._static_copy.changed()
         return None
 
     functools.update_wrapper(run, method)
@@ -182,11 +189,12 @@ class Dashboard:
     ``figure_width`` (plot width in px; by default, None, each plot fills the width of the
     output area and follows it when the area resizes).
 
-    ``widget`` is the root container; displaying the dashboard displays it. The methods the
-    callbacks call (:meth:`select_campaign`, :meth:`set_statuses`, :meth:`set_options`,
-    :meth:`search`, :meth:`submit_search`, :meth:`set_comparison`, :meth:`set_window`,
-    :meth:`load_senders`, :meth:`refresh`, :meth:`export_html`) never raise: errors land in
-    ``message``.
+    ``widget`` is the root container; displaying the dashboard displays it, and beside it a
+    static copy that HTML exports show, kept at the last state (:mod:`._static`,
+    :meth:`static_html`). The methods the callbacks call (:meth:`select_campaign`,
+    :meth:`set_statuses`, :meth:`set_options`, :meth:`search`, :meth:`submit_search`,
+    :meth:`set_comparison`, :meth:`set_window`, :meth:`load_senders`, :meth:`refresh`,
+    :meth:`export_html`) never raise: errors land in ``message``.
     """
 
     widget: _FromLayout[widgets.VBox] = _FromLayout()
@@ -325,23 +333,34 @@ class Dashboard:
 
     # -- display ------------------------------------------------------------------------------
 
+    #: The static copy displayed beside the live widget (made on first use).
+    _static_copy: NotebookCopy | None = None
+
+    def _ipython_display_(self) -> None:
+        # Two outputs (see sendkit_nb.widgets._static): the live widget (with plotly.js for
+        # HTML exports) and the static copy, for where widgets cannot be drawn, replaced as the
+        # dashboard changes (the widget's own output never is: the front end would build every
+        # live chart again).
+        self._notebook_copy().display(dict(self._repr_mimebundle_()))
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = self.ui.widget._repr_mimebundle_(**kwargs)
         if isinstance(bundle, dict):
             # Where widgets cannot render (a terminal, a text export), a one-line summary
-            # instead of the whole widget tree...
+            # instead of the whole widget tree.
             bundle["text/plain"] = repr(self)
-            # ...and for HTML exports (nbconvert draws this when the notebook holds no state
-            # for the widgets, as JupyterLab saves it by default), a static copy: the live
-            # figures would need the kernel (and the page a widget manager).
-            bundle["text/html"] = self.static_html()
         return bundle
 
     def static_html(self) -> str:
-        """The dashboard as it is now, as static HTML: the campaign header, the KPI cards and
-        each chart on show as a plotly figure drawn by plotly.js, included once (see
-        :func:`sendkit_nb._renderer.static_figures_html`)."""
-        return static_html(self.ui)
+        """The dashboard as it is now, as static HTML that stands alone: the campaign header,
+        the KPI cards and each chart on show as a plotly figure, with plotly.js (run by the
+        copy's script where the page has none). What an exported notebook shows of it."""
+        return self._notebook_copy().html()
+
+    def _notebook_copy(self) -> NotebookCopy:
+        if self._static_copy is None:
+            self._static_copy = NotebookCopy(self.ui)
+        return self._static_copy
 
     def __repr__(self) -> str:
         sel = self.selection
@@ -366,6 +385,8 @@ class Dashboard:
 
     def close(self) -> None:
         """Close every widget (and the client, when the dashboard made it)."""
+        if self._static_copy is not None:
+            self._static_copy.close()
         self.ui.close()
         self.source.close()
 

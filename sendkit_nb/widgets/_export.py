@@ -1,39 +1,18 @@
-"""The dashboard as HTML: the "Export HTML" report of the view on screen, and the static copy
-that notebook HTML exports show in place of the live widgets."""
+"""The dashboard's "Export HTML": the offline report of the view on screen (the static copy
+that notebooks show in place of the live widgets is :mod:`sendkit_nb.widgets._static`)."""
 
 from __future__ import annotations
 
-from html import escape
 from pathlib import Path
 
 import ipywidgets as widgets
 import polars as pl
 
-from sendkit_nb._renderer import static_figures_html
 from sendkit_nb.widgets._feedback import Feedback
 from sendkit_nb.widgets._html import message_html
-from sendkit_nb.widgets._layout import DashboardLayout
 from sendkit_nb.widgets._state import View
 
-__all__ = ["static_html", "write_report"]
-
-
-def static_html(ui: DashboardLayout) -> str:
-    """The dashboard as it is now, as static HTML: the campaign header, the KPI cards and
-    each chart on show as a plotly figure drawn by plotly.js, included once (see
-    :func:`sendkit_nb._renderer.static_figures_html`)."""
-    kpis = "".join(card.value for card in ui.kpis.values())
-    note = (
-        "Static copy of the dashboard as it was displayed; run the notebook for the live dashboard."
-    )
-    return (
-        '<div class="sendkit-dashboard-static" style="font-family:system-ui,sans-serif">'
-        "<h3 style='margin:4px 0'>SendKit campaigns</h3>"
-        f'<p style="color:#57606a;font-size:12px;margin:2px 0">{escape(note)}</p>'
-        f"{ui.campaign_header.value}"
-        f'<div style="display:flex;flex-wrap:wrap">{kpis}</div>'
-        f"{static_figures_html(ui.shown_figures())}</div>"
-    )
+__all__ = ["write_report"]
 
 
 def write_report(
