@@ -266,8 +266,13 @@ def _fetch_concurrently(
                 return
             try:
                 with client.concurrency:
+                    if stop.is_set():  # a lane that waited for its slot past a failure
+                        return
                     page: Page[_T] | BaseException = fetch({"page": number})
             except BaseException as exc:  # handed to the caller's thread, raised there
+                # No lane starts another page from now on: the caller raises this at once
+                # instead of waiting for pages nobody will read (each with its retries).
+                stop.set()
                 page = exc
             finished.put((number, page))
 

@@ -330,6 +330,31 @@ def test_pages_are_fetched_on_no_more_threads_than_requests_allowed() -> None:
         assert len(started) == 1
 
 
+def test_a_failed_page_stops_the_lanes_at_once() -> None:
+    # Five pages of 10 on two connections: page 2 is a 404 at once, page 3 takes 0.3 s. The
+    # lane that met the 404 starts no other page, and the one on page 3 stops after it.
+    def script(path: str, query: dict[str, str]) -> tuple[int, Any]:
+        page = int(query.get("page", "1"))
+        if page == 2:
+            return 404, {"error": "Not Found", "message": "gone", "code": 404}
+        if page > 2:
+            time.sleep(0.3)
+        items = [lead(n) for n in range(page * 10 - 9, page * 10 + 1)]
+        return 200, {
+            "data": items,
+            "pagination": {"page": page, "limit": 10, "total": 50, "pages": 5},
+        }
+
+    with (
+        ScriptedServer(script) as server,
+        sk.SendKitClient("sk_test", base_url=server.url, max_workers=2) as client,
+        pytest.raises(sk.NotFoundError),
+    ):
+        sk.load_leads(client, "6" * 24, limit=10, progress=False)
+    pages = sorted(int(query.get("page", "1")) for _, query in server.requests)
+    assert pages == [1, 2, 3]
+
+
 # -- errors and arguments ---------------------------------------------------------------------
 
 
