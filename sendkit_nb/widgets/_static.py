@@ -24,8 +24,10 @@ it, the page holds this plotly.js. Either way the page holds plotly once.
 
 Where is the copy seen? Live (JupyterLab, Notebook 7, VS Code, an nbconvert page whose widget
 manager loaded from its CDN), the live root carries a per-dashboard class and a CSS rule in the
-copy hides the copy once that root holds a drawn plotly chart: no script has to win a race, and
-the copy's figures are then not drawn (the copy draws them only when it has a size). Where the
+copy hides the copy once that root is in the page, charts drawn or not (a live dashboard with
+nothing to chart, an empty workspace or a failed first load, must not show a copy under it):
+no script has to win a race, and the copy's figures are then not drawn (the copy draws them
+only when it has a size). Where the
 widgets cannot render (an HTML export opened offline, a notebook reopened without its kernel,
 where the widget shows an error) the copy is visible and draws its charts with the page's
 plotly (in a notebook reopened without its kernel there is none: the copy says so and shows
@@ -190,11 +192,11 @@ def copy_body(ui: DashboardLayout) -> str:
 
 def copy_html(body: str, live_class: str) -> str:
     """The copy of ``body`` (from :func:`copy_body`) as an HTML fragment, with the CSS that
-    hides it beside a live dashboard whose root has the class ``live_class`` and shows a
-    drawn chart, and the script that draws its charts."""
+    hides it beside a live dashboard (whose root has the class ``live_class``), and the script
+    that draws its charts."""
     render = uuid.uuid4().hex
     mine = f'.sendkit-dashboard-static[data-sendkit-dashboard="{live_class}"]'
-    live = f"body:has(.{live_class} .js-plotly-plot)"
+    live = f"body:has(.{live_class})"
     # The output area's own box goes too where there is one (JupyterLab, Notebook 7, an
     # nbconvert page), and so does the empty box of the inert plotly.js.
     style = (
@@ -252,11 +254,13 @@ class NotebookCopy:
         self._dirty = False
         self._timer: asyncio.TimerHandle | None = None
         self._shell: Any = None  # the IPython shell whose post_run_cell hook is ours
+        self._closed = False
 
     @property
     def displayed(self) -> bool:
-        """Whether the copy is in the notebook (the dashboard was displayed)."""
-        return self._shown is not None
+        """Whether the copy is in the notebook (the dashboard was displayed) and still
+        follows the dashboard (not closed)."""
+        return self._shown is not None and not self._closed
 
     def html(self) -> str:
         """The copy as it is now, with plotly.js (inert), standing alone."""
@@ -274,6 +278,8 @@ class NotebookCopy:
         # nbconvert then draws nothing for the widget, not its one-line summary.
         holder = plotlyjs_html() or "<!-- the live SendKit dashboard: see its static copy -->"
         display({**widget_bundle, "text/html": holder}, raw=True)
+        if self._closed:
+            return  # a closed dashboard has no copy to follow it
         try:
             body = copy_body(self.ui)
         except Exception:  # the live dashboard is shown all the same
@@ -324,7 +330,9 @@ class NotebookCopy:
             log.debug("the dashboard's static copy could not be replaced", exc_info=True)
 
     def close(self) -> None:
-        """Stop following the dashboard (it is being closed)."""
+        """Stop following the dashboard (it is being closed): nothing is published from now
+        on, whatever is done with the closed dashboard."""
+        self._closed = True
         self._cancel_timer()
         self._dirty = False
         if self._shell is not None:
