@@ -106,10 +106,13 @@ _STALE_AFTER = timedelta(days=1)
 def pull_again_hint(campaign_id: str) -> str:
     """The hint of a campaign whose leads did not add up to the API's total even after the
     loader's second walk (``SyncResult.failed``): it changed while it was pulled, and sync never
-    keeps a partial campaign, so pulling it again once it has settled is what helps."""
+    keeps a partial campaign, so pulling it again once it has settled is what helps. With
+    ``full=True``: the campaigns list may describe it as the store still does (its fingerprint
+    unchanged), and a plain sync would skip it."""
     return (
         "The campaign changed while it was being pulled (the store keeps what it had of it). "
-        f"Pull it again once it has settled: sk.sync(client, path, campaigns={campaign_id!r})."
+        "Pull it again once it has settled: "
+        f"sk.sync(client, path, campaigns={campaign_id!r}, full=True)."
     )
 
 

@@ -538,7 +538,9 @@ def _cmd_sync(args: argparse.Namespace) -> int:
 def _sync_again(args: argparse.Namespace, campaign_id: str) -> str:
     """The command that syncs one campaign of this sync's store again."""
     demo = " --demo" if args.demo else ""
-    return f"sendkit-nb sync{demo} --store {shlex.quote(args.store)} --campaign {campaign_id}"
+    return (
+        f"sendkit-nb sync{demo} --store {shlex.quote(args.store)} --full --campaign {campaign_id}"
+    )
 
 
 def _sync_failure(campaign_id: str, text: str, args: argparse.Namespace) -> str:

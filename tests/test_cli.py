@@ -678,6 +678,7 @@ def test_a_short_load_in_sync_hints_the_command_that_pulls_it_again(tmp_path: Pa
         argv = shlex.split(command.group(1))
         assert argv[:2] == ["sendkit-nb", "sync"] and argv[argv.index("--store") + 1] == str(store)
         assert argv[argv.index("--campaign") + 1] == SHORT_CAMPAIGN
+        assert "--full" in argv  # its fingerprint may be unchanged: a plain sync would skip it
         settled[0] = True
         again = run(*argv[1:], "--no-progress", env=env)
     assert again.returncode == 0, again.stderr
@@ -695,7 +696,7 @@ def test_a_short_load_in_sync_from_python_hints_a_sync_call(tmp_path: Path) -> N
     assert "loaded 3 leads" in failed and "500" in failed
     # sync takes no strict=False (it never keeps a partial campaign): its hint is a call.
     assert "strict=False" not in failed
-    assert failed.endswith(f"sk.sync(client, path, campaigns={SHORT_CAMPAIGN!r}).")
+    assert failed.endswith(f"sk.sync(client, path, campaigns={SHORT_CAMPAIGN!r}, full=True).")
 
 
 def test_a_short_load_in_a_demo_sync_hints_a_demo_command() -> None:
@@ -712,7 +713,7 @@ def test_a_short_load_in_a_demo_sync_hints_a_demo_command() -> None:
     args = argparse.Namespace(demo=True, store="sendkit-data")
     line = _sync_failure(SMALL_CAMPAIGN, str(error), args)
     assert line.endswith(
-        f"`sendkit-nb sync --demo --store sendkit-data --campaign {SMALL_CAMPAIGN}`."
+        f"`sendkit-nb sync --demo --store sendkit-data --full --campaign {SMALL_CAMPAIGN}`."
     )
     assert "strict=False" not in line and "loaded 3 leads" in line
     # Other failures keep their own hint.
