@@ -16,7 +16,6 @@ import random
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -314,54 +313,28 @@ class _Transport:
         )
 
 
-#: Answers the client's own limit is worked out from (see :class:`_AdaptiveLimit`).
-_PACE_WINDOW = 32
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 class _AdaptiveLimit:
-    """How many requests may be in flight at once: the lower of two limits.
+    """A concurrency limit that halves on 429 and creeps back up on success.
 
-    The server's: halves on 429 and creeps back up on success, so a rate-limited load slows
-    down instead of failing.
-
-    The client's own: enough requests in flight to keep this machine's cores busy, and no
-    more. Every answer reports how long it was awaited (send to response headers: the link and
-    the server) and how much CPU the thread then spent on it (reading and parsing). While a
-    request is awaited, others can use the cores, so ``cores * (1 + awaited / cpu)`` requests
-    keep them busy; past that, more threads only contend for the interpreter's lock and cost
-    CPU (against the demo API on the same 2 cores with no latency, 8 connections took a fifth
-    longer than 3 or 4). The shortest wait among the latest answers is used (a thread that
-    waited for the lock looks like a slow answer) and the median CPU. A server on the same
-    machine makes its own work look like waiting, so this errs on the side of more. On a link
-    with real latency it is every connection allowed (``max_workers``).
+    Concurrent page fetches take a slot each; when the server says "too many requests" fewer
+    connections are used from then on, so a rate-limited load slows down instead of failing.
     """
 
-    def __init__(self, maximum: int, cores: int | None = None) -> None:
+    def __init__(self, maximum: int) -> None:
         self.maximum = max(1, maximum)
         self.limit = self.maximum
-        self.useful = self.maximum  # until answers say otherwise
-        self._cores = cores or _usable_cores()
         self._active = 0
         self._successes = 0
-        self._awaited: deque[float] = deque(maxlen=_PACE_WINDOW)
-        self._worked: deque[float] = deque(maxlen=_PACE_WINDOW)
         self._cond = threading.Condition()
 
     @property
     def allowed(self) -> int:
-        """How many requests may be in flight now: the lower of the two limits."""
-        return min(self.limit, self.useful)
+        """How many requests may be in flight now."""
+        return self.limit
 
     def __enter__(self) -> None:
         with self._cond:
-            while self._active >= self.allowed:
+            while self._active >= self.limit:
                 self._cond.wait()
             self._active += 1
 
@@ -377,21 +350,13 @@ class _AdaptiveLimit:
             self.limit = max(1, self.limit // 2)
             self._successes = 0
 
-    def succeeded(self, awaited: float, worked: float) -> None:
+    def succeeded(self) -> None:
         with self._cond:
             self._successes += 1
             if self.limit < self.maximum and self._successes >= 4 * self.limit:
                 self.limit += 1
                 self._successes = 0
                 self._cond.notify_all()
-            self._awaited.append(awaited)
-            self._worked.append(worked)
-            cpu = sorted(self._worked)[len(self._worked) // 2]
-            useful = math.ceil(self._cores * (1 + min(self._awaited) / max(cpu, 1e-4)))
-            useful = min(self.maximum, useful)
-            if useful > self.useful:
-                self._cond.notify_all()
-            self.useful = useful
 
 
 _STATUS_ERRORS: dict[int, type[SendKitError]] = {
@@ -641,9 +606,8 @@ class SendKitClient:
         attempt = 0
         while True:
             retry_after: float | None = None
-            cpu_started = time.thread_time()
             try:
-                status, response_headers, body, awaited = self._get(url, path, headers, deadline)
+                status, response_headers, body = self._get(url, path, headers, deadline)
             except _TransportFailure as exc:
                 if exc.final:
                     raise exc.error from exc.__cause__
@@ -668,7 +632,7 @@ class SendKitClient:
                             path=path,
                         ) from exc
                     else:
-                        self.concurrency.succeeded(awaited, time.thread_time() - cpu_started)
+                        self.concurrency.succeeded()
                         self._server_date = response_headers.get("Date") or self._server_date
                         return result
                 else:
@@ -695,10 +659,9 @@ class SendKitClient:
 
     def _get(
         self, url: str, path: str, headers: Mapping[str, str], deadline: float | None
-    ) -> tuple[int, Mapping[str, str], bytes, float]:
-        """One GET with same-origin redirects followed; (status, headers, body, seconds the
-        response headers were awaited) or :class:`_TransportFailure` carrying the SendKitError
-        to raise or retry."""
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One GET with same-origin redirects followed; (status, headers, body) or
+        :class:`_TransportFailure` carrying the SendKitError to raise or retry."""
         for _ in range(_MAX_REDIRECTS + 1):
             started = time.perf_counter()
             timeout = self.timeout
@@ -711,7 +674,6 @@ class SendKitClient:
                 timeout = min(timeout, remaining)
             try:
                 response = self._connection().send(url, headers, timeout)
-                awaited = time.perf_counter() - started
                 try:
                     body = _read_body(response, deadline)
                 except BaseException:
@@ -726,7 +688,7 @@ class SendKitClient:
             status = response.status
             self._log_response(path, status, response.headers, started)
             if status not in _REDIRECT_STATUSES:
-                return status, response.headers, body, awaited
+                return status, response.headers, body
             url = self._redirect_target(url, response.headers.get("Location"), status, path)
         raise _TransportFailure(
             APIConnectionError(

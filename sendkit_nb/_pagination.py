@@ -241,15 +241,12 @@ def _declared_pages(page: Page[Any], limit: int, path: str) -> int:
 def _fetch_concurrently(
     client: SendKitClient, fetch: Fetch[_T], numbers: range
 ) -> Iterator[tuple[int, Page[_T]]]:
-    """Fetch the numbered pages, as many at once as the client allows
-    (:attr:`SendKitClient.concurrency`: up to ``max_workers``, fewer after a 429 or on a link
-    so fast that more would only contend for the CPU), yielding each as soon as it completes;
-    the first failure stops the rest and is raised.
+    """Fetch the numbered pages on up to ``client.max_workers`` connections (fewer after a
+    429), yielding each as soon as it completes; the first failure stops the rest and is
+    raised.
 
     Each lane (a thread) takes the next page number, fetches it, and goes on to the next one
-    without waiting for the caller. Lanes are started as the client allows more requests in
-    flight, never more: threads parked beyond the limit still cost CPU (on a 0 ms link, 8
-    threads with 4 requests in flight took as long as 8 in flight, 4 threads a sixth less).
+    without waiting for the caller. Lanes are started as the client's limit allows, never more.
     """
     waiting = iter(numbers)
     taking = threading.Lock()
