@@ -327,11 +327,6 @@ class _AdaptiveLimit:
         self._successes = 0
         self._cond = threading.Condition()
 
-    @property
-    def allowed(self) -> int:
-        """How many requests may be in flight now."""
-        return self.limit
-
     def __enter__(self) -> None:
         with self._cond:
             while self._active >= self.limit:

@@ -278,7 +278,7 @@ def _fetch_concurrently(
         lanes = 0
         try:
             for _ in numbers:
-                while lanes < min(most, client.concurrency.allowed):
+                while lanes < min(most, client.concurrency.limit):
                     pool.submit(lane)
                     lanes += 1
                 number, page = finished.get()
