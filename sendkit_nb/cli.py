@@ -16,6 +16,7 @@ builds the report from a store with no key and no network.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import shutil
@@ -35,6 +36,7 @@ from sendkit_nb._connect import connect
 from sendkit_nb._errors import (
     AuthenticationError,
     BadRequestError,
+    DeadlineExceededError,
     IncompleteLoadError,
     SchemaError,
     SendKitError,
@@ -68,13 +70,29 @@ _OUTPUT_NOTE = (
 
 def _client(args: argparse.Namespace) -> SendKitClient:
     if args.demo:
-        return connect(demo=True)
-    if not os.environ.get("SENDKIT_API_KEY"):
+        client = connect(demo=True)
+    elif not os.environ.get("SENDKIT_API_KEY"):
         raise BadRequestError(
             "no API key: set SENDKIT_API_KEY (never pass keys as flags), or add --demo",
             hint="`sendkit-nb leads --all --demo -o leads.parquet` runs on synthetic data.",
         )
-    return connect(demo=False)
+    else:
+        client = connect(demo=False)
+    # Without one a server that drips its body byte by byte holds the command for ever (the
+    # timeout bounds each read, not their sum): a cron job wants to give up and say so.
+    client.deadline = args.deadline
+    return client
+
+
+def _seconds(text: str) -> float:
+    """``--deadline``'s value: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
+    return value
 
 
 # -- terminal widths ------------------------------------------------------------------------------
@@ -581,6 +599,13 @@ def _parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="use the embedded demo API (synthetic data, no key)"
     )
     common.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    common.add_argument(
+        "--deadline",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up a call to the API (the campaigns list, one campaign's leads), retries "
+        "and waits included, after this many seconds (default: no limit)",
+    )
     parser = _Parser(
         prog="sendkit-nb",
         description="SendKit campaign analytics. The API key is read from SENDKIT_API_KEY "
@@ -750,6 +775,9 @@ def _error_line(exc: SendKitError, command: str | None) -> str:
         else:
             hint = "The campaign may have changed while loading: retry (`sendkit-nb leads "
             hint += "--allow-partial` writes a partial leads file)."
+    elif isinstance(exc, DeadlineExceededError):
+        hint = "Raise --deadline (or leave it out for no limit) for very large campaigns or "
+        hint += "slow links."
     elif isinstance(exc, AuthenticationError | BadRequestError) and "client.workspaces()" in hint:
         hint = "Set SENDKIT_WORKSPACE_ID; `sendkit-nb workspaces` lists the ids this key can use."
     if hint != exc.hint:

@@ -19,7 +19,7 @@ import pytest
 
 import sendkit_nb as sk
 from sendkit_nb._files import write_atomic
-from sendkit_nb.demo import DEMO_WORKSPACE_ID, DemoServer, make_workspace
+from sendkit_nb.demo import DEMO_WORKSPACE_ID, DemoServer, Faults, make_workspace
 from tests.scripted_server import ScriptedServer, lead
 
 DEMO_NOTE = "using the embedded demo API"
@@ -723,3 +723,40 @@ def test_a_short_load_in_a_demo_sync_hints_a_demo_command() -> None:
 
 def _one(text: str) -> str:
     return " ".join(text.split())
+
+
+# -- --deadline -------------------------------------------------------------------------------
+
+
+def test_deadline_ends_a_dripped_load_with_a_hint_the_command_line_can_follow(
+    server: DemoServer, tmp_path: Path
+) -> None:
+    # Each byte arrives well within the 30 s read timeout: without --deadline this command
+    # would run for minutes.
+    server.faults = Faults(drip=1.0, drip_seconds=0.02)
+    env = {"SENDKIT_API_KEY": server.api_key, "SENDKIT_BASE_URL": server.url}
+    output = tmp_path / "leads.parquet"
+    result = run(
+        "leads", SMALL_CAMPAIGN, "--no-progress", "--deadline", "1.5", "-o", str(output), env=env
+    )
+    line = one_error_line(result)
+    assert "deadline passed" in line
+    assert "Hint: Raise --deadline" in line and "deadline=" not in line
+    assert not output.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan", "inf", "soon"])
+def test_deadline_must_be_a_positive_number_of_seconds(value: str) -> None:
+    result = run("campaigns", "--demo", "--deadline", value)
+    assert result.returncode == 2
+    assert f"not a positive number of seconds: {value!r}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_generous_deadline_changes_nothing(tmp_path: Path) -> None:
+    output = tmp_path / "leads.parquet"
+    result = run(
+        "leads", SMALL_CAMPAIGN, "--demo", "--no-progress", "--deadline", "600", "-o", str(output)
+    )
+    assert result.returncode == 0, result.stderr
+    assert pl.read_parquet(output).height > 0
