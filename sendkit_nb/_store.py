@@ -31,7 +31,9 @@ the last time a sync looked at it. Stores written before the column existed kept
 (``SendKitClient.demo()``, ``--demo``): its numbers are synthetic, and a report from it says so
 as a report from the demo API does. One store holds one kind of data: a sync from the demo into
 a store of real campaigns, or the other way round, is refused before any request. Stores
-written before the flag existed get it from their next sync.
+written before the flag existed get it from their next sync (under its lock) when they hold no
+campaign yet or one of their campaigns is in the campaigns list that sync fetches; a store whose
+campaigns the source does not list is refused, as its kind cannot be told.
 
 While a sync runs it holds ``sync.lock`` in the root (see ``sendkit_nb._store_sync``).
 """
@@ -42,7 +44,7 @@ import functools
 import json
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC as UTC_ZONE
 from datetime import datetime
@@ -54,7 +56,7 @@ from polars._typing import PolarsDataType
 
 from sendkit_nb._checks import check_object_id, check_statuses
 from sendkit_nb._errors import BadRequestError, StoreError
-from sendkit_nb._files import write_atomic
+from sendkit_nb._files import check_names, checked_kind, kind_of, path_error, write_atomic
 from sendkit_nb._present import fmt_int
 from sendkit_nb._schema import CAMPAIGNS_SCHEMA, LEADS_SCHEMA, UTC
 
@@ -69,6 +71,8 @@ __all__ = [
     "open_store",
     "prepare_store",
     "read_store_frame",
+    "record_source",
+    "remove_folder_hint",
     "write_error",
     "write_store_frame",
 ]
@@ -130,10 +134,35 @@ def leads_file(root: Path, campaign_id: str) -> Path:
     return root / _LEADS / f"campaign_id={campaign_id}" / "data.parquet"
 
 
+#: The hint of a store path that cannot be looked up (too long a name, a symlink loop, a
+#: folder without permission).
+_PATH_HINT = (
+    "Check the store's path: each name must fit the file system (at most 255 bytes), its "
+    "folders must be readable, and no symlink in it may lead back to itself."
+)
+
+
+def _missing(path: Path) -> bool:
+    """Whether a store file is absent (a store not synced yet has none); a StoreError when it
+    cannot be looked up, rather than reading a damaged store as an empty one."""
+    return checked_kind(path, StoreError, doing="read", hint=_PATH_HINT) == "missing"
+
+
+def _listed(path: Path) -> bool:
+    """Whether ``path`` has an entry in its folder (a symlink loop has one), however broken."""
+    try:
+        path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        pass  # there, but not readable: the footer check says so, naming the file
+    return True
+
+
 def _read_marker(root: Path) -> dict[str, Any]:
     """``store.json`` of ``root``, checked; StoreError naming what is wrong."""
     marker = root / _MARKER
-    if not marker.is_file():
+    if checked_kind(marker, StoreError, doing="read", hint=_PATH_HINT) != "file":
         raise StoreError(
             f"{root} is not a sendkit_nb store: it has no {_MARKER}",
             hint="Create one with sk.sync(client, path) or `sendkit-nb sync --store PATH`.",
@@ -182,8 +211,9 @@ def _write_marker(root: Path, info: dict[str, Any]) -> None:
 
 
 def _check_source(root: Path, info: dict[str, Any], demo: bool) -> None:
-    """Refuse to mix the demo's synthetic campaigns with real ones in the store at ``root``;
-    note where the data comes from in a store that does not say yet."""
+    """Refuse to mix the demo's synthetic campaigns with real ones in the store at ``root``
+    (``info``: its ``store.json``). Only checks: a store that does not say yet is left to
+    :func:`record_source`, under the sync's lock."""
     held = info.get("demo")
     if held is True and not demo:
         raise StoreError(
@@ -199,11 +229,39 @@ def _check_source(root: Path, info: dict[str, Any], demo: bool) -> None:
             hint="Sync the demo into another folder, e.g. `sendkit-nb sync --demo --store "
             "sendkit-demo-data`.",
         )
-    if held is None:
-        try:
-            _write_marker(root, {**info, "demo": demo})
-        except OSError as exc:
-            raise write_error(root / _MARKER, exc) from None
+
+
+def record_source(root: Path, demo: bool, listed_ids: Collection[str]) -> None:
+    """Check the source of the store at ``root`` again and record it (``demo``: the sync's
+    client is the embedded demo API) in a store that does not say yet; called by the sync
+    under its lock, with the campaign ids it just listed (another sync may have recorded the
+    flag since :func:`prepare_store` looked).
+
+    A store written before the flag existed is recorded as the client's kind when it holds no
+    campaign yet, or when one of its campaigns is in ``listed_ids``: then it came from this
+    source. A store whose campaigns the source does not list could hold the other kind (a
+    real workspace's campaigns and a demo sync, or the other way round), and is refused rather
+    than mixed or mislabelled."""
+    info = _read_marker(root)
+    _check_source(root, info, demo)
+    if isinstance(info.get("demo"), bool):
+        return
+    held = read_store_frame(root, CAMPAIGNS_FILE, STORE_CAMPAIGNS_SCHEMA)
+    held_ids = set() if held is None else set(held.get_column("campaign_id").to_list())
+    if held_ids and held_ids.isdisjoint(listed_ids):
+        source = " (the embedded demo API's)" if demo else ""
+        command = "sync --demo --store sendkit-demo-data" if demo else "sync --store DIR"
+        raise StoreError(
+            f"the store at {root} does not record its source (it was written by an earlier "
+            f"sendkit_nb) and its campaigns are not in this workspace{source}: syncing would "
+            "mix campaigns of two sources in one store",
+            hint=f"Sync into another folder (`sendkit-nb {command}`, or sk.sync(client, "
+            "path)); nothing in this one was changed.",
+        )
+    try:
+        _write_marker(root, {**info, "demo": demo})
+    except OSError as exc:
+        raise write_error(root / _MARKER, exc) from None
 
 
 def write_error(what: Path, exc: OSError) -> StoreError:
@@ -223,20 +281,22 @@ def prepare_store(path: str | os.PathLike[str], *, demo: bool | None = None) -> 
     before any request.
 
     ``demo``: whether the sync's client is the embedded demo API (None: not known here). It is
-    recorded in a new store or one that does not say yet; a store of the other kind (demo
-    data and real campaigns) is refused."""
+    recorded in a new store; a store that says it holds the other kind (demo data and real
+    campaigns) is refused. An existing store is not written to here, before the sync's lock:
+    one that does not say yet gets the flag from :func:`record_source`, under the lock."""
     root = Path(path).expanduser()
-    if root.exists() and not root.is_dir():
+    kind = checked_kind(root, StoreError, doing="sync into", hint=_PATH_HINT)
+    if kind not in ("missing", "folder"):
         raise BadRequestError(
             f"cannot sync into {root}: it is a file", hint="Name a folder for the store."
         )
-    if root.is_dir() and (root / _MARKER).exists():
+    if kind == "folder" and not _missing(root / _MARKER):
         info = _read_marker(root)
         if demo is not None:
             _check_source(root, info, demo)
         return root
     try:
-        holds_files = root.is_dir() and any(root.iterdir())
+        holds_files = kind == "folder" and any(root.iterdir())
     except OSError as exc:
         raise StoreError(
             f"cannot sync into {root}: the folder cannot be read ({exc.strerror or exc})",
@@ -248,6 +308,8 @@ def prepare_store(path: str | os.PathLike[str], *, demo: bool | None = None) -> 
             "store (it has no store.json)",
             hint="Name a new or empty folder; nothing in this one was changed.",
         )
+    # Before any folder is made: a name too long below them would leave them behind.
+    check_names(root, StoreError, doing="create a store at", hint=_PATH_HINT)
     try:
         create_store(root, demo=demo)
     except OSError as exc:
@@ -279,11 +341,44 @@ def _campaign_of(path: Path) -> str:
     return path.parent.name.removeprefix("campaign_id=")
 
 
+def remove_folder_hint(root: Path, campaign_id: str) -> str:
+    """How to drop the leads of a campaign deleted upstream from the store at ``root`` (when
+    its file is damaged: no sync can pull it again). Only its leads folder goes; the store
+    reads without it."""
+    folder = shlex.quote(str(leads_file(root, campaign_id).parent))
+    return (
+        f"remove its folder: `rm -r {folder}`. The store then reads without this campaign's "
+        "leads; its rows in store.campaigns() and store.history() stay."
+    )
+
+
+def _deleted_upstream(root: Path, campaign_id: str) -> bool:
+    """Whether the store at ``root`` marks ``campaign_id`` deleted upstream (False when its
+    ``campaigns.parquet`` cannot say: that damage is reported where it is read)."""
+    try:
+        held = read_store_frame(root, CAMPAIGNS_FILE, STORE_CAMPAIGNS_SCHEMA)
+    except StoreError:
+        return False
+    if held is None:
+        return False
+    row = held.filter(pl.col("campaign_id") == campaign_id)
+    return bool(row.height) and row.get_column("deleted").item(0) is True
+
+
 def _damaged_file(path: Path, problem: str, *, remove_first: bool = False) -> StoreError:
     """The StoreError for one damaged leads file: the sync that rewrites just its campaign
-    (after removing what stands in the file's place, when the sync cannot replace it)."""
+    (after removing what stands in the file's place, when the sync cannot replace it). A
+    campaign deleted upstream cannot be pulled (a sync only pulls what the API lists): its
+    hint removes its folder instead."""
     campaign_id = _campaign_of(path)
     root = path.parents[2]
+    if _deleted_upstream(root, campaign_id):
+        return StoreError(
+            f"{path} {problem}: the store is damaged",
+            hint="Its campaign no longer exists in the API (deleted in SendKit), so its leads "
+            "cannot be pulled again. To drop the damaged file, "
+            + remove_folder_hint(root, campaign_id),
+        )
     first = f"Remove {path}, then pull" if remove_first else "Pull"
     # A demo store is synced from the demo again (without --demo the command wants a key).
     demo = " --demo" if _read_marker(root).get("demo") is True else ""
@@ -299,7 +394,13 @@ def _damaged_file(path: Path, problem: str, *, remove_first: bool = False) -> St
 def _check_leads_file(path: Path) -> None:
     """Raise a StoreError naming ``path`` unless its parquet footer says it holds every
     ``LEADS_SCHEMA`` column with its type (a footer read, no data)."""
-    if not path.is_file():
+    try:
+        kind = kind_of(path)
+    except OSError as exc:
+        raise _damaged_file(
+            path, f"cannot be looked up ({exc.strerror or exc})", remove_first=True
+        ) from None
+    if kind != "file":
         raise _damaged_file(path, "is not a file", remove_first=True)
     try:
         found = pl.read_parquet_schema(path)
@@ -332,7 +433,7 @@ class Store:
         before it was recorded) and ``deleted`` (gone from the API; its leads are kept). Pass
         it as ``catalog=`` to ``sk.report``."""
         path = self.path / CAMPAIGNS_FILE
-        if not path.exists():
+        if _missing(path):
             return pl.DataFrame(schema=STORE_CAMPAIGNS_SCHEMA)
         return _read(path, STORE_CAMPAIGNS_SCHEMA)
 
@@ -424,7 +525,7 @@ class Store:
         headline counts and rates as :func:`sendkit_nb.headline` names them), oldest first:
         what ``sk.charts.trend`` draws."""
         path = self.path / SYNCS_FILE
-        if not path.exists():
+        if _missing(path):
             return pl.DataFrame(schema=history_schema())
         return _read(path, history_schema()).sort("pulled_at", "campaign_id", maintain_order=True)
 
@@ -433,7 +534,7 @@ class Store:
         """When the store was last synced (the latest ``pulled_at`` of its history), or None
         for a store never synced."""
         path = self.path / SYNCS_FILE
-        if not path.exists():
+        if _missing(path):
             return None
         latest = _read(path).get_column("pulled_at").max()
         return latest if isinstance(latest, datetime) else None
@@ -494,7 +595,17 @@ class Store:
         return self.pulled_at
 
     def _files(self) -> list[Path]:
-        return sorted((self.path / _LEADS).glob("campaign_id=*/data.parquet"))
+        """Every campaign's leads file. Not a glob: a glob drops a file it cannot look up (a
+        symlink loop) without a word, and that campaign's leads with it; here only a missing
+        file is left out, and the footer check of :meth:`scan_leads` names any other."""
+        folder = self.path / _LEADS
+        if checked_kind(folder, StoreError, doing="read", hint=_PATH_HINT) != "folder":
+            return []
+        try:
+            parts = sorted(p for p in folder.iterdir() if p.name.startswith("campaign_id="))
+        except OSError as exc:
+            raise path_error(folder, exc, StoreError, doing="read", hint=_PATH_HINT) from None
+        return [file for part in parts if _listed(file := part / "data.parquet")]
 
     def __repr__(self) -> str:
         campaigns = self.campaigns()
@@ -521,9 +632,10 @@ def open_store(path: str | os.PathLike[str]) -> Store:
     :class:`~sendkit_nb.StoreError` saying which.
     """
     root = Path(path).expanduser()
-    if not root.is_dir():
+    kind = checked_kind(root, StoreError, doing="open the store at", hint=_PATH_HINT)
+    if kind != "folder":
         raise StoreError(
-            f"no store at {root}: {'it is a file' if root.exists() else 'no such folder'}",
+            f"no store at {root}: {'no such folder' if kind == 'missing' else 'it is a file'}",
             hint="Create one with sk.sync(client, path) or `sendkit-nb sync --store PATH`.",
         )
     _read_marker(root)
@@ -533,7 +645,7 @@ def open_store(path: str | os.PathLike[str]) -> Store:
 def read_store_frame(root: Path, name: str, schema: pl.Schema) -> pl.DataFrame | None:
     """A store's ``campaigns.parquet`` or ``syncs.parquet`` for the sync to update, or None."""
     path = root / name
-    return _read(path, schema) if path.exists() else None
+    return None if _missing(path) else _read(path, schema)
 
 
 def write_store_frame(root: Path, name: str, frame: pl.DataFrame) -> None:

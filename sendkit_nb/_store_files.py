@@ -30,7 +30,7 @@ import polars as pl
 from polars._typing import PolarsDataType
 
 from sendkit_nb._errors import BadRequestError, SchemaError
-from sendkit_nb._files import write_atomic
+from sendkit_nb._files import checked_kind, path_error, write_atomic
 from sendkit_nb._schema import CAMPAIGNS_SCHEMA, EMAIL_STRUCT, LEADS_SCHEMA, UTC
 
 __all__ = [
@@ -129,6 +129,8 @@ def _leads_from_csv(path: Path) -> pl.DataFrame:
     }
     try:
         flat = pl.read_csv(path, schema_overrides=schema)
+    except OSError as exc:
+        raise path_error(path, exc, BadRequestError, doing="read", hint="Check the path.") from None
     except pl.exceptions.PolarsError as exc:
         raise SchemaError(
             f"{path} is not a leads CSV written by sendkit_nb ({type(exc).__name__})",
@@ -158,12 +160,18 @@ def _leads_from_csv(path: Path) -> pl.DataFrame:
 
 def _check_file(path: str | os.PathLike[str]) -> Path:
     given = Path(path).expanduser()
-    if given.is_dir():
+    kind = checked_kind(
+        given,
+        BadRequestError,
+        doing="read",
+        hint="Check the path: each name must fit the file system, with no symlink loop.",
+    )
+    if kind == "folder":
         raise BadRequestError(
             f"{given} is a folder; read_leads reads one .parquet or .csv file",
             hint="For a store folder use sk.open_store(path).leads().",
         )
-    if not given.is_file():
+    if kind != "file":
         raise BadRequestError(f"no file {given}", hint="Check the path.")
     return given
 

@@ -80,6 +80,8 @@ from sendkit_nb._store import (
     leads_file,
     prepare_store,
     read_store_frame,
+    record_source,
+    remove_folder_hint,
     write_error,
     write_store_frame,
 )
@@ -484,7 +486,10 @@ def sync(
     A campaign whose fingerprint (status, lead counts, stats, ``updatedAt``) has not changed
     since its leads were pulled is skipped, unless ``full=True`` or it was pulled longer
     than ``max_age`` ago (a timedelta or seconds). A campaign gone from the API is marked
-    ``deleted`` (its leads are kept). ``progress``: a bar over the leads pulled (True), none
+    ``deleted`` (its leads are kept). Named in ``campaigns``, such a campaign is marked (or
+    stays marked) and nothing is pulled for it; with ``full=True``, which asks for its leads
+    again, it raises :class:`~sendkit_nb.NotFoundError` before anything is pulled or written
+    (its leads cannot be pulled again). ``progress``: a bar over the leads pulled (True), none
     (False), or a function called with (leads so far, leads announced), from the sync's
     worker threads, one call at a time.
 
@@ -494,12 +499,21 @@ def sync(
     written (no permission, a full disk) stops the sync with a
     :class:`~sendkit_nb.StoreError` naming it; what it finished is kept. Another sync running
     on the same store raises a StoreError and changes nothing.
+
+    ``store.json`` records whether the store holds the embedded demo API's synthetic data
+    (``client.is_demo``); a sync of the other kind is refused before any request. A store that
+    does not record it (written by an earlier release) gets it under the sync's lock, once the
+    campaigns are listed: when it holds no campaign yet, or one of its campaigns is in the list.
+    Otherwise its campaigns may be of the other kind, and the sync raises a StoreError and
+    changes nothing.
     """
     started = time.perf_counter()
     wanted = _check_campaigns(campaigns)
     age = _check_max_age(max_age)
     check_progress(progress)
-    root = prepare_store(path, demo=client.is_demo)  # recorded: a demo store's report says so
+    # Only checks an existing store (the flag is recorded under the lock, by _sync); a new one
+    # is created with the flag: a demo store's report says so.
+    root = prepare_store(path, demo=client.is_demo)
     with _sync_lock(root):
         return _sync(client, root, wanted, age, full, progress, started)
 
@@ -524,6 +538,7 @@ def _sync(
     announced = dict(zip(listed_ids, (_announced(item) for item in items), strict=True))
     names = dict(zip(listed_ids, listed.get_column("name").to_list(), strict=True))
 
+    record_source(root, client.is_demo, listed_ids)
     old = read_store_frame(root, CAMPAIGNS_FILE, STORE_CAMPAIGNS_SCHEMA)
     before = {row["campaign_id"]: row for row in (old.to_dicts() if old is not None else [])}
     unknown = [c for c in wanted or [] if c not in prints and c not in before]
@@ -531,6 +546,16 @@ def _sync(
         raise NotFoundError(
             f"campaign {unknown[0]} is not in the workspace nor in the store at {root}",
             hint="`sendkit-nb campaigns` lists the workspace's campaigns.",
+        )
+    gone = [c for c in wanted or [] if c not in prints] if full else []
+    if gone:
+        # full=True asks for the campaign's leads again, which a deleted campaign cannot give.
+        raise NotFoundError(
+            f"campaign {gone[0]} is no longer in the workspace (deleted in SendKit), so its "
+            "leads cannot be pulled again as full=True (--full) asks",
+            hint="Leave it out of campaigns= (--campaign), or sync without full=True: the "
+            "store keeps its leads as last pulled and marks it deleted. If its leads file is "
+            "damaged, " + remove_folder_hint(root, gone[0]),
         )
     scope = listed_ids if wanted is None else [c for c in wanted if c in prints]
     checked = before if wanted is None else {c: before[c] for c in wanted if c in before}

@@ -584,7 +584,7 @@ def test_a_report_without_a_path_is_kept_in_memory_and_written_on_request(
     def fail(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    with monkeypatch.context() as patched, pytest.raises(OSError, match="No space left"):
+    with monkeypatch.context() as patched, pytest.raises(sk.BadRequestError, match="No space left"):
         patched.setattr("sendkit_nb._files.os.fsync", fail)
         got.write_raw_html(target)
     assert target.read_text("utf-8") == "previous"

@@ -38,6 +38,7 @@ from typing import Any
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
+from sendkit_nb._files import check_writable
 from sendkit_nb._renderer import OFFLINE_RENDERER, use_offline_renderer
 from sendkit_nb._report._html import REPORT_SUFFIXES, check_report_path, write_report
 from sendkit_nb._report._select import CampaignChoice, Selection, normalize_campaigns
@@ -257,7 +258,8 @@ def report(
     """
     from sendkit_nb import metrics as skm
 
-    target = check_report_path(path) if path is not None else None
+    # Whether the file can be written too: a bad path must not cost the whole load.
+    target = check_writable(check_report_path(path)) if path is not None else None
     skm.rate_denominators(denominator)
     if mailboxes is not None:
         skm.mailbox_rates(mailboxes)  # a bad frame is refused before anything is loaded

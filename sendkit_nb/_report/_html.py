@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sendkit_nb._errors import BadRequestError
-from sendkit_nb._files import write_atomic
+from sendkit_nb._files import check_writable, make_parents, path_error, write_atomic
 
 __all__ = ["FigureStore", "check_report_path", "render", "write_report"]
 
@@ -50,15 +50,26 @@ so the output must end in .html. Hint: For example -o report.html
 
 
 def write_report(html: str, path: str | os.PathLike[str]) -> Path:
-    """Write ``html`` to ``path`` (``.html``), creating folders; return the path written.
+    """Write ``html`` to ``path`` (``.html``), creating folders; return the path written. A
+    path that cannot be written is a :class:`~sendkit_nb.BadRequestError` (see
+    :func:`sendkit_nb._files.check_writable`), with nothing created.
 
     The file is written next to its target and then moved into place
     (:func:`sendkit_nb._files.write_atomic`), so an interrupted write never leaves a half report
     where a complete one was.
     """
-    target = check_report_path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, lambda handle: handle.write(html.encode("utf-8")))
+    target = check_writable(check_report_path(path))
+    make_parents(target)
+    try:
+        write_atomic(target, lambda handle: handle.write(html.encode("utf-8")))
+    except OSError as exc:
+        raise path_error(
+            target,
+            exc,
+            BadRequestError,
+            doing="write",
+            hint="Check that the folder is writable and its disk has room.",
+        ) from None
     return target
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError, SendKitError, StoreError
+from sendkit_nb._files import kind_of
 from sendkit_nb._frames import IncompleteLoadWarning, load_campaigns, load_leads
 from sendkit_nb._mailboxes import load_mailboxes
 from sendkit_nb._present import fmt_int
@@ -238,8 +239,13 @@ class StoreSource:
                 self._store = open_store(self.path)
             except StoreError:
                 # Only a folder that does not exist or is empty becomes a new store; a file or
-                # a folder of other things keeps the error that says what it is.
-                taken = self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir()))
+                # a folder of other things keeps the error that says what it is, as does a
+                # path that cannot be looked up (a name too long, a symlink loop).
+                try:
+                    kind = kind_of(self.path)
+                    taken = kind != "missing" and (kind != "folder" or any(self.path.iterdir()))
+                except OSError:
+                    taken = True
                 if self.client is None or taken:
                     raise
                 self._sync(None, self.on_stage, self.on_leads)
