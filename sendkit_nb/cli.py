@@ -593,6 +593,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
 
 
+def _add_campaign_choice(command: argparse.ArgumentParser) -> None:
+    """The campaign ids (or ``--all``) a command works on; :func:`_campaign_ids` reads them."""
+    command.add_argument("campaigns", nargs="*", metavar="CAMPAIGN", help="campaign ids")
+    command.add_argument("--all", action="store_true", help="every campaign of the workspace")
+
+
 def _parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument(
@@ -648,8 +654,7 @@ def _parser() -> argparse.ArgumentParser:
         "without emails once), which sk.read_leads folds back into one row per lead. "
         f"{_OUTPUT_NOTE}",
     )
-    leads.add_argument("campaigns", nargs="*", metavar="CAMPAIGN", help="campaign ids")
-    leads.add_argument("--all", action="store_true", help="every campaign of the workspace")
+    _add_campaign_choice(leads)
     leads.add_argument("--status", action="append", help=_STATUS_HELP)
     leads.add_argument(
         "-o",
@@ -672,8 +677,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Write a single self-contained HTML report: no network or kernel needed "
         f"to open it, and never the API key. {_OUTPUT_NOTE}",
     )
-    report.add_argument("campaigns", nargs="*", metavar="CAMPAIGN", help="campaign ids")
-    report.add_argument("--all", action="store_true", help="every campaign of the workspace")
+    _add_campaign_choice(report)
     report.add_argument(
         "--from",
         dest="store",

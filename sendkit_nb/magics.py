@@ -83,25 +83,34 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-h", "--help", action=_HelpAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    campaigns = sub.add_parser(
+    def add_command(
+        name: str, summary: str, description: str | None = None, *, demo_option: bool = True
+    ) -> _Parser:
+        """A subcommand whose ``-h`` prints its help and returns (argparse's own would exit
+        the kernel), with the shared ``--demo`` option unless ``demo_option=False``."""
+        command = sub.add_parser(
+            name,
+            parents=[common] if demo_option else [],
+            add_help=False,
+            help=summary,
+            description=description,
+        )
+        command.add_argument("-h", "--help", action=_HelpAction)
+        return command
+
+    campaigns = add_command(
         "campaigns",
-        parents=[common],
-        add_help=False,
-        help="the campaigns list as a polars DataFrame",
-        description="Return every campaign of the workspace (one row each, with its sequence).",
+        "the campaigns list as a polars DataFrame",
+        "Return every campaign of the workspace (one row each, with its sequence).",
     )
-    campaigns.add_argument("-h", "--help", action=_HelpAction)
     campaigns.add_argument("--status", choices=CAMPAIGN_STATUSES, help="only this status")
     campaigns.add_argument("--search", metavar="TEXT", help="only names containing TEXT")
 
-    leads = sub.add_parser(
+    leads = add_command(
         "leads",
-        parents=[common],
-        add_help=False,
-        help="every lead of a campaign as a polars DataFrame",
-        description="Return every lead of CAMPAIGN (its 24-character id, or its exact name).",
+        "every lead of a campaign as a polars DataFrame",
+        "Return every lead of CAMPAIGN (its 24-character id, or its exact name).",
     )
-    leads.add_argument("-h", "--help", action=_HelpAction)
     leads.add_argument("campaign", metavar="CAMPAIGN", help="campaign id or exact name")
     leads.add_argument(
         "--status",
@@ -112,14 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     leads.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    dash = sub.add_parser(
+    dash = add_command(
         "dashboard",
-        parents=[common],
-        add_help=False,
-        help="the interactive dashboard",
-        description="Open the campaign dashboard (pickers, KPIs, charts, lead table, export).",
+        "the interactive dashboard",
+        "Open the campaign dashboard (pickers, KPIs, charts, lead table, export).",
     )
-    dash.add_argument("-h", "--help", action=_HelpAction)
     dash.add_argument("campaign", nargs="?", metavar="CAMPAIGN", help="campaign to open first")
     dash.add_argument("--status", nargs="+", metavar="STATUS", help="initial status filter")
     dash.add_argument(
@@ -135,8 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         "senders are then unavailable)",
     )
 
-    helper = sub.add_parser("help", add_help=False, help="show this help")
-    helper.add_argument("-h", "--help", action=_HelpAction)
+    add_command("help", "show this help", demo_option=False)
     return parser
 
 

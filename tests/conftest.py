@@ -1,10 +1,11 @@
-"""Shared fixtures: demo API servers on 127.0.0.1 and clients that never really sleep."""
+"""Shared fixtures: demo API servers on 127.0.0.1, clients that never really sleep, and a
+headless Chromium with offline pages (:class:`OfflinePage`, :class:`ReportPage`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from sendkit_nb import RetryPolicy, SendKitClient
 from sendkit_nb.demo import DemoServer, make_workspace
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 
 class SleepRecorder:
@@ -58,6 +59,17 @@ def demo_client() -> Iterator[SendKitClient]:
 @pytest.fixture()
 def sleeps() -> SleepRecorder:
     return SleepRecorder()
+
+
+def no_sleep_client(server: DemoServer, *, max_retries: int) -> SendKitClient:
+    """A client of ``server`` whose retries (``max_retries`` a request) never wait and whose
+    jitter is fixed, for tests that run a server of their own (use it in a ``with``)."""
+    return SendKitClient(
+        server.api_key,
+        base_url=server.url,
+        sleep=lambda seconds: None,
+        retry=RetryPolicy(max_retries=max_retries, rng=lambda: 0.5),
+    )
 
 
 @pytest.fixture()
@@ -114,3 +126,55 @@ def test_output() -> Path:
     """Where tests leave screenshots and rendered files for people to look at."""
     TEST_OUTPUT.mkdir(exist_ok=True)
     return TEST_OUTPUT
+
+
+class OfflinePage:
+    """A page in a fresh offline context of ``browser``, ``width`` px wide: every request
+    that is not for a file is aborted and recorded in ``requests``, and console errors and
+    uncaught exceptions are collected in ``errors`` as (message, URL of the script that
+    logged it; empty for an exception). Close it with ``.context.close()``."""
+
+    def __init__(self, browser: Browser, width: int = 1280) -> None:
+        self.context: BrowserContext = browser.new_context(
+            offline=True, viewport={"width": width, "height": 900}
+        )
+        self.requests: list[str] = []
+        self.errors: list[tuple[str, str]] = []
+        self.context.route("**/*", self._route)
+        self.page: Page = self.context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.errors.append((f"uncaught: {e}", "")))
+
+    def _route(self, route: Any) -> None:
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            self.requests.append(route.request.url)
+            route.abort()
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append((message.text, message.location.get("url", "")))
+
+    def goto(self, path: Path, fragment: str = "") -> Page:
+        """Opens the file at ``path`` (and ``fragment``, ``"#id"``) in the page."""
+        self.page.goto(path.as_uri() + fragment)
+        return self.page
+
+
+class ReportPage(OfflinePage):
+    """An offline page for the HTML report (``sk.report``)."""
+
+    def open(self, path: Path, fragment: str = "") -> Page:
+        """Opens the report at ``path`` and returns once its script has set it up."""
+        page = self.goto(path, fragment)
+        page.wait_for_selector("html[data-sk-ready]")
+        return page
+
+
+@pytest.fixture()
+def offline(browser: Browser) -> Iterator[ReportPage]:
+    """A :class:`ReportPage`, closed after the test."""
+    page = ReportPage(browser)
+    yield page
+    page.context.close()

@@ -37,6 +37,7 @@ from sendkit_nb.demo import DemoServer
 from sendkit_nb.metrics import _segments as segments_module
 from sendkit_nb.metrics._segments import benjamini_hochberg
 from sendkit_nb.metrics._stats import holm
+from tests.conftest import OfflinePage
 
 Raw = dict[str, Any]
 POSITIVE = {"interested", "meeting_booked"}
@@ -748,10 +749,9 @@ def test_chart_renders_in_a_browser_offline(
     frame = skm.breakdown(leads.head(900), DOMAIN, min_leads=40)
     path = test_output / "breakdown_chart.html"
     path.write_text(charts.breakdown(frame).to_html(include_plotlyjs=True), encoding="utf-8")
-    context = browser.new_context(offline=True, viewport={"width": 1000, "height": 900})
+    offline = OfflinePage(browser, width=1000)
     try:
-        page = context.new_page()
-        page.goto(path.as_uri())
+        page = offline.goto(path)
         page.wait_for_selector(".main-svg .bars .point path")
         opacities = page.eval_on_selector_all(
             ".main-svg .bars .point path", "els => els.map(e => getComputedStyle(e).opacity)"
@@ -765,7 +765,8 @@ def test_chart_renders_in_a_browser_offline(
         assert "Replied / contacted per domain" in text and "Holm-adjusted" in text
         page.screenshot(path=str(test_output / "breakdown_chart.png"), full_page=True)
     finally:
-        context.close()
+        offline.context.close()
+    assert offline.requests == [] and offline.errors == []
 
 
 @pytest.mark.parametrize("module", [segments_module, breakdown_chart_module])

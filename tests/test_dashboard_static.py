@@ -32,9 +32,10 @@ from sendkit_nb.widgets._static import (
     copy_body,
     copy_html,
 )
+from tests.conftest import OfflinePage
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 CHART_JSON = re.compile(
@@ -229,26 +230,13 @@ def test_the_copy_leaves_plotlyjs_to_the_offline_renderer(
     assert _charts(html)
 
 
-def _open_offline(browser: Browser, html: str, where: Path) -> tuple[Page, list[str]]:
-    """``html`` as a page opened from a file with no network; the page and its console errors
-    (and requests, which the copy must not make)."""
+def _open_offline(browser: Browser, html: str, where: Path) -> OfflinePage:
+    """``html`` as a page opened from a file with no network (its console errors, and its
+    requests, which the copy must not make, recorded)."""
     where.write_text(f"<!doctype html><html><body>{html}</body></html>", "utf-8")
-    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
-    problems: list[str] = []
-
-    def route(r: Any) -> None:
-        if r.request.url.startswith("file:"):
-            r.continue_()
-        else:
-            problems.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"uncaught: {e}"))
-    page.goto(where.as_uri())
-    return page, problems
+    offline = OfflinePage(browser)
+    offline.goto(where)
+    return offline
 
 
 def test_the_copy_on_a_page_of_its_own_draws_or_says_why_not(
@@ -256,7 +244,8 @@ def test_the_copy_on_a_page_of_its_own_draws_or_says_why_not(
 ) -> None:
     charts = len(dash.figures) - 1
     # With its plotly.js (what static_html() gives): every chart drawn, nothing fetched.
-    page, problems = _open_offline(browser, dash.static_html(), tmp_path / "alone.html")
+    offline = _open_offline(browser, dash.static_html(), tmp_path / "alone.html")
+    page = offline.page
     try:
         page.wait_for_function(
             "n => document.querySelectorAll('.sendkit-dashboard-static .main-svg').length >= n",
@@ -266,21 +255,22 @@ def test_the_copy_on_a_page_of_its_own_draws_or_says_why_not(
         assert drawn.count() == charts
         assert page.locator(".sk-static-missing").is_hidden()
     finally:
-        page.context.close()
-    assert problems == []
+        offline.context.close()
+    assert offline.requests == [] and offline.errors == []
 
     # With no plotly anywhere (a notebook reopened without its kernel): the header and the
     # cards, and a note on where the charts are drawn instead of blank boxes.
     copy = copy_html(copy_body(dash.ui), dash._notebook_copy().live_class)
-    page, problems = _open_offline(browser, copy, tmp_path / "bare.html")
+    offline = _open_offline(browser, copy, tmp_path / "bare.html")
+    page = offline.page
     try:
         page.locator(".sk-static-missing").wait_for(state="visible")
         assert "nbconvert" in page.locator(".sk-static-missing").inner_text()
         assert page.locator(".sendkit-dashboard-static .sk-campaign-header").is_visible()
         assert page.locator(".sendkit-dashboard-static .js-plotly-plot").count() == 0
     finally:
-        page.context.close()
-    assert problems == []
+        offline.context.close()
+    assert offline.requests == [] and offline.errors == []
 
 
 @pytest.mark.parametrize(

@@ -22,11 +22,12 @@ import polars as pl
 import pytest
 
 import sendkit_nb as sk
-from sendkit_nb import RetryPolicy, charts, metrics
+from sendkit_nb import charts, metrics
 from sendkit_nb.demo import DemoServer, Faults, make_workspace
 from sendkit_nb.demo import _server as demo_server_module
 from sendkit_nb.widgets import Dashboard
 from sendkit_nb.widgets._source import StoreSource
+from tests.conftest import no_sleep_client
 
 #: Three campaigns: two pages of leads, one page, and none.
 SIZES = [150, 60, 0]
@@ -41,12 +42,7 @@ def own_server() -> Iterator[DemoServer]:
 
 @pytest.fixture()
 def own_client(own_server: DemoServer) -> Iterator[sk.SendKitClient]:
-    with sk.SendKitClient(
-        own_server.api_key,
-        base_url=own_server.url,
-        sleep=lambda seconds: None,
-        retry=RetryPolicy(max_retries=1, rng=lambda: 0.5),
-    ) as client:
+    with no_sleep_client(own_server, max_retries=1) as client:
         yield client
 
 

@@ -21,6 +21,7 @@ from IPython.core.interactiveshell import InteractiveShell
 import sendkit_nb as sk
 from sendkit_nb.demo import DemoServer
 from sendkit_nb.magics import RENDERER, SendKitMagics
+from tests.conftest import OfflinePage
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -257,20 +258,13 @@ def test_nbconvert_html_shows_figures_offline(tmp_path: Path, browser: Browser) 
     sources = re.findall(r"<script[^>]*\bsrc=[\"']([^\"']+)", html)
     assert not [s for s in sources if "plot" in s], sources
     assert 'import "https://cdn.plot.ly' not in html
-    page = browser.new_page()
-    requested: list[str] = []
-
-    def offline(route: Any) -> None:
-        # Every network request fails, as on a machine with no connection.
-        requested.append(route.request.url)
-        route.abort()
-
+    # Every network request fails, as on a machine with no connection.
+    offline = OfflinePage(browser)
     try:
-        page.route("http*://**/*", offline)
-        page.goto((tmp_path / "figure.html").as_uri())
+        page = offline.goto(tmp_path / "figure.html")
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
         bars = page.locator(".js-plotly-plot .bars path")
         assert bars.count() == 3
-        assert not any("plot.ly" in url for url in requested)
+        assert not any("plot.ly" in url for url in offline.requests)
     finally:
-        page.close()
+        offline.context.close()

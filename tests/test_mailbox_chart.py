@@ -7,22 +7,20 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
 import pytest
-from playwright.sync_api import Browser
 
 import sendkit_nb as sk
 from sendkit_nb import BadRequestError, charts
 from sendkit_nb import metrics as skm
 from sendkit_nb.charts import NO_DATA
 from sendkit_nb.demo import DemoServer
+from tests.conftest import ReportPage
 from tests.raw_api import get
-from tests.test_report import OfflinePage
 
 Z95 = 1.959963984540054
 
@@ -183,13 +181,6 @@ def senders_report(
     return path
 
 
-@pytest.fixture()
-def offline(browser: Browser) -> Iterator[OfflinePage]:
-    page = OfflinePage(browser)
-    yield page
-    page.context.close()
-
-
 def test_the_senders_table_matches_plain_python(
     senders_report: Path, raw: list[dict[str, Any]]
 ) -> None:
@@ -228,7 +219,7 @@ def test_no_senders_section_without_mailboxes(demo_server: DemoServer) -> None:
 
 
 def test_offline_the_senders_section_renders(
-    offline: OfflinePage, senders_report: Path, test_output: Path
+    offline: ReportPage, senders_report: Path, test_output: Path
 ) -> None:
     page = offline.open(senders_report)
     section = page.locator("#senders")

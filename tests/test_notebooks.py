@@ -19,6 +19,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.conftest import OfflinePage
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
@@ -153,50 +155,16 @@ def test_nbconvert_export_of_the_quickstart_draws_its_charts_offline(
 ) -> None:
     source = tmp_path / "quickstart.ipynb"
     shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", source)
-    jupyter = Path(sys.executable).parent / "jupyter"
-    result = subprocess.run(
-        [
-            str(jupyter),
-            "nbconvert",
-            "--to",
-            "html",
-            "--execute",
-            f"--ExecutePreprocessor.kernel_name={KERNEL}",
-            str(source),
-        ],
-        cwd=tmp_path,
-        env=kernel_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    page_file = _nbconvert(
+        source, kernel_env, "--execute", f"--ExecutePreprocessor.kernel_name={KERNEL}"
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    page_file = tmp_path / "quickstart.html"
     page_text = page_file.read_text("utf-8")
     figures = page_text.count('class="plotly-graph-div"')
     assert figures == 1
 
-    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
-    blocked: list[str] = []
-    errors: list[tuple[str, str]] = []
-
-    def route(r: Any) -> None:
-        if r.request.url.startswith("file:"):
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-
-    context.route("**/*", route)
-    page = context.new_page()
-    page.on(
-        "console",
-        lambda m: errors.append((m.text, m.location.get("url", ""))) if m.type == "error" else None,
-    )
-    page.on("pageerror", lambda e: errors.append((f"uncaught: {e}", "")))
+    offline = ExportPage(browser, page_file)
+    page = offline.page
     try:
-        page.goto(page_file.as_uri())
         page.wait_for_function(
             "n => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n",
             arg=figures,
@@ -210,13 +178,8 @@ def test_nbconvert_export_of_the_quickstart_draws_its_charts_offline(
         plots.first.scroll_into_view_if_needed()
         page.screenshot(path=str(test_output / "quickstart-nbconvert.png"))
     finally:
-        context.close()
-    assets = _template_assets()
-    assert all(url.startswith(assets) for url in blocked), blocked
-    assert not [url for url in blocked if "plotly" in url]
-    # The only console errors are the failed loads of those template assets.
-    unexpected = [(text, url) for text, url in errors if not url.startswith(assets)]
-    assert unexpected == []
+        offline.context.close()
+    offline.check_nothing_but_template_assets_failed()
 
 
 #: The dashboard notebook's HTML export, at most this large (5.2 MB measured). It was 41 MB
@@ -280,37 +243,19 @@ def _nbconvert(source: Path, env: dict[str, str], *options: str) -> Path:
     return source.with_suffix(".html")
 
 
-class OfflinePage:
-    """A page opened from a file with no network: what it tried to fetch, and its console
-    errors (text, source URL)."""
+class ExportPage(OfflinePage):
+    """A notebook's HTML export opened offline (see :class:`tests.conftest.OfflinePage`)."""
 
     def __init__(self, browser: Browser, page_file: Path) -> None:
-        self.context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
-        self.blocked: list[str] = []
-        self.errors: list[tuple[str, str]] = []
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda e: self.errors.append((f"uncaught: {e}", "")))
-        self.page.goto(page_file.as_uri())
-
-    def _route(self, route: Any) -> None:
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            self.blocked.append(route.request.url)
-            route.abort()
-
-    def _console(self, message: Any) -> None:
-        if message.type == "error":
-            self.errors.append((message.text, message.location.get("url", "")))
+        super().__init__(browser)
+        self.goto(page_file)
 
     def check_nothing_but_template_assets_failed(self) -> None:
         """Only nbconvert's own CDN assets were asked for, and failing them was the only
-        console error: the dashboard's copy needs nothing from the network."""
+        console error: the notebook's charts need nothing from the network."""
         assets = _template_assets()
-        assert all(url.startswith(assets) for url in self.blocked), self.blocked
-        assert not [url for url in self.blocked if "plotly" in url]
+        assert all(url.startswith(assets) for url in self.requests), self.requests
+        assert not [url for url in self.requests if "plotly" in url]
         unexpected = [(text, url) for text, url in self.errors if not url.startswith(assets)]
         assert unexpected == []
 
@@ -367,7 +312,7 @@ def test_dashboard_notebook_exports_small_with_static_charts_that_draw_offline(
     assert page_text.count('class="plotly-graph-div"') == DASHBOARD_CHARTS
     assert page_text.count('class="sendkit-dashboard-static"') == 1
 
-    offline = OfflinePage(browser, page_file)
+    offline = ExportPage(browser, page_file)
     page = offline.page
     try:
         offline.wait_for_static_charts()
@@ -393,7 +338,7 @@ def test_dashboard_notebook_export_shows_the_dashboard_as_last_drawn(
 ) -> None:
     page_file, said = dashboard_export
     assert said["first"] != said["last"]
-    offline = OfflinePage(browser, page_file)
+    offline = ExportPage(browser, page_file)
     page = offline.page
     try:
         offline.wait_for_static_charts()
@@ -437,7 +382,7 @@ def test_executed_dashboard_export_with_widget_state_draws_the_static_copy_offli
     size = page_file.stat().st_size
     assert size < DASHBOARD_EXECUTED_EXPORT_MAX_BYTES, size
 
-    offline = OfflinePage(browser, page_file)
+    offline = ExportPage(browser, page_file)
     page = offline.page
     try:
         offline.wait_for_static_charts()

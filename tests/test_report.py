@@ -7,7 +7,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,9 +22,10 @@ from sendkit_nb._report import Report, as_html, check_report_path, write_report
 from sendkit_nb._summary import SummaryOptions, summarize
 from sendkit_nb.demo import DemoServer
 from sendkit_nb.demo._server import DEMO_API_KEY, DEMO_PLATFORM_KEY
+from tests.conftest import ReportPage
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import Browser, Page
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -350,7 +351,7 @@ def test_a_relative_window_counts_back_from_the_data(
 
 
 def test_offline_a_windowed_report_renders_every_chart(
-    offline: OfflinePage, window_report: tuple[Path, datetime, datetime], test_output: Path
+    offline: ReportPage, window_report: tuple[Path, datetime, datetime], test_output: Path
 ) -> None:
     path = window_report[0]
     page = offline.open(path)
@@ -654,41 +655,6 @@ def test_bad_sources_and_frames_are_named(all_leads: pl.DataFrame) -> None:
 # -- in a real browser, offline -----------------------------------------------------------------
 
 
-class OfflinePage:
-    """A page in a fresh offline context that aborts and records every non-file request and
-    collects console errors and uncaught exceptions."""
-
-    def __init__(self, browser: Browser, width: int = 1280) -> None:
-        self.context: BrowserContext = browser.new_context(
-            offline=True, viewport={"width": width, "height": 900}
-        )
-        self.requests: list[str] = []
-        self.errors: list[str] = []
-        self.context.route("**/*", self._route)
-        self.page: Page = self.context.new_page()
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-
-    def _route(self, route: Any) -> None:
-        if route.request.url.startswith("file:"):
-            route.continue_()
-        else:
-            self.requests.append(route.request.url)
-            route.abort()
-
-    def open(self, path: Path, fragment: str = "") -> Page:
-        self.page.goto(path.as_uri() + fragment)
-        self.page.wait_for_selector("html[data-sk-ready]")
-        return self.page
-
-
-@pytest.fixture()
-def offline(browser: Browser) -> Iterator[OfflinePage]:
-    page = OfflinePage(browser)
-    yield page
-    page.context.close()
-
-
 def _plots(page: Page, selector: str) -> list[dict[str, float]]:
     """Size of every drawn plotly chart under ``selector`` and of the box it sits in."""
     result: list[dict[str, float]] = page.evaluate(
@@ -703,7 +669,7 @@ def _plots(page: Page, selector: str) -> list[dict[str, float]]:
 
 
 def test_offline_every_chart_renders_and_switching_campaigns_works(
-    offline: OfflinePage, full_report: Path, full_html: str, test_output: Path
+    offline: ReportPage, full_report: Path, full_html: str, test_output: Path
 ) -> None:
     page = offline.open(full_report)
     expected = len(re.findall(r'class="sk-chart"[^>]*data-figure=', full_html))
@@ -742,7 +708,7 @@ def test_offline_every_chart_renders_and_switching_campaigns_works(
 
 
 def test_offline_deep_link_keyboard_and_resize_while_hidden(
-    offline: OfflinePage, full_report: Path, catalog: pl.DataFrame
+    offline: ReportPage, full_report: Path, catalog: pl.DataFrame
 ) -> None:
     second = f"c-{catalog['campaign_id'][1]}"
     page = offline.open(full_report, f"#{second}")
@@ -807,7 +773,7 @@ _OVERFLOWS_JS = """() => {
 def test_no_table_or_chart_is_wider_than_the_window(
     browser: Browser, full_report: Path, width: int, test_output: Path
 ) -> None:
-    offline = OfflinePage(browser, width=width)
+    offline = ReportPage(browser, width=width)
     try:
         page = offline.open(full_report)
         page.screenshot(path=str(test_output / f"report-{width}px.png"), full_page=True)
@@ -822,7 +788,7 @@ def test_no_table_or_chart_is_wider_than_the_window(
 def test_printed_on_a4_portrait_every_column_is_kept(
     browser: Browser, full_report: Path, test_output: Path
 ) -> None:
-    offline = OfflinePage(browser, width=A4_PRINT_WIDTH)
+    offline = ReportPage(browser, width=A4_PRINT_WIDTH)
     try:
         page = offline.open(full_report)
         page.emulate_media(media="print")

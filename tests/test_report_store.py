@@ -26,9 +26,10 @@ from sendkit_nb._summary import SummaryOptions, summarize
 from sendkit_nb.demo import DemoServer, make_workspace
 from sendkit_nb.demo import _server as demo_server_module
 from sendkit_nb.demo._data import DEMO_NOW
+from tests.conftest import ReportPage
 
 from .scripted_server import ScriptedServer
-from .test_report import OfflinePage, meta, section_text
+from .test_report import meta, section_text
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -403,7 +404,7 @@ def test_the_store_report_in_chromium_offline(
 ) -> None:
     path = sk.report(store, path=tmp_path / "store.html", since="30d", progress=False).path
     assert path is not None
-    offline = OfflinePage(browser)
+    offline = ReportPage(browser)
     try:
         page = offline.open(path)
         header = page.locator("#sk-meta").inner_text()

@@ -22,10 +22,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import sendkit_nb as sk
-from sendkit_nb._client import RetryPolicy
 from sendkit_nb.demo import DemoServer, make_workspace
 from sendkit_nb.demo import _server as demo_server_module
 from sendkit_nb.demo._data import DEMO_NOW
+from tests.conftest import ReportPage, no_sleep_client
 
 #: Four campaigns: three pages, two pages, one page and none.
 SIZES = [250, 120, 40, 0]
@@ -40,12 +40,7 @@ def own_server() -> Iterator[DemoServer]:
 
 @pytest.fixture()
 def own_client(own_server: DemoServer) -> Iterator[sk.SendKitClient]:
-    with sk.SendKitClient(
-        own_server.api_key,
-        base_url=own_server.url,
-        sleep=lambda seconds: None,
-        retry=RetryPolicy(max_retries=2, rng=lambda: 0.5),
-    ) as client:
+    with no_sleep_client(own_server, max_retries=2) as client:
         yield client
 
 
@@ -370,8 +365,6 @@ def test_csv_is_one_row_per_email_and_reads_back(
 def test_the_report_from_a_store_works_offline_in_a_browser(
     browser: Any, server: DemoServer, client: sk.SendKitClient, tmp_path: Path
 ) -> None:
-    from tests.test_report import OfflinePage
-
     root = tmp_path / "store"
     sk.sync(client, root, progress=False)
     target = tmp_path / "report.html"
@@ -390,7 +383,7 @@ def test_the_report_from_a_store_works_offline_in_a_browser(
     html = target.read_text("utf-8")
     for campaign in server.workspace.campaigns:
         assert f'data-campaign-id="{campaign["_id"]}"' in html
-    page = OfflinePage(browser)
+    page = ReportPage(browser)
     try:
         opened = page.open(target)
         tabs = opened.locator(".sk-tab")

@@ -25,15 +25,15 @@ from ._common import (
     interval_level,
     is_number,
     level_words,
+    metric_footnotes,
     names_for,
     num,
     opens_footnote,
     positive_note,
     positive_tags_of,
     ranked_bars,
-    rate_sentence,
+    rate_hover,
     ratio_of,
-    row_level,
     trace_uid,
     whiskers,
 )
@@ -331,7 +331,7 @@ def campaign_comparison(
     event, base = EVENT_OF[metric], _HEADLINE_BASE[metric]
     frame = check_frame(frame, ["campaign_id", event, base], "campaign_comparison", _COMPARE_HINT)
     rows = frame.to_dicts()
-    level, tags = interval_level(frame), positive_tags_of(frame)
+    level, tags, said = interval_level(frame), positive_tags_of(frame), attribution_of(frame)
     keys = [r["campaign_id"] for r in rows]
     labels = names_for(keys, _names_from_frame(frame, names))
     rates: list[float | None] = []
@@ -351,19 +351,7 @@ def campaign_comparison(
         highs=highs,
         marker={"color": EVENT_COLORS[event]},
         hovertext=[
-            f"<b>{esc(label)}</b><br>"
-            + rate_sentence(
-                metric,
-                v,
-                r[event],
-                base,
-                r[base],
-                low=lo,
-                high=hi,
-                level=row_level(r, level),
-                tags=tags,
-                attribution=attribution_of(frame),
-            )
+            rate_hover(label, metric, r, base, v, lo, hi, level=level, tags=tags, attribution=said)
             for label, r, v, lo, hi in zip(labels, rows, rates, lows, highs, strict=True)
         ],
         text=[
@@ -463,7 +451,7 @@ def _comparison_by_step(
     positions = ordered.get_column("_pos").unique(maintain_order=True).to_list()
     keys = _campaign_keys(frame)
     labels = names_for(keys, _names_from_frame(frame, names))
-    level, tags = interval_level(frame), positive_tags_of(frame)
+    level, tags, said = interval_level(frame), positive_tags_of(frame), attribution_of(frame)
     fig = FigureSpec()
     for i, (key, label) in enumerate(zip(keys, labels, strict=True)):
         part = {r["_pos"]: r for r in frame.filter(pl.col("campaign_id") == key).to_dicts()}
@@ -488,18 +476,18 @@ def _comparison_by_step(
                 marker={"color": COLORWAY[i % len(COLORWAY)]},
                 error_y=whiskers(values, lows, highs, width=4, thickness=1.2),
                 hovertext=[
-                    f"<b>{esc(label)}</b><br>{esc(r['step_label'])}<br>"
-                    + rate_sentence(
+                    rate_hover(
+                        label,
                         metric,
-                        v,
-                        r[event],
+                        r,
                         base,
-                        r[base],
-                        low=lo,
-                        high=hi,
-                        level=row_level(r, level),
+                        v,
+                        lo,
+                        hi,
+                        level=level,
                         tags=tags,
-                        attribution=attribution_of(frame),
+                        attribution=said,
+                        detail=r["step_label"],
                     )
                     if r is not None
                     else f"<b>{esc(label)}</b><br>{esc(p)}: not in this campaign's sequence"
@@ -511,11 +499,10 @@ def _comparison_by_step(
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category", title=None)
     fig.update_yaxes(title={"text": RATE_TITLE[metric]}, tickformat=".1~%", rangemode="tozero")
-    notes = ["Steps are matched by position in each campaign's sequence; subjects differ (hover)."]
-    if metric in ("reply", "positive"):
-        notes.append(f"Replies: {attribution_of(frame)}.")
-    if metric == "open":
-        notes.append(opens_footnote())
+    notes = [
+        "Steps are matched by position in each campaign's sequence; subjects differ (hover).",
+        *metric_footnotes(metric, said),
+    ]
     return finish(
         fig,
         chart="campaign_comparison",

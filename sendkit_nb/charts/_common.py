@@ -55,11 +55,13 @@ __all__ = [
     "interval_level",
     "level_words",
     "mark_x",
+    "metric_footnotes",
     "names_for",
     "num",
     "positive_note",
     "positive_tags_of",
     "ranked_bars",
+    "rate_hover",
     "rate_note",
     "rate_sentence",
     "ratio_of",
@@ -264,6 +266,42 @@ def row_level(row: dict[str, Any], level: float | None) -> float | None:
     """A row's own confidence level where it has one (a concatenation may mix levels)."""
     own = num(row.get("confidence"))
     return own if own is not None else level
+
+
+def rate_hover(
+    heading: str,
+    metric: str,
+    row: dict[str, Any],
+    base: str,
+    rate: object,
+    low: object,
+    high: object,
+    *,
+    level: float | None,
+    tags: str | None,
+    attribution: str,
+    detail: str | None = None,
+) -> str:
+    """The hover of one metrics row's ``metric`` rate: ``heading`` in bold (``detail`` on the
+    line under it), then :func:`rate_sentence` over the row's own counts (its ``metric``
+    events and its ``base`` column) at the row's own confidence level (:func:`row_level`).
+    ``rate``/``low``/``high`` are passed in, as the chart read them (with or without an
+    interval)."""
+    text = f"<b>{esc(heading)}</b><br>"
+    if detail is not None:
+        text += f"{esc(detail)}<br>"
+    return text + rate_sentence(
+        metric,
+        rate,
+        row[EVENT_OF[metric]],
+        base,
+        row[base],
+        low=low,
+        high=high,
+        level=row_level(row, level),
+        tags=tags,
+        attribution=attribution,
+    )
 
 
 def level_words(level: float | None) -> str:
@@ -581,6 +619,17 @@ def _no_data(fig: FigureSpec, message: str) -> None:
 def opens_footnote() -> str:
     """The full opens caveat, for charts that show open numbers."""
     return str(OPENS_CAVEAT)
+
+
+def metric_footnotes(metric: str, attribution: str) -> list[str]:
+    """The footnote a chart of one ``metric`` rate owes its reader: how the replies were
+    placed (``attribution``, see :func:`attribution_of`) under a reply or positive rate, the
+    opens caveat under the open rate."""
+    if metric in ("reply", "positive"):
+        return [f"Replies: {attribution}."]
+    if metric == "open":
+        return [opens_footnote()]
+    return []
 
 
 def names_for(keys: Sequence[Any], names: Mapping[str, str] | None) -> list[str]:

@@ -40,10 +40,12 @@ from ._common import (
     interval_level,
     is_number,
     level_words,
+    metric_footnotes,
     num,
     opens_footnote,
     positive_note,
     positive_tags_of,
+    rate_hover,
     rate_note,
     rate_sentence,
     ratio_of,
@@ -309,7 +311,7 @@ def step_rates(
         "Filter the frame to one segment, or call funnel(leads) without segment=.",
     )
     rows = frame.to_dicts()
-    level, tags = interval_level(frame), positive_tags_of(frame)
+    level, tags, said = interval_level(frame), positive_tags_of(frame), attribution_of(frame)
     labels = [r["step_label"] for r in rows]
     width = tick_width(len(labels))
     n = len(chosen)
@@ -330,7 +332,7 @@ def step_rates(
         error_y: dict[str, Any] = {"visible": False}
         if with_ci:
             error_y = {**whiskers(values, lows, highs, width=6), "visible": True}
-        color = EVENT_COLORS[EVENT_OF[r]]
+        color = EVENT_COLORS[event]
         fig.add_trace(
             dict(
                 type="bar",
@@ -349,18 +351,17 @@ def step_rates(
                     },
                 },
                 hovertext=[
-                    f"<b>{esc(row['step_label'])}</b><br>"
-                    + rate_sentence(
+                    rate_hover(
+                        row["step_label"],
                         r,
-                        v,
-                        row[event],
+                        row,
                         base,
-                        row[base],
-                        low=lo,
-                        high=hi,
-                        level=row_level(row, level),
+                        v,
+                        lo,
+                        hi,
+                        level=level,
                         tags=tags,
-                        attribution=attribution_of(frame),
+                        attribution=said,
                     )
                     for row, v, lo, hi in zip(rows, values, lows, highs, strict=True)
                 ],
@@ -386,7 +387,7 @@ def step_rates(
     )
     notes = [
         "Rates per lead at the step; each lead counts once per step. "
-        + (f"Replies: {attribution_of(frame)}. " if {"reply", "positive"} & set(chosen) else "")
+        + (f"Replies: {said}. " if {"reply", "positive"} & set(chosen) else "")
         + (f"Positive: {positive_note(tags)}." if "positive" in chosen else "")
     ]
     if "open" in chosen:
@@ -480,7 +481,7 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         frame = frame.with_columns(arms=pl.len().over(step_key).cast(pl.Int64))
     rows = frame.with_columns(_arms_here=pl.len().over(step_key)).to_dicts()
     verdicts = ab_verdicts(frame)
-    level, tags = interval_level(frame), positive_tags_of(frame)
+    level, tags, said = interval_level(frame), positive_tags_of(frame), attribution_of(frame)
     # The outer tick spans its step's arms, so it may be as wide as those arms together.
     outer = [
         step_tick(r["step_label"], max(8, min(40, tick_width(len(rows)) * int(r["_arms_here"]))))
@@ -517,7 +518,7 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         },
         error_y=whiskers(values, lows, highs, width=6),
         hovertext=[
-            _arm_hover(r, v, metric, event, base, rate_col, level, tags, attribution_of(frame))
+            _arm_hover(r, v, metric, event, base, rate_col, level, tags, said)
             for r, v in zip(rows, verdicts, strict=True)
         ],
         hovertemplate=hover_template(),
@@ -568,11 +569,8 @@ def variant_comparison(variant_frame: pl.DataFrame, metric: str | None = None) -
         "(two-proportion z-test, Fisher's exact test for small counts; p-values Holm-adjusted "
         f"within the step; n.s. = not significant{_at_alpha(frame)}). Too small to call: "
         f"{too_small}.",
+        *metric_footnotes(metric, said),
     ]
-    if metric in ("reply", "positive"):
-        notes.append(f"Replies: {attribution_of(frame)}.")
-    if metric == "open":
-        notes.append(opens_footnote())
     return finish(
         fig,
         chart="variant_comparison",

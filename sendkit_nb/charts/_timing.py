@@ -296,42 +296,43 @@ def daily_activity(daily_frame: pl.DataFrame) -> go.Figure:
             ),
             row=1,
         )
-    fig.add_trace(
-        dict(
-            type="bar",
-            name="Replied",
-            uid=trace_uid("daily_activity", "replied"),
-            x=dates,
-            y=[r["replied"] for r in rows],
-            marker={"color": EVENT_COLORS["replied"]},
-            hovertext=[
+    # Replied first: the positive bar (a subset) is overlaid inside it, see barmode below.
+    reply_bars = (
+        (
+            "replied",
+            "Replied",
+            [
                 f"<b>{day(r['date'])}</b><br>Replied: {fmt_int(r['replied'])} leads replied "
                 "that day (by reply date, any step)"
                 for r in rows
             ],
-            hovertemplate=hover_template(),
         ),
-        row=2,
-    )
-    fig.add_trace(
-        dict(
-            type="bar",
-            name="Positive",
-            uid=trace_uid("daily_activity", "positive"),
-            x=dates,
-            y=[r["positive"] for r in rows],
-            marker={"color": EVENT_COLORS["positive"]},
-            hovertext=[
+        (
+            "positive",
+            "Positive",
+            [
                 f"<b>{day(r['date'])}</b><br>Positive: {fmt_int(r['positive'])} / "
                 f"{fmt_int(r['replied'])} replies that day "
                 f"({fmt_pct(r['positive'] / r['replied'] if r['replied'] else None)})"
                 f"<br><i>{positive_note(tags)}</i>"
                 for r in rows
             ],
-            hovertemplate=hover_template(),
         ),
-        row=2,
     )
+    for col, name, hovertext in reply_bars:
+        fig.add_trace(
+            dict(
+                type="bar",
+                name=name,
+                uid=trace_uid("daily_activity", col),
+                x=dates,
+                y=[r[col] for r in rows],
+                marker={"color": EVENT_COLORS[col]},
+                hovertext=hovertext,
+                hovertemplate=hover_template(),
+            ),
+            row=2,
+        )
     # Overlay: positive replies are a subset of the day's replies, drawn inside its bar.
     fig.update_layout(barmode="overlay", bargap=0.1, hovermode="closest")
     fig.update_annotations(x=0.0, xanchor="left", font={"size": 12})
