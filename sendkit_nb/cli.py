@@ -501,13 +501,14 @@ _SYNC_LISTED = 10
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    from sendkit_nb._store import open_store, prepare_store
+    from sendkit_nb._store import open_store
     from sendkit_nb._store_sync import sync
 
     wanted = list(dict.fromkeys(check_object_id(c) for c in args.campaign or [])) or None
     root = Path(args.store)
-    with _client(args) as client:  # no key: an error before any folder is made
-        prepare_store(root)  # a folder that cannot be a store fails before any request
+    # No key: an error before any folder is made. A folder that cannot be a store, or a store
+    # of the other kind (demo or real), fails in sync() before any request.
+    with _client(args) as client:
         result = sync(client, root, wanted, full=args.full, progress=not args.no_progress)
     store = open_store(root)
     catalog = store.campaigns()
