@@ -29,7 +29,7 @@ __all__ = [
     "kind_of",
     "make_parents",
     "path_error",
-    "shown",
+    "shown_path",
     "write_atomic",
 ]
 
@@ -41,7 +41,7 @@ PathKind = Literal["missing", "folder", "file", "other"]
 _SHOWN_MAX = 100
 
 
-def shown(path: str | os.PathLike[str]) -> str:
+def shown_path(path: str | os.PathLike[str]) -> str:
     """``path`` for a message: as it is, or its start and end around an ellipsis when long."""
     text = os.fspath(path)
     if len(text) <= _SHOWN_MAX:
@@ -81,7 +81,7 @@ def path_error(
 ) -> SendKitError:
     """``error`` saying that ``doing`` (``"read"``, ``"open the store at"``) ``path`` failed,
     and the system's reason (``exc.strerror``)."""
-    return error(f"cannot {doing} {shown(path)}: {exc.strerror or exc}", hint=hint)
+    return error(f"cannot {doing} {shown_path(path)}: {exc.strerror or exc}", hint=hint)
 
 
 def checked_kind(
@@ -198,7 +198,7 @@ def check_names(
     for name in target.relative_to(folder).parts:
         if len(os.fsencode(name)) > limit:
             raise error(
-                f"cannot {doing} {shown(path)}: {os.strerror(errno.ENAMETOOLONG)} (a name in "
+                f"cannot {doing} {shown_path(path)}: {os.strerror(errno.ENAMETOOLONG)} (a name in "
                 f"it is longer than the {limit} bytes the file system takes)",
                 hint=hint,
             )
