@@ -45,7 +45,8 @@ import ipywidgets as widgets
 
 from sendkit_nb._connect import connect
 from sendkit_nb._errors import SendKitError
-from sendkit_nb.metrics import WindowBound, resolve_window
+from sendkit_nb.metrics import WindowBound
+from sendkit_nb.metrics._windows import check_window
 from sendkit_nb.widgets._compare import Comparison
 from sendkit_nb.widgets._controls import Controls
 from sendkit_nb.widgets._export import write_report
@@ -244,7 +245,7 @@ class Dashboard:
     ) -> None:
         # Bad options are refused before a client is made or a store opened.
         first = Selection(statuses=check_statuses(statuses), since=since, until=until)
-        resolve_window(since, until, what="dashboard window")
+        check_window(since, until, what="dashboard window")
         self.source = make_source(source, store, connect)
         self.table_rows = table_rows
         self.figure_width = figure_width
@@ -465,7 +466,7 @@ class Dashboard:
         from the API, the campaign's latest activity). None, None: all time. The header says
         which days; the KPI cards, the charts, the comparison and the senders follow."""
         selection = self.selection
-        resolve_window(since, until, what="dashboard window")  # a bad bound: an error, no change
+        check_window(since, until, what="dashboard window")  # a bad bound: an error, no change
         label = _custom_label(since, until)
         self.controls.set_window(since, until, label)
         try:

@@ -248,17 +248,19 @@ class Refresher:
     def window(self, loaded: LoadedCampaign) -> Window | None:
         """The selection's date window resolved for ``loaded``: a relative window ("30d")
         counts back from the source's clock at the pull (the API server's Date, or a store's
-        ``as_of``) or, without one, from the campaign's latest timestamp. None: all time."""
+        ``as_of``) or, without one, from the campaign's latest timestamp. None: all time, also
+        for bounds that resolve to none (``until="9999-12-31"``), as in the metrics and report."""
         selection = self.screen.selection
         if selection.since is None and selection.until is None:
             return None
-        return resolve_window(
+        window = resolve_window(
             selection.since,
             selection.until,
             as_of=self.store.source.as_of(loaded.campaign_id),
             leads=loaded.leads,
             what="dashboard window",
         )
+        return None if window.is_open else window
 
     def _current(self) -> LoadedCampaign | None:
         cid = self.screen.selection.campaign_id
