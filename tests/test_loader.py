@@ -630,23 +630,24 @@ def test_cursor_walk_ending_short_of_the_total_is_an_error() -> None:
 #: (where, field) -> (output column, or (column, email struct field); the value loaded for
 #: an absent or null field; the field's empty form and the value loaded for it). "Empty" is
 #: the JSON type's own: [] for lists, {} for objects, "" for text, and also "" for integers
-#: and times (a blank is no value); a boolean has no empty form, so it gets null again.
+#: and times; a blank is no value, so text loads it as null too. A boolean has no empty form,
+#: so it gets null again (tests/test_blank_fields.py sends "" for booleans, objects, lists).
 SPARSE: dict[tuple[str, str], tuple[str | tuple[str, str], Any, Any, Any]] = {
     ("lead", "leadId"): ("lead_id", None, {}, None),
     ("lead", "currentSequenceStep"): ("current_step", None, "", None),
     ("lead", "emailsSent"): ("emails", [], [], []),
     ("lead", "replied"): ("replied", False, None, False),
     ("lead", "repliedAt"): ("replied_at", None, "", None),
-    ("lead", "aiTag"): ("ai_tag", None, "", ""),
+    ("lead", "aiTag"): ("ai_tag", None, "", None),
     ("lead", "tags"): ("tags", [], [], []),
     ("lead", "addedAt"): ("added_at", None, "", None),
-    ("person", "_id"): ("lead_id", None, "", ""),
-    ("person", "email"): ("email", None, "", ""),
-    ("person", "firstName"): ("first_name", None, "", ""),
-    ("person", "lastName"): ("last_name", None, "", ""),
-    ("person", "companyName"): ("company_name", None, "", ""),
+    ("person", "_id"): ("lead_id", None, "", None),
+    ("person", "email"): ("email", None, "", None),
+    ("person", "firstName"): ("first_name", None, "", None),
+    ("person", "lastName"): ("last_name", None, "", None),
+    ("person", "companyName"): ("company_name", None, "", None),
     ("email", "sequenceStep"): (("emails", "step"), None, "", None),
-    ("email", "variant"): (("emails", "variant"), None, "", ""),
+    ("email", "variant"): (("emails", "variant"), None, "", None),
     ("email", "sentAt"): (("emails", "sent_at"), None, "", None),
     ("email", "opened"): (("emails", "opened"), False, None, False),
     ("email", "clicked"): (("emails", "clicked"), False, None, False),
@@ -705,9 +706,10 @@ def test_optional_field_absent_null_or_empty_loads(where: str, field: str, shape
 
 
 def test_null_items_in_lists_load() -> None:
+    # A null tag names no tag and is dropped; a null email is still an email sent.
     item = lead(1, tags=["a", None], emailsSent=[None, {"sequenceStep": 2}])
     leads = sk.leads_from_items([item, lead(2)], CAMPAIGN)
-    assert leads["tags"].to_list() == [["a", None], []]
+    assert leads["tags"].to_list() == [["a"], []]
     assert [e["step"] for e in leads["emails"][0]] == [None, 2]
     assert [e["opened"] for e in leads["emails"][0]] == [False, False]
 
