@@ -54,7 +54,7 @@ from sendkit_nb._schema import (
 )
 from sendkit_nb._store import Store, open_store
 from sendkit_nb._store_files import read_campaigns, read_leads
-from sendkit_nb._store_sync import SyncResult, sync
+from sendkit_nb._store_sync import HistoryResetWarning, SyncResult, sync
 from sendkit_nb._version import __version__
 from sendkit_nb._workflows import reconcile
 from sendkit_nb.metrics import (
@@ -131,6 +131,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "DeadlineExceededError",
+    "HistoryResetWarning",
     "IncompleteLoadError",
     "IncompleteLoadWarning",
     "NotFoundError",

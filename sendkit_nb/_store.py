@@ -54,7 +54,7 @@ from typing import Any
 import polars as pl
 from polars._typing import PolarsDataType
 
-from sendkit_nb._checks import check_object_id, check_statuses
+from sendkit_nb._checks import check_object_id, check_path, check_statuses
 from sendkit_nb._errors import BadRequestError, StoreError
 from sendkit_nb._files import check_names, checked_kind, kind_of, path_error, write_atomic
 from sendkit_nb._present import fmt_int
@@ -66,6 +66,7 @@ __all__ = [
     "STORE_FORMAT",
     "STORE_VERSION",
     "SYNCS_FILE",
+    "SYNC_LOCK",
     "Store",
     "leads_file",
     "open_store",
@@ -73,6 +74,7 @@ __all__ = [
     "read_store_frame",
     "record_source",
     "remove_folder_hint",
+    "take_history",
     "write_error",
     "write_store_frame",
 ]
@@ -87,6 +89,9 @@ _MARKER = "store.json"
 CAMPAIGNS_FILE = "campaigns.parquet"
 SYNCS_FILE = "syncs.parquet"
 _LEADS = "leads"
+#: The lock file a running sync holds in the store's root (see ``sendkit_nb._store_sync``):
+#: while it is there, the store's tables may lag its leads files.
+SYNC_LOCK = "sync.lock"
 
 #: ``campaigns.parquet``: the campaigns frame and what the store holds of each campaign.
 _STORE_COLUMNS: dict[str, PolarsDataType] = dict(CAMPAIGNS_SCHEMA)
@@ -174,6 +179,12 @@ def _read_marker(root: Path) -> dict[str, Any]:
     if not isinstance(info, dict) or info.get("format") != STORE_FORMAT:
         raise StoreError(f"{root} is not a sendkit_nb store: {_MARKER} names another format")
     version = info.get("version")
+    # By type as well: True == 1 and 1.0 == 1 in Python, and neither is a format number.
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise StoreError(
+            f"{marker} is damaged: its version is {version!r}, not a format number",
+            hint="Sync into a new folder; the old one can be deleted once the new one is complete.",
+        )
     if version != STORE_VERSION:
         if isinstance(version, int) and not isinstance(version, bool) and version > STORE_VERSION:
             raise StoreError(
@@ -284,7 +295,7 @@ def prepare_store(path: str | os.PathLike[str], *, demo: bool | None = None) -> 
     recorded in a new store; a store that says it holds the other kind (demo data and real
     campaigns) is refused. An existing store is not written to here, before the sync's lock:
     one that does not say yet gets the flag from :func:`record_source`, under the lock."""
-    root = Path(path).expanduser()
+    root = check_path(path, "path")
     kind = checked_kind(root, StoreError, doing="sync into", hint=_PATH_HINT)
     if kind not in ("missing", "folder"):
         raise BadRequestError(
@@ -322,18 +333,89 @@ def prepare_store(path: str | os.PathLike[str], *, demo: bool | None = None) -> 
 
 def _read(path: Path, schema: pl.Schema | None = None) -> pl.DataFrame:
     try:
-        frame = pl.read_parquet(path)
+        # glob=False everywhere: a store's path may hold [ ] * ? (polars would expand them).
+        frame = pl.read_parquet(path, glob=False)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise StoreError(f"{path} cannot be read ({type(exc).__name__}: {exc})") from None
+        raise StoreError(
+            f"{path} cannot be read ({_first_line(exc)})", hint=_repair_hint(path)
+        ) from None
     if schema is not None:
         missing = [c for c in schema.names() if c not in frame.columns]
         later = [c for c in missing if c in _LATER_COLUMNS]
         if len(later) < len(missing):
             lost = next(c for c in missing if c not in _LATER_COLUMNS)
-            raise StoreError(f"{path} lacks the column {lost!r}: the store is damaged")
+            raise StoreError(
+                f"{path} lacks the column {lost!r}: the store is damaged",
+                hint=_repair_hint(path),
+            )
         frame = frame.with_columns(pl.lit(None, schema[c]).alias(c) for c in later)
         frame = frame.select(schema.names())
     return frame
+
+
+def _sync_command(root: Path) -> str:
+    """The command that syncs the store at ``root``: from the demo again for a demo store
+    (without ``--demo`` the command wants a key)."""
+    try:
+        demo = " --demo" if _read_marker(root).get("demo") is True else ""
+    except StoreError:
+        demo = ""  # the marker's own damage is reported where it is read
+    return f"sendkit-nb sync{demo} --store {shlex.quote(str(root))}"
+
+
+def _repair_hint(path: Path) -> str | None:
+    """The way out of a damaged ``campaigns.parquet`` or ``syncs.parquet`` (None for another
+    file: the default hint)."""
+    root = path.parent
+    if path.name == SYNCS_FILE:
+        # Derived data (one row per campaign per sync): sync() sets it aside, see take_history.
+        return (
+            f"It holds only the history of the syncs, so the next sync sets it aside as "
+            f"{SYNCS_FILE}.damaged-<time> and starts a new history: `{_sync_command(root)}` "
+            "(in Python: sk.sync(client, path))."
+        )
+    if path.name == CAMPAIGNS_FILE:
+        # Not set aside by the sync itself: it also holds the campaigns deleted upstream.
+        aside = shlex.quote(f"{path}.damaged")
+        return (
+            f"Move it aside (`mv {shlex.quote(str(path))} {aside}`), then sync again: "
+            f"`{_sync_command(root)}` (in Python: sk.sync(client, path)) pulls every campaign "
+            f"the API lists and writes {CAMPAIGNS_FILE} anew."
+        )
+    return None
+
+
+def take_history(root: Path) -> tuple[pl.DataFrame | None, Path | None]:
+    """``syncs.parquet`` of the store at ``root`` for a sync to append to (None: there is none
+    yet), and where a damaged one was set aside (None: it was not). Called under the sync's
+    lock.
+
+    The history is derived data (each sync's headline of each campaign), so a damaged one (not
+    readable, lacking a column, holding one with another type) must not stop the sync that
+    mends everything else: it is renamed, atomically, to ``syncs.parquet.damaged-<UTC time>``
+    (kept, for whoever wants to look into it) and the sync starts a new history."""
+    path = root / SYNCS_FILE
+    if _missing(path):
+        return None, None
+    schema = history_schema()
+    try:
+        frame = _read(path, schema)
+    except StoreError:
+        pass
+    else:
+        if frame.schema == schema:
+            return frame, None
+    stamp = datetime.now(UTC_ZONE).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{SYNCS_FILE}.damaged-{stamp}")
+    count = 1
+    while _listed(aside):
+        count += 1
+        aside = path.with_name(f"{SYNCS_FILE}.damaged-{stamp}-{count}")
+    try:
+        os.rename(path, aside)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    return None, aside
 
 
 def _campaign_of(path: Path) -> str:
@@ -380,12 +462,10 @@ def _damaged_file(path: Path, problem: str, *, remove_first: bool = False) -> St
             + remove_folder_hint(root, campaign_id),
         )
     first = f"Remove {path}, then pull" if remove_first else "Pull"
-    # A demo store is synced from the demo again (without --demo the command wants a key).
-    demo = " --demo" if _read_marker(root).get("demo") is True else ""
     return StoreError(
         f"{path} {problem}: the store is damaged",
-        hint=f"{first} the campaign again: `sendkit-nb sync{demo} --store "
-        f"{shlex.quote(str(root))} --full --campaign {campaign_id}` (in Python: "
+        hint=f"{first} the campaign again: `{_sync_command(root)} --full --campaign "
+        f"{campaign_id}` (in Python: "
         f"sk.sync(client, path, campaigns={campaign_id!r}, full=True)); its file is replaced "
         "whole.",
     )
@@ -403,7 +483,8 @@ def _check_leads_file(path: Path) -> None:
     if kind != "file":
         raise _damaged_file(path, "is not a file", remove_first=True)
     try:
-        found = pl.read_parquet_schema(path)
+        with path.open("rb") as handle:  # a path would be taken as a glob pattern
+            found = pl.read_parquet_schema(handle)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise _damaged_file(path, f"is not a readable parquet file ({_first_line(exc)})") from None
     for name, dtype in LEADS_SCHEMA.items():
@@ -413,9 +494,22 @@ def _check_leads_file(path: Path) -> None:
             raise _damaged_file(path, f"holds the column {name!r} as {found[name]}, not {dtype}")
 
 
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file from the one that replaces it (an atomic write makes a new inode and
+    time); None when it is not there."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
+
+
 def _first_line(exc: Exception) -> str:
     lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    # polars ends some messages with its own "Hint: ..." (about its scan options): under our
+    # message it would read as advice to the reader, next to the store's own hint.
+    first = lines[0].split(" Hint: ")[0].strip() if lines else ""
+    return f"{type(exc).__name__}: {first}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -434,8 +528,25 @@ class Store:
         it as ``catalog=`` to ``sk.report``."""
         path = self.path / CAMPAIGNS_FILE
         if _missing(path):
+            # A store with no campaign yet has no leads file either. A first sync writes
+            # leads files before this file, at its end: while it holds the lock that is no
+            # damage (and once it is done, the file is there: looked up again).
+            held = self._files()
+            if held and not self._syncing() and _missing(path):
+                raise StoreError(
+                    f"{path} is missing, yet the store holds leads files of "
+                    f"{fmt_int(len(held))} campaign(s): the store is damaged",
+                    hint=f"Sync it again: `{_sync_command(self.path)}` (in Python: "
+                    f"sk.sync(client, path)) pulls every campaign the API lists and writes "
+                    f"{CAMPAIGNS_FILE} anew.",
+                )
             return pl.DataFrame(schema=STORE_CAMPAIGNS_SCHEMA)
         return _read(path, STORE_CAMPAIGNS_SCHEMA)
+
+    def _syncing(self) -> bool:
+        """Whether a sync holds the store's lock (or a killed one left it): its tables may lag
+        the leads files it has replaced so far."""
+        return os.path.lexists(self.path / SYNC_LOCK)
 
     def scan_leads(self) -> pl.LazyFrame:
         """Every lead in the store as one LazyFrame (``LEADS_SCHEMA``) over the partitioned
@@ -447,8 +558,11 @@ class Store:
         empty (polars would skip it without a word and its leads would silently be missing),
         or lacks a column of ``LEADS_SCHEMA`` or holds it with another type raises a
         :class:`~sendkit_nb.StoreError` naming the file and the sync that rewrites it. Columns
-        a file has beyond ``LEADS_SCHEMA`` are left out of the scan. That costs one small read
-        per campaign, not a read of the data.
+        a file has beyond ``LEADS_SCHEMA`` are left out of the scan. A file that holds another
+        campaign's leads (its ``campaign_id`` column is not its folder's id), or another number
+        of leads than ``campaigns.parquet`` records for its campaign (compared only while no
+        sync is changing the store), raises one too. That costs one small read per campaign and
+        one read of the ``campaign_id`` column, not a read of the data.
 
         What can still fail only at ``collect()``, with polars' own error (``ComputeError``),
         is damage inside an intact file (its data pages, not its footer), or a file changed
@@ -462,15 +576,82 @@ class Store:
             _check_leads_file(path)
         if not files:
             return pl.LazyFrame(schema=LEADS_SCHEMA)
+        self._check_contents(files)
         # The files just checked, not the glob again at collect: what is scanned is what was
         # checked (a sync replaces each file atomically, with one that is whole).
         return pl.scan_parquet(
             files,
+            glob=False,
             hive_partitioning=True,
             hive_schema={"campaign_id": pl.String},
             schema=dict(LEADS_SCHEMA),
             extra_columns="ignore",
         )
+
+    def _check_contents(self, files: list[Path]) -> None:
+        """Raise a StoreError naming the first of ``files`` (footers checked) that holds
+        another campaign's leads (its ``campaign_id`` column is not its folder's id: a file
+        copied into the wrong folder), or another number of leads than ``campaigns.parquet``
+        records for its campaign. One query reads the ``campaign_id`` column of every file,
+        side by side: about what the footer checks cost.
+
+        A sync replaces each leads file when it has the campaign but rewrites
+        ``campaigns.parquet`` at its end, so a file can be newer than its row without any
+        damage: while a sync holds the lock (a killed one's lock stays until the next sync),
+        or when one ended while the files were read (``campaigns.parquet`` was replaced
+        meanwhile). The counts are compared only when neither is the case."""
+        catalog = self.path / CAMPAIGNS_FILE
+        before = _identity(catalog)
+        held = self.campaigns()
+        recorded = dict(zip(held["campaign_id"], held["leads"], strict=True))
+        try:
+            found = (
+                pl.scan_parquet(
+                    files,
+                    schema={"campaign_id": pl.String},
+                    extra_columns="ignore",
+                    hive_partitioning=False,
+                    glob=False,
+                    include_file_paths="file",
+                )
+                .group_by("file")
+                .agg(
+                    rows=pl.len(),
+                    nulls=pl.col("campaign_id").null_count(),
+                    low=pl.col("campaign_id").min(),
+                    high=pl.col("campaign_id").max(),
+                )
+                .collect()
+            )
+        except (pl.exceptions.PolarsError, OSError):
+            # Damage behind an intact footer: it surfaces where the data is read, as
+            # documented (collect() of the scan; leads() names the file).
+            return
+        # A file without rows (a campaign without leads) has no group.
+        counts = {row["file"]: row for row in found.to_dicts()}
+        if not set(counts) <= {str(path) for path in files}:
+            return  # polars spelled a path its own way: no file can be told, none is blamed
+        differ: list[tuple[Path, int, int]] = []
+        for path in files:
+            campaign_id = _campaign_of(path)
+            row = counts.get(str(path), {"rows": 0, "nulls": 0})
+            if row["nulls"]:
+                raise _damaged_file(path, "holds leads without a campaign_id")
+            other = next((c for c in (row.get("low"), row.get("high")) if c != campaign_id), None)
+            if row["rows"] and other is not None:
+                raise _damaged_file(
+                    path, f"holds leads of campaign {other}, not of its folder's {campaign_id}"
+                )
+            expected = recorded.get(campaign_id)
+            if expected is not None and expected != row["rows"]:
+                differ.append((path, row["rows"], expected))
+        if differ and not self._syncing() and _identity(catalog) == before:
+            path, rows, expected = differ[0]
+            raise _damaged_file(
+                path,
+                f"holds {fmt_int(rows)} leads where {CAMPAIGNS_FILE} records {fmt_int(expected)} "
+                "for its campaign",
+            )
 
     def leads(
         self,
@@ -510,7 +691,7 @@ class Store:
         may not say which it was). Only on this error path is every file read through."""
         for path in files:
             try:
-                pl.read_parquet(path, columns=LEADS_SCHEMA.names())
+                pl.read_parquet(path, columns=LEADS_SCHEMA.names(), glob=False)
             except (pl.exceptions.PolarsError, OSError) as bad:
                 return _damaged_file(path, f"cannot be read ({_first_line(bad)})")
         return StoreError(
@@ -523,7 +704,9 @@ class Store:
         """``syncs.parquet``: one row per campaign per sync (``campaign_id``,
         ``campaign_name``, ``pulled_at``, ``fingerprint``, ``deleted``, ``leads`` and the
         headline counts and rates as :func:`sendkit_nb.headline` names them), oldest first:
-        what ``sk.charts.trend`` draws."""
+        what ``sk.charts.trend`` draws. A damaged file raises a StoreError naming it; being
+        derived data, it is set aside by the next sync, which begins a new history
+        (:func:`take_history`)."""
         path = self.path / SYNCS_FILE
         if _missing(path):
             return pl.DataFrame(schema=history_schema())
@@ -631,7 +814,7 @@ def open_store(path: str | os.PathLike[str]) -> Store:
     A folder that is not a store, or a store written in another format version, raises
     :class:`~sendkit_nb.StoreError` saying which.
     """
-    root = Path(path).expanduser()
+    root = check_path(path, "path")
     kind = checked_kind(root, StoreError, doing="open the store at", hint=_PATH_HINT)
     if kind != "folder":
         raise StoreError(

@@ -50,6 +50,7 @@ import secrets
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ from typing import Any
 
 import polars as pl
 
-from sendkit_nb._checks import check_object_id
+from sendkit_nb._checks import check_client, check_flag, check_object_id
 from sendkit_nb._client import SendKitClient
 from sendkit_nb._errors import (
     BadRequestError,
@@ -75,19 +76,22 @@ from sendkit_nb._store import (
     CAMPAIGNS_FILE,
     HISTORY_KEYS,
     STORE_CAMPAIGNS_SCHEMA,
+    SYNC_LOCK,
     SYNCS_FILE,
+    Store,
     history_schema,
     leads_file,
     prepare_store,
     read_store_frame,
     record_source,
     remove_folder_hint,
+    take_history,
     write_error,
     write_store_frame,
 )
 from sendkit_nb._store_files import write_leads
 
-__all__ = ["SyncResult", "fingerprint", "sync"]
+__all__ = ["HistoryResetWarning", "SyncResult", "fingerprint", "history_reset_note", "sync"]
 
 #: The list item's fields that make up a campaign's fingerprint.
 _FINGERPRINT_FIELDS = ("status", "stats", "leadCounts", "updatedAt", "completedAt")
@@ -99,7 +103,7 @@ _ACTIVITY_FIELDS = ("stats", "leadCounts", "updatedAt")
 #: 5,000-lead campaigns than one at a time). More lanes only hold more campaigns in memory.
 _LANES = 3
 #: The lock file a running sync holds in the store's root.
-LOCK_FILE = "sync.lock"
+LOCK_FILE = SYNC_LOCK
 #: A lock whose process cannot be checked (written on another host, or unreadable) is taken
 #: over after this long: no sync of a workspace takes a day.
 _STALE_AFTER = timedelta(days=1)
@@ -132,7 +136,9 @@ class SyncResult:
     """What one :func:`sync` did. ``fetched``: campaigns whose leads were pulled and written;
     ``skipped``: unchanged since their last pull; ``failed``: campaign id -> the error's text
     (never the key), left as they were; ``deleted``: gone from the API since the last sync
-    (marked, kept); ``leads_written``; ``seconds``; ``path``: the store folder."""
+    (marked, kept); ``leads_written``; ``seconds``; ``path``: the store folder;
+    ``history_set_aside``: where a damaged ``syncs.parquet`` was moved before this sync started
+    a new history (None: it was readable, or there was none), also said in a warning."""
 
     path: Path
     fetched: tuple[str, ...]
@@ -141,6 +147,7 @@ class SyncResult:
     deleted: tuple[str, ...]
     leads_written: int
     seconds: float
+    history_set_aside: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -155,10 +162,28 @@ class SyncResult:
         ]
         if self.deleted:
             parts.append(f"{fmt_int(len(self.deleted))} deleted upstream")
+        reset = ""
+        if self.history_set_aside is not None:
+            reset = f"; damaged history set aside as {self.history_set_aside.name}, a new one begun"
         return (
             f"SyncResult({str(self.path)!r}: {', '.join(parts)}; "
-            f"{fmt_int(self.leads_written)} leads written in {self.seconds:.1f} s)"
+            f"{fmt_int(self.leads_written)} leads written in {self.seconds:.1f} s{reset})"
         )
+
+
+class HistoryResetWarning(UserWarning):
+    """A sync found the store's ``syncs.parquet`` damaged, set it aside and began a new
+    history (:attr:`SyncResult.history_set_aside` says where the old file went)."""
+
+
+def history_reset_note(aside: Path) -> str:
+    """What a sync that set a damaged ``syncs.parquet`` aside (:func:`take_history`) says, as a
+    warning and in the command line's summary."""
+    return (
+        f"the store's history ({SYNCS_FILE}) could not be read: it was set aside as {aside} "
+        "and a new history begins with this sync (store.history() and the trends start again "
+        "here)"
+    )
 
 
 # -- arguments -------------------------------------------------------------------------------
@@ -171,7 +196,9 @@ def _check_campaigns(campaigns: str | Sequence[str] | None) -> list[str] | None:
         campaigns = [campaigns]
     elif not isinstance(campaigns, Sequence):
         raise BadRequestError(
-            f"campaigns must be a campaign id or a list of them, got {type(campaigns).__name__}"
+            f"campaigns must be a campaign id or a list of them, got {type(campaigns).__name__}",
+            hint="For example campaigns='665a1b2c3d4e5f6a7b8c9d0e', or campaigns=None for every "
+            "campaign.",
         )
     ids = list(dict.fromkeys(check_object_id(c) for c in campaigns))
     if not ids:
@@ -181,20 +208,30 @@ def _check_campaigns(campaigns: str | Sequence[str] | None) -> list[str] | None:
     return ids
 
 
+_MAX_AGE_HINT = (
+    "For example max_age=timedelta(days=1) or max_age=86400; None never re-pulls by age."
+)
+
+
 def _check_max_age(max_age: timedelta | float | None) -> timedelta | None:
     if max_age is None or isinstance(max_age, timedelta):
         if max_age is not None and max_age.total_seconds() < 0:
-            raise BadRequestError(f"max_age must not be negative, got {max_age}")
+            raise BadRequestError(
+                f"max_age must not be negative, got {max_age}", hint=_MAX_AGE_HINT
+            )
         return max_age
     if (
         isinstance(max_age, bool)
         or not isinstance(max_age, int | float)
         or not math.isfinite(max_age)
         or max_age < 0
+        # Beyond timedelta's range (about 2.7 million years): not an age, and an OverflowError.
+        or max_age > timedelta.max.total_seconds()
     ):
         raise BadRequestError(
-            f"max_age must be a timedelta or a number of seconds, got {max_age!r}",
-            hint="For example max_age=timedelta(days=1) or max_age=86400.",
+            "max_age must be a timedelta or a number of seconds >= 0 that a timedelta can "
+            f"hold, got {max_age!r}",
+            hint=_MAX_AGE_HINT,
         )
     return timedelta(seconds=max_age)
 
@@ -508,14 +545,21 @@ def sync(
     changes nothing.
     """
     started = time.perf_counter()
+    check_client(client, "sync", writes_store=True)
     wanted = _check_campaigns(campaigns)
     age = _check_max_age(max_age)
+    check_flag(full, "full")
     check_progress(progress)
     # Only checks an existing store (the flag is recorded under the lock, by _sync); a new one
     # is created with the flag: a demo store's report says so.
     root = prepare_store(path, demo=client.is_demo)
     with _sync_lock(root):
-        return _sync(client, root, wanted, age, full, progress, started)
+        result = _sync(client, root, wanted, age, full, progress, started)
+    if result.history_set_aside is not None:
+        warnings.warn(
+            history_reset_note(result.history_set_aside), HistoryResetWarning, stacklevel=2
+        )
+    return result
 
 
 def _sync(
@@ -647,7 +691,7 @@ def _sync(
         try:
             summaries.flush()
         finally:
-            _record(root, listed, before, outcome, now, source_time)
+            set_aside = _record(root, listed, before, outcome, now, source_time)
     fetched = tuple(c for c in to_fetch if c in outcome.fetched)
     return SyncResult(
         path=root,
@@ -657,6 +701,7 @@ def _sync(
         deleted=tuple(outcome.deleted),
         leads_written=sum(int(outcome.fetched[c]["leads"]) for c in fetched),
         seconds=time.perf_counter() - started,
+        history_set_aside=set_aside,
     )
 
 
@@ -667,14 +712,15 @@ def _record(
     outcome: _Outcome,
     now: datetime,
     source_time: datetime,
-) -> None:
+) -> Path | None:
     """Write ``campaigns.parquet`` and append this sync's rows to ``syncs.parquet``, for what
     the sync finished (also after a failure or an interruption). ``source_time`` is set for
-    the campaigns it pulled or found unchanged."""
+    the campaigns it pulled or found unchanged. Returns where a damaged ``syncs.parquet`` was
+    set aside (:func:`take_history`), or None."""
     with outcome.lock:
         fetched = dict(outcome.fetched)
     skipped = set(outcome.skipped)
-    history = read_store_frame(root, SYNCS_FILE, history_schema())
+    history, set_aside = take_history(root)
     last: dict[str, dict[str, Any]] = {}
     if history is not None and history.height:
         latest = history.sort("pulled_at").group_by("campaign_id", maintain_order=True).last()
@@ -711,11 +757,15 @@ def _record(
 
     names = dict(zip(listed["campaign_id"], listed["name"], strict=True))
     new_history = list(fetched.values())
+    unrecorded = []
     for campaign_id in outcome.skipped:
         if campaign_id in last:
             # Unchanged leads, so the same counts; the name as the API gives it now.
             row = {**last[campaign_id], "campaign_name": names[campaign_id]}
             new_history.append({**row, "pulled_at": now, "deleted": False})
+        else:
+            unrecorded.append(campaign_id)
+    new_history.extend(_rows_from_files(root, unrecorded, names, before, now))
     for campaign_id in outcome.deleted:
         previous = last.get(campaign_id) or {
             "campaign_id": campaign_id,
@@ -729,3 +779,39 @@ def _record(
 
     write_store_frame(root, CAMPAIGNS_FILE, campaigns)
     write_store_frame(root, SYNCS_FILE, history)
+    return set_aside
+
+
+def _rows_from_files(
+    root: Path,
+    campaign_ids: list[str],
+    names: Mapping[str, str | None],
+    before: Mapping[str, Mapping[str, Any]],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """History rows of campaigns found unchanged that the history has no row of (it was
+    damaged and begun anew, or lost), from their leads in the store: otherwise such a campaign
+    would get no row until it changes, and its trend would stop. A file that cannot be read is
+    left out; reading the store names it."""
+    from sendkit_nb.metrics import headline
+
+    store = Store(root)
+    frames: dict[str, pl.DataFrame] = {}
+    for campaign_id in campaign_ids:
+        with contextlib.suppress(SendKitError):
+            frames[campaign_id] = store.leads(campaign_id)
+    if not frames:
+        return []
+    leads = pl.concat(frames.values(), how="vertical")
+    found = {h.pop("campaign_id"): h for h in headline(leads).to_dicts()}
+    return [
+        {
+            "campaign_id": campaign_id,
+            "campaign_name": names[campaign_id],
+            "pulled_at": now,
+            "fingerprint": before[campaign_id]["fingerprint"],
+            "deleted": False,
+            **(found.get(campaign_id) or _no_leads_headline()),
+        }
+        for campaign_id in frames
+    ]

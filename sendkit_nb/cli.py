@@ -30,7 +30,7 @@ from typing import Any, NoReturn
 
 import polars as pl
 
-from sendkit_nb._checks import check_object_id, statuses_from_args
+from sendkit_nb._checks import check_object_id, check_path, check_text, statuses_from_args
 from sendkit_nb._client import SendKitClient
 from sendkit_nb._connect import connect
 from sendkit_nb._errors import (
@@ -268,7 +268,10 @@ def _campaign_ids(args: argparse.Namespace) -> list[str] | None:
     """The campaign ids named on the command line (None with ``--all``), checked before any
     request so that a typo fails fast."""
     if args.all and args.campaigns:
-        raise BadRequestError("name campaign ids or --all, not both")
+        raise BadRequestError(
+            "name campaign ids or --all, not both",
+            hint="Drop --all to take only the ids named, or drop the ids to take every campaign.",
+        )
     if args.all:
         return None
     if not args.campaigns:
@@ -376,7 +379,7 @@ def _why_empty(statuses: list[str] | None) -> str:
 
 
 def _cmd_leads(args: argparse.Namespace) -> int:
-    output = _check_output(Path(args.output))
+    output = _check_output(check_path(args.output, "-o", example="leads.parquet"))
     wanted = _campaign_ids(args)
     statuses = _statuses(args)
     from sendkit_nb._present import headline_table
@@ -388,7 +391,10 @@ def _cmd_leads(args: argparse.Namespace) -> int:
         states = dict(zip(campaigns["campaign_id"], campaigns["status"], strict=True))
         ids = list(names) if wanted is None else wanted
         if not ids:
-            raise BadRequestError("nothing to write: the workspace has no campaigns")
+            raise BadRequestError(
+                "nothing to write: the workspace has no campaigns",
+                hint="`sendkit-nb campaigns` lists them; check SENDKIT_WORKSPACE_ID.",
+            )
         loads = [
             _load_campaign(
                 client,
@@ -450,8 +456,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     # Everything that can be checked without the network is checked first.
     from sendkit_nb._report import _require, check_report_path
 
-    output = check_writable(check_report_path(args.output))
-    if args.store is not None:
+    output = check_writable(check_report_path(check_path(args.output, "-o", example="report.html")))
+    store = None if args.store is None else check_path(args.store, "--from")
+    # Refused here rather than defaulted: `--title "$TITLE"` with TITLE unset is a mistake.
+    check_text(args.title, "--title", example="Q3 outbound")
+    if store is not None:
         if args.demo:
             raise BadRequestError(
                 "--from reads a store and uses no API: drop --demo",
@@ -473,8 +482,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         "since": args.since,
         "until": args.until,
     }
-    if args.store is not None:
-        html = _report_from_store(Path(args.store), ids, options)
+    if store is not None:
+        html = _report_from_store(store, ids, options)
     else:
         with _client(args) as client:
             # The path is None: written below, once the missing folders are created and said.
@@ -502,14 +511,19 @@ _SYNC_LISTED = 10
 
 def _cmd_sync(args: argparse.Namespace) -> int:
     from sendkit_nb._store import open_store
-    from sendkit_nb._store_sync import sync
+    from sendkit_nb._store_sync import HistoryResetWarning, history_reset_note, sync
 
     wanted = list(dict.fromkeys(check_object_id(c) for c in args.campaign or [])) or None
-    root = Path(args.store)
+    root = check_path(args.store, "--store")
     # No key: an error before any folder is made. A folder that cannot be a store, or a store
     # of the other kind (demo or real), fails in sync() before any request.
-    with _client(args) as client:
+    with _client(args) as client, warnings.catch_warnings():
+        # Said below, on one line of our own, rather than as Python's warning.
+        warnings.simplefilter("ignore", HistoryResetWarning)
         result = sync(client, root, wanted, full=args.full, progress=not args.no_progress)
+    if result.history_set_aside is not None:
+        note = history_reset_note(result.history_set_aside)
+        print(f"sendkit-nb: warning: {note}", file=sys.stderr)
     store = open_store(root)
     catalog = store.campaigns()
     names = dict(zip(catalog["campaign_id"], catalog["name"], strict=True))

@@ -308,3 +308,43 @@ def test_cli(tmp_path: Path, command: str, kind: str) -> None:
     assert line.startswith("sendkit-nb: error: cannot "), line
     assert str(path)[:50] in line and reason in line and "Hint:" in line, line
     assert tree(tmp_path) == before
+
+
+# -- names polars would take for glob patterns -----------------------------------------------
+
+#: A folder name with every character polars' readers expand as a glob: they must be read as
+#: written (a store or file path is a name, never a pattern).
+GLOBBY = "s[1]*?"
+
+
+def test_a_store_whose_path_holds_glob_characters_reads_like_any_other(
+    demo_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    plain, globby = tmp_path / "plain", tmp_path / GLOBBY
+    sk.sync(demo_client, plain, progress=False)
+    sk.sync(demo_client, globby, progress=False)
+    a, b = sk.open_store(plain), sk.open_store(globby)
+    assert (
+        b.campaigns()
+        .drop("pulled_at", "source_time")
+        .equals(a.campaigns().drop("pulled_at", "source_time"))
+    )
+    assert b.leads().sort("id").equals(a.leads().sort("id"))
+    assert b.scan_leads().select(pl.len()).collect().item() == a.leads().height == 8820
+    assert b.history().height == a.history().height == 7
+    target = globby / "r[1].html"
+    sk.report(b, path=target, progress=False)
+    assert "8,820" in target.read_text("utf-8")
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_a_leads_file_whose_name_holds_glob_characters_reads_back(
+    tmp_path: Path, suffix: str
+) -> None:
+    output = tmp_path / GLOBBY / f"leads[1]{suffix}"
+    result = run("leads", SMALL_CAMPAIGN, "--demo", "--no-progress", "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    leads = sk.read_leads(output)
+    assert leads.height > 0 and set(leads["campaign_id"]) == {SMALL_CAMPAIGN}
+    campaigns = sk.read_campaigns(output)
+    assert campaigns.height == (1 if suffix == ".parquet" else 0)

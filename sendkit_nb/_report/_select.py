@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from sendkit_nb._checks import check_object_id
+from sendkit_nb._checks import check_object_id, shown
 from sendkit_nb._client import SendKitClient
-from sendkit_nb._errors import BadRequestError
+from sendkit_nb._errors import BadRequestError, StoreError
 from sendkit_nb._frames import _check_statuses, campaigns_frame, load_campaigns, load_leads
 from sendkit_nb._schema import CAMPAIGNS_SCHEMA, LEADS_SCHEMA
 from sendkit_nb._store import Store
@@ -90,11 +90,15 @@ def normalize_campaigns(campaigns: CampaignChoice) -> list[str] | None:
         values = list(campaigns)
     else:
         raise BadRequestError(
-            f"campaigns= must be a campaign id or a list of them, got {type(campaigns).__name__}"
+            f"campaigns= must be a campaign id or a list of them, got {type(campaigns).__name__}",
+            hint="Pass campaign ids, or a frame from sk.load_campaigns(client).",
         )
     bad = [v for v in values if not isinstance(v, str)]
     if bad:
-        raise BadRequestError(f"campaign ids are strings, got {bad[0]!r}")
+        raise BadRequestError(
+            f"campaign ids are strings, got {shown(bad[0])}",
+            hint="Copy the ids from load_campaigns(client) or `sendkit-nb campaigns`.",
+        )
     ids = list(dict.fromkeys(str(v) for v in values))
     if not ids:
         raise BadRequestError(
@@ -253,6 +257,21 @@ def _from_frame(
     )
 
 
+def _last_sync(store: Store, held: pl.DataFrame, notes: list[str]) -> datetime | None:
+    """When the store was last synced, for the header. A report draws no trend, so the
+    history (``syncs.parquet``) only dates it: a damaged one is said in a note, with how to mend
+    it, and the date comes from the campaigns' latest pull instead of failing the report."""
+    try:
+        return store.pulled_at
+    except StoreError as exc:
+        notes.append(
+            f"The store's sync history cannot be read ({exc.message}); the pull time shown is "
+            f"the latest pull of its campaigns. {exc.hint}"
+        )
+    latest = held.get_column("pulled_at").max()
+    return latest if isinstance(latest, datetime) else None
+
+
 def _from_store(
     store: Store,
     ids: list[str] | None,
@@ -296,7 +315,7 @@ def _from_store(
             .then(pl.col("name").fill_null(pl.col("campaign_id")) + DELETED_SUFFIX)
             .otherwise(pl.col("name"))
         )
-    when = pulled_at or store.pulled_at
+    when = pulled_at or _last_sync(store, held, notes)
     shown = f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if when is not None else "never"
     # A store synced from the demo API holds its synthetic data: the report says so, as the
     # report from the demo API itself does.
