@@ -1,6 +1,7 @@
 """Argument checks shared by every entry point: the loader, the report, the CLI, the magics and
 the dashboard all validate campaign ids and lead statuses here, so that one value gets one
-outcome wherever it is typed.
+outcome wherever it is typed. The other kinds of argument (a client, a path, a flag, a count,
+a fraction, a text, positive tags, a frame) have one check each at the end of this module.
 
 The rule, for both: a value is accepted in its canonical form, or in a form that differs from
 it only by letter case and surrounding whitespace, and is returned in the canonical form (ids in
@@ -18,17 +19,37 @@ name.
 
 from __future__ import annotations
 
+import math
+import os
 import reprlib
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
 
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._schema import LEAD_STATUSES
 
+if TYPE_CHECKING:  # _client imports this module: the class is imported where it is checked
+    from sendkit_nb._client import SendKitClient
+
 __all__ = [
+    "MAX_COUNT",
     "SHOWN_CHARS",
+    "check_campaign_label",
+    "check_client",
+    "check_count",
+    "check_flag",
+    "check_fraction",
+    "check_frame",
     "check_object_id",
+    "check_path",
+    "check_positive_tags",
     "check_status_filter",
     "check_statuses",
+    "check_text",
     "object_id_or_none",
     "shown",
     "statuses_from_args",
@@ -116,6 +137,30 @@ def check_object_id(value: object, what: str = "campaign id") -> str:
     return found
 
 
+def check_campaign_label(value: object, what: str = "campaign_id") -> str:
+    """A campaign id for frames built from items in memory: an ObjectId in its canonical
+    form (as :func:`check_object_id`), or any other non-blank string as it is, else
+    BadRequestError. Looser than :func:`check_object_id` on purpose: such frames are also
+    built from exports and fixtures whose campaigns carry a label, and no request is made
+    with it; None or a number, though, is always a mistake.
+
+    >>> check_campaign_label(" 665A1B2C3D4E5F6A7B8C9D0E ")
+    '665a1b2c3d4e5f6a7b8c9d0e'
+    >>> check_campaign_label("pilot")
+    'pilot'
+    """
+    found = object_id_or_none(value)
+    if found is not None:
+        return found
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequestError(
+            f"{what} must be a campaign id (24 hex characters like '{_EXAMPLE_ID}'), got "
+            f"{shown(value)}",
+            hint=_ID_HINT,
+        )
+    return value
+
+
 # -- lead statuses ------------------------------------------------------------------------------
 
 
@@ -199,3 +244,173 @@ def statuses_from_args(values: Sequence[str] | None) -> tuple[str, ...] | None:
         return None
     parts = [part for value in values for part in value.split(",") if part.strip()]
     return check_statuses(parts)
+
+
+# -- arguments by kind ----------------------------------------------------------------------------
+# One check per kind of argument, called by every public entry point that takes that kind: a
+# wrong type then fails at the door as a BadRequestError naming the parameter, never as a
+# TypeError or AttributeError from deep inside (``None.deadline_at``, ``iter(5)``, polars).
+
+#: The largest count a threshold such as ``min_sends`` takes: more than any campaign holds, and
+#: small enough for polars to compare with its integer columns (2**63 is not).
+MAX_COUNT = 10**12
+
+
+def _kind(value: object) -> str:
+    """What a value of the wrong type is, for a message: ``None``, or its type's name."""
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def check_client(value: object, entry: str, *, writes_store: bool = False) -> SendKitClient:
+    """``value`` if it is a :class:`~sendkit_nb.SendKitClient`, else BadRequestError saying that
+    ``entry`` takes one. A :class:`~sendkit_nb.Store` is the likely mistake (both are "where
+    the data comes from"), so it gets its own hint; ``writes_store``: ``entry`` writes a store
+    (``sync``), which the message says."""
+    from sendkit_nb._client import SendKitClient
+
+    if isinstance(value, SendKitClient):
+        return value
+    got = type(value).__name__
+    if got == "Store":  # by name: the store module imports this one
+        why = "; a Store is what it writes" if writes_store else ", which reads no API"
+        raise BadRequestError(
+            f"{entry} takes a SendKitClient as client, got a Store{why}",
+            hint="Pass the client from sk.connect() (the demo API without a key); read a store "
+            "with store.leads() / store.campaigns(), or report it with sk.report(store).",
+        )
+    raise BadRequestError(
+        f"{entry} takes a SendKitClient as client, got {_kind(value)}",
+        hint="Create one with client = sk.connect() (the embedded demo API when "
+        "SENDKIT_API_KEY is not set).",
+    )
+
+
+def _example(name: str, value: object) -> str:
+    """``name`` given ``value``, as written where it is typed: ``--store sendkit-data`` for a
+    command-line option (a name starting with ``-``), ``path='sendkit-data'`` for a keyword."""
+    if name.startswith("-"):
+        return f"{name} {shlex.quote(str(value))}"
+    return f"{name}={value!r}"
+
+
+def check_path(value: object, name: str, *, example: str = "sendkit-data") -> Path:
+    """``value`` as a :class:`~pathlib.Path` (``~`` expanded) if it is a ``str`` or
+    ``os.PathLike`` naming something, else BadRequestError naming the parameter ``name``.
+
+    An empty or blank path is refused, not read as the current folder (``Path("")`` is
+    ``.``): an empty value is almost always a variable that was never set, and writing a store
+    or a report into whatever folder the notebook runs in would hide that. ``'.'`` says it.
+
+    >>> check_path("~/x", "path").name
+    'x'
+    """
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise BadRequestError(
+            f"{name} must be a path (a str or pathlib.Path), got {shown(value)}",
+            hint=f"For example {_example(name, example)}.",
+        )
+    if not value.strip():
+        raise BadRequestError(
+            f"empty path given as {name} ({value!r})",
+            hint=f"Name the file or folder, for example {_example(name, example)}; '.' is the "
+            "current folder.",
+        )
+    return Path(value).expanduser()
+
+
+def check_flag(value: object, name: str) -> bool:
+    """``value`` if it is True or False, else BadRequestError: ``full="no"`` is truthy, and a
+    flag read by truthiness would do the opposite of what was written."""
+    if not isinstance(value, bool):
+        raise BadRequestError(
+            f"{name} must be True or False, got {shown(value)}",
+            hint=f"Pass {name}=True or {name}=False.",
+        )
+    return value
+
+
+def check_count(value: object, name: str, *, example: int, limit: int = MAX_COUNT) -> int:
+    """``value`` if it is a whole number from 0 to ``limit`` (not a bool: ``True`` is a
+    mistake, not 1), else BadRequestError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise BadRequestError(
+            f"{name} must be a whole number from 0 to {limit:,}, got {shown(value)}",
+            hint=f"For example {name}={example}.",
+        )
+    return value
+
+
+def check_fraction(value: object, name: str, *, example: float) -> float:
+    """``value`` as a float if it is a real number strictly between 0 and 1 (a significance
+    level, a confidence), else BadRequestError naming ``name``. A string such as ``"0.05"``
+    is refused rather than converted: every other number argument is a number."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0.0 < value < 1.0
+    ):
+        raise BadRequestError(
+            f"{name} must be a number between 0 and 1 (exclusive), got {shown(value)}",
+            hint=f"For example {name}={example}.",
+        )
+    return float(value)
+
+
+def check_text(value: object, name: str, *, example: str, optional: bool = True) -> str | None:
+    """``value`` if it is a string that is not blank (or None when ``optional``), else
+    BadRequestError naming ``name``. A blank string is refused rather than read as "no
+    value": ``title=""`` would give an untitled page, ``search=""`` every campaign."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        # An option left out is None; on a command line that is no value to suggest.
+        none = " or None" if optional and not name.startswith("-") else ""
+        raise BadRequestError(
+            f"{name} must be a non-blank string{none}, got {shown(value)}",
+            hint=f"For example {_example(name, example)}.",
+        )
+    return value
+
+
+def check_positive_tags(value: object, name: str = "positive_tags") -> tuple[str, ...] | None:
+    """The AI tags counted as positive, as a tuple without repeats; None (the default set)
+    stays None. One tag name or an iterable of them; an empty iterable is no positive tag.
+
+    >>> check_positive_tags("interested")
+    ('interested',)
+    """
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Iterable) or isinstance(items, bytes | bytearray | Mapping):
+        raise BadRequestError(
+            f"{name} must be an AI tag name or a list of them, got {shown(value)}",
+            hint=f"For example {name}=['interested', 'meeting_booked'].",
+        )
+    tags = list(items)
+    bad = [t for t in tags if not isinstance(t, str) or not t.strip()]
+    if bad:
+        raise BadRequestError(
+            f"{name} must hold non-empty AI tag names, got {shown(bad[0])} in it",
+            hint=f"For example {name}=['interested', 'meeting_booked'].",
+        )
+    return tuple(dict.fromkeys(tags))
+
+
+def check_frame(value: object, name: str, columns: Iterable[str], *, hint: str) -> pl.DataFrame:
+    """``value`` if it is a polars DataFrame with ``columns``, else BadRequestError naming
+    ``name`` and what is missing; ``hint`` says which function gives the right frame."""
+    if not isinstance(value, pl.DataFrame):
+        raise BadRequestError(
+            f"{name} must be a polars DataFrame, got {_kind(value)}",
+            hint=hint,
+        )
+    missing = [c for c in columns if c not in value.columns]
+    if missing:
+        raise BadRequestError(
+            f"{name} lacks the column(s) {', '.join(map(repr, missing))}", hint=hint
+        )
+    return value

@@ -62,7 +62,9 @@ class SendKitError(Exception):
 class BadRequestError(SendKitError, ValueError):
     """400, or an argument rejected before any request was sent."""
 
-    default_hint = "Check the arguments: campaign ids are 24 hex characters, limit is 1..100."
+    # Neutral: this hint shows under any rejected argument that has no hint of its own, so it
+    # must not name the checks of one particular argument.
+    default_hint = "Check the value named above; the function's docstring says what it takes."
 
 
 class AuthenticationError(SendKitError):

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from sendkit_nb._checks import check_path
 from sendkit_nb._errors import BadRequestError, SendKitError
 
 __all__ = [
@@ -145,7 +146,8 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     created, under names the file system accepts. That is tested by creating and removing a
     file: permission bits say nothing for root, read-only mounts or ACLs.
     """
-    given = Path(path).expanduser()
+    # The type and an empty path first: Path("") would be the current folder.
+    given = check_path(path, "path", example="out/report.html")
     if checked_kind(given, BadRequestError, doing="write", hint=_OUTPUT_HINT) == "folder":
         raise BadRequestError(
             f"cannot write {given}: it is a folder",

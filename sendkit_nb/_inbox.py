@@ -42,7 +42,7 @@ from typing import Any
 
 import polars as pl
 
-from sendkit_nb._checks import check_object_id
+from sendkit_nb._checks import check_client, check_object_id
 from sendkit_nb._client import SendKitClient
 from sendkit_nb._envelope import bad_value
 from sendkit_nb._errors import BadRequestError
@@ -306,6 +306,7 @@ def load_replies(
     ``progress``, ``strict`` and ``deadline`` (seconds for the whole load) as in
     :func:`sendkit_nb.load_leads`.
     """
+    check_client(client, "load_replies")
     campaign_id = check_object_id(campaign_id)
     check_progress(progress)
     if leads is not None and (

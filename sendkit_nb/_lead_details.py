@@ -21,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from sendkit_nb._checks import check_client
 from sendkit_nb._client import SendKitClient
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._items import (
@@ -135,6 +136,7 @@ def load_lead_details(
 
     Join onto a campaign's leads with :func:`with_lead_details`.
     """
+    check_client(client, "load_lead_details")
     tag_filter = _check_tags(tags)
     check_progress(progress)
     rows = load_list(
@@ -168,6 +170,15 @@ def with_lead_details(leads: pl.DataFrame, details: pl.DataFrame) -> pl.DataFram
                 f"{name} must be a polars DataFrame with a lead_id column",
                 hint="Pass sk.load_leads(...) and sk.load_lead_details(client).",
             )
+    # A campaign-leads frame passed as details (the two are easily swapped) would join one of
+    # the person's campaign leads onto every other as if it were the person: refused by the
+    # columns only a leads frame has. A selection of the details' columns is fine.
+    if {"id", "campaign_id", "emails"} <= set(details.columns):
+        raise BadRequestError(
+            "details is a campaign-leads frame (it has id, campaign_id and emails), not the "
+            "people's details",
+            hint="Pass details=sk.load_lead_details(client) (LEAD_DETAILS_SCHEMA).",
+        )
     # One row per person, so the join can never multiply leads.
     people = details.filter(pl.col("lead_id").is_not_null()).unique(
         subset="lead_id", keep="first", maintain_order=True

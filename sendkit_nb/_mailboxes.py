@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from sendkit_nb._checks import check_client
 from sendkit_nb._client import SendKitClient
 from sendkit_nb._errors import BadRequestError, IncompleteLoadError, SchemaError
 from sendkit_nb._items import boolean, integer, obj, parse_items_page, text
@@ -137,6 +138,7 @@ def load_mailboxes(
     Without dates the API picks the window (the docs do not say which; the demo API gives all
     time). Requests are retried like every other (see :class:`sendkit_nb.SendKitClient`).
     """
+    check_client(client, "load_mailboxes")
     start, end = _day(since, "since"), _day(until, "until")
     if start is not None and end is not None and start > end:
         raise BadRequestError(f"since ({start}) is after until ({end})", hint="Swap the two dates.")

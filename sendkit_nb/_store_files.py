@@ -29,6 +29,7 @@ from typing import Any
 import polars as pl
 from polars._typing import PolarsDataType
 
+from sendkit_nb._checks import check_path
 from sendkit_nb._errors import BadRequestError, SchemaError
 from sendkit_nb._files import checked_kind, path_error, write_atomic
 from sendkit_nb._schema import CAMPAIGNS_SCHEMA, EMAIL_STRUCT, LEADS_SCHEMA, UTC
@@ -128,7 +129,7 @@ def _leads_from_csv(path: Path) -> pl.DataFrame:
         "status": pl.String,
     }
     try:
-        flat = pl.read_csv(path, schema_overrides=schema)
+        flat = pl.read_csv(path, schema_overrides=schema, glob=False)
     except OSError as exc:
         raise path_error(path, exc, BadRequestError, doing="read", hint="Check the path.") from None
     except pl.exceptions.PolarsError as exc:
@@ -159,7 +160,7 @@ def _leads_from_csv(path: Path) -> pl.DataFrame:
 
 
 def _check_file(path: str | os.PathLike[str]) -> Path:
-    given = Path(path).expanduser()
+    given = check_path(path, "path", example="leads.parquet")
     kind = checked_kind(
         given,
         BadRequestError,
@@ -184,7 +185,7 @@ def read_leads(path: str | os.PathLike[str]) -> pl.DataFrame:
     if given.suffix.lower() == ".csv":
         return _leads_from_csv(given)
     try:
-        frame = pl.read_parquet(given)
+        frame = pl.read_parquet(given, glob=False)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise SchemaError(
             f"{given} is not a readable parquet file ({type(exc).__name__})",
@@ -213,7 +214,8 @@ def read_campaigns(path: str | os.PathLike[str]) -> pl.DataFrame:
     if given.suffix.lower() == ".csv":
         return pl.DataFrame(schema=CAMPAIGNS_SCHEMA)
     try:
-        metadata = pl.read_parquet_metadata(given)
+        with given.open("rb") as handle:  # a path would be taken as a glob pattern
+            metadata = pl.read_parquet_metadata(handle)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise SchemaError(
             f"{given} is not a readable parquet file ({type(exc).__name__})",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from sendkit_nb._checks import check_client
 from sendkit_nb._client import SendKitClient
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._frames import load_leads
@@ -32,6 +33,7 @@ def reconcile(
     per-step comparison of last-touch attribution with the inbox threads (``what="replied"``
     and ``"unattributed"`` rows).
     """
+    check_client(client, "reconcile")
     if replies is not None and inbox:
         raise BadRequestError(
             "pass replies= or inbox=True, not both",
@@ -39,7 +41,9 @@ def reconcile(
         )
     if replies is not None and not isinstance(replies, pl.DataFrame):
         raise BadRequestError(
-            f"replies must be the polars DataFrame of sk.load_replies, got {type(replies).__name__}"
+            "replies must be the polars DataFrame of sk.load_replies, got "
+            f"{type(replies).__name__}",
+            hint="replies = sk.load_replies(client, campaign_id), or inbox=True to load them here.",
         )
     leads = load_leads(client, campaign_id, progress=progress)
     analytics = client.campaign_analytics(campaign_id)

@@ -31,12 +31,13 @@ import os
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from sendkit_nb._checks import check_positive_tags, check_text
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._files import check_writable
 from sendkit_nb._renderer import OFFLINE_RENDERER, use_offline_renderer
@@ -45,6 +46,7 @@ from sendkit_nb._report._select import CampaignChoice, Selection, normalize_camp
 from sendkit_nb._summary import CampaignSummary
 from sendkit_nb.metrics import WindowBound
 from sendkit_nb.metrics._attribution import ATTRIBUTIONS
+from sendkit_nb.metrics._windows import check_window
 
 __all__ = [
     "OFFLINE_RENDERER",
@@ -269,10 +271,12 @@ def report(
         )
     tags = _positive_tags(positive_tags)
     inbox = _inbox(source, attribution, replies)
-    # Checked before anything is loaded; relative bounds are resolved against the data below.
-    skm.resolve_window(since, until, as_of=datetime.now(UTC), what="report")
-    if title is not None and not isinstance(title, str):
-        raise BadRequestError(f"title must be a string, got {type(title).__name__}")
+    # Checked before anything is loaded, without a clock: a relative bound is counted back
+    # from the data's clock below, by the same rule as the metrics (never the wall clock).
+    check_window(since, until, what="report")
+    # A blank title is refused, not replaced: the page would be untitled (and so would its
+    # browser tab), or get a title other than the one asked for. The CLI's --title the same.
+    check_text(title, "title", example="Q3 outbound")
     # Imported here so that a missing optional dependency is reported on use, clearly.
     _require("plotly", "jinja2")
     from sendkit_nb._report._build import Options, build_view
@@ -348,7 +352,10 @@ def _summary_selection(
     """The report's data when it renders one campaign summary: that campaign, its leads."""
     campaign_id = summary.campaign_id
     if campaign_id is None:
-        raise BadRequestError("the campaign summary does not say which campaign it is of")
+        raise BadRequestError(
+            "the campaign summary does not say which campaign it is of",
+            hint="Report a summary built for one campaign, or pass its leads frame instead.",
+        )
     if campaigns is not None and normalize_campaigns(campaigns) != [campaign_id]:
         raise BadRequestError(
             f"a campaign summary reports on its own campaign ({campaign_id}) only",
@@ -380,7 +387,8 @@ def _inbox(source: object, attribution: str | None, replies: object) -> bool:
     ):
         raise BadRequestError(
             "replies must be the polars DataFrame of sk.load_replies (with its campaign_id), "
-            f"got {type(replies).__name__}"
+            f"got {type(replies).__name__}",
+            hint="Pass replies=pl.concat([sk.load_replies(client, id) for id in ids]).",
         )
     if attribution == "last_touch" and replies is not None:
         raise BadRequestError(
@@ -424,15 +432,14 @@ def _load_replies(source: Any, selection: Selection, progress: bool) -> pl.DataF
 
 
 def _positive_tags(tags: Iterable[str] | None) -> tuple[str, ...] | None:
-    if tags is None:
-        return None
-    values = [tags] if isinstance(tags, str) else list(tags)
-    if not values or not all(isinstance(t, str) and t for t in values):
+    values = check_positive_tags(tags)
+    if values == ():
         raise BadRequestError(
-            f"positive_tags must be non-empty AI tag names, got {tags!r}",
-            hint="For example positive_tags=['interested', 'meeting_booked'].",
+            "positive_tags names no AI tag: the report's positive rates would all be 0",
+            hint="For example positive_tags=['interested', 'meeting_booked'], or leave it out "
+            "for the default set.",
         )
-    return tuple(dict.fromkeys(values))
+    return values
 
 
 def _require(*modules: str) -> None:

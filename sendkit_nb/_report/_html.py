@@ -16,13 +16,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sendkit_nb._checks import check_path
 from sendkit_nb._errors import BadRequestError
-from sendkit_nb._files import check_writable, make_parents, path_error, write_atomic
+from sendkit_nb._files import check_writable, checked_kind, make_parents, path_error, write_atomic
 
 __all__ = ["FigureStore", "check_report_path", "render", "write_report"]
 
 #: File endings a report may be written to: it is HTML and nothing else.
 REPORT_SUFFIXES = (".html", ".htm")
+#: The hint of a report path that cannot be looked up.
+_LOOKUP_HINT = "Choose an output path whose names fit the file system, with no symlink loop."
 
 
 def check_report_path(path: str | os.PathLike[str]) -> Path:
@@ -37,9 +40,14 @@ def check_report_path(path: str | os.PathLike[str]) -> Path:
     sendkit_nb._errors.BadRequestError: cannot write report.pdf: a report is a single HTML file, \
 so the output must end in .html. Hint: For example -o report.html
     """
-    if not isinstance(path, str | os.PathLike):
-        raise BadRequestError(f"the report path must be a string or a path, got {path!r}")
-    target = Path(path).expanduser()
+    target = check_path(path, "path", example="report.html")
+    # A folder is named as one, whatever its name ends in: "must end in .html" would send the
+    # reader renaming a folder.
+    if checked_kind(target, BadRequestError, doing="write", hint=_LOOKUP_HINT) == "folder":
+        raise BadRequestError(
+            f"cannot write {target}: it is a folder",
+            hint=f"Name a file inside it, for example {target / 'report.html'}",
+        )
     if target.suffix.lower() not in REPORT_SUFFIXES:
         raise BadRequestError(
             f"cannot write {target.name}: a report is a single HTML file, so the output must "

@@ -78,11 +78,14 @@ def cohorts(
         isinstance(max_days, bool) or not isinstance(max_days, int) or max_days < 0
     ):
         raise BadRequestError(
-            f"cohorts: max_days must be a whole number of days >= 0 or None, got {max_days!r}"
+            f"cohorts: max_days must be a whole number of days >= 0 or None, got {max_days!r}",
+            hint="For example max_days=30 to draw the first month; None draws every day.",
         )
     if isinstance(min_at_risk, bool) or not isinstance(min_at_risk, int) or min_at_risk < 0:
         raise BadRequestError(
-            f"cohorts: min_at_risk must be a whole number of leads >= 0, got {min_at_risk!r}"
+            f"cohorts: min_at_risk must be a whole number of leads >= 0, got {min_at_risk!r}",
+            hint="For example min_at_risk=20: a day where fewer leads are still waiting is left "
+            "blank.",
         )
     level = interval_level(frame)
     every = frame["every"][0] if "every" in frame.columns and frame.height else None

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import polars as pl
 
+from sendkit_nb._checks import check_positive_tags
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._schema import DEFAULT_POSITIVE_TAGS
 
@@ -185,14 +186,10 @@ def _check_segment(
 
 def positive_tags_set(positive_tags: Iterable[str] | None) -> list[str]:
     """The positive AI tags, lower-cased (tag names are unique case-insensitively in SendKit)."""
-    if positive_tags is None:
-        tags: Iterable[str] = DEFAULT_POSITIVE_TAGS
-    elif isinstance(positive_tags, str):
-        # A lone string is one tag, not an iterable of letters.
-        tags = [positive_tags]
-    else:
-        tags = positive_tags
-    return sorted({t.lower() for t in tags if isinstance(t, str)})
+    # Checked by the shared rule (a lone string is one tag, not an iterable of letters): every
+    # metric reads its positive_tags= through here.
+    tags = check_positive_tags(positive_tags)
+    return sorted({t.lower() for t in (DEFAULT_POSITIVE_TAGS if tags is None else tags)})
 
 
 def positive_tags_column(positive_tags: Iterable[str] | None) -> pl.Expr:

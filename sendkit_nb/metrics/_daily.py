@@ -106,7 +106,9 @@ def daily_activity(
     )
     start, end = _day(start, "start"), _day(end, "end")
     if start is not None and end is not None and start > end:
-        raise BadRequestError(f"daily_activity: start ({start}) is after end ({end})")
+        raise BadRequestError(
+            f"daily_activity: start ({start}) is after end ({end})", hint="Swap the two dates."
+        )
     window = window_of(since, until, as_of, leads, "daily_activity")
     schema = _schema(by_campaign)
     keys = ["campaign_id", "date"] if by_campaign else ["date"]

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
-from sendkit_nb._errors import BadRequestError
+from sendkit_nb._checks import check_count, check_fraction
 from sendkit_nb.metrics._ab import ab_test
 from sendkit_nb.metrics._attribution import Attribution, inbox_for
 from sendkit_nb.metrics._common import (
@@ -340,12 +340,9 @@ def variant_funnel(
     """
     check_choice(metric, METRICS, "metric")
     rate_denominators(denominator)
-    if not isinstance(min_sends, int) or min_sends < 0:
-        raise BadRequestError(f"min_sends must be a non-negative integer, got {min_sends!r}")
-    if not isinstance(min_events, int) or min_events < 0:
-        raise BadRequestError(f"min_events must be a non-negative integer, got {min_events!r}")
-    if not 0.0 < alpha < 1.0:
-        raise BadRequestError(f"alpha must be between 0 and 1, got {alpha!r}")
+    check_count(min_sends, "min_sends", example=MIN_SENDS)
+    check_count(min_events, "min_events", example=MIN_EVENTS)
+    check_fraction(alpha, "alpha", example=0.05)
     window = window_of(since, until, as_of, leads, "variant_funnel")
     base = funnel(
         leads,

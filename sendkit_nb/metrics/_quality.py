@@ -306,7 +306,9 @@ def _count(value: object, where: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadRequestError(f"reconcile: {where} is not a number: {value!r:.60}", hint=_API_HINT)
     if isinstance(value, float) and not value.is_integer():
-        raise BadRequestError(f"reconcile: {where} is not a whole number: {value!r}")
+        raise BadRequestError(
+            f"reconcile: {where} is not a whole number: {value!r}", hint=_API_HINT
+        )
     return int(value)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Final, Literal, get_args
 
 import polars as pl
 
+from sendkit_nb._checks import check_fraction
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb.metrics._common import check_leads, positive_tags_column, ratio, segment_expr
 from sendkit_nb.metrics._emails import REPLY_COLUMNS
@@ -177,10 +178,7 @@ def breakdown(
             f"min_leads must be a non-negative integer, got {min_leads!r}",
             hint="Use e.g. min_leads=30.",
         )
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0.0 < alpha < 1.0:
-        raise BadRequestError(
-            f"alpha must be between 0 and 1, got {alpha!r}", hint="Use e.g. alpha=0.05."
-        )
+    check_fraction(alpha, "alpha", example=0.05)
     if other is not None and (not isinstance(other, str) or not other):
         raise BadRequestError(
             f"other must be a group name or None, got {other!r}", hint="Use e.g. other='Other'."

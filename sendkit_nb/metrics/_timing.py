@@ -45,6 +45,7 @@ from typing import Literal
 
 import polars as pl
 
+from sendkit_nb._checks import shown
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb.metrics._common import check_leads
 from sendkit_nb.metrics._stats import check_confidence
@@ -173,7 +174,9 @@ def _check_options(what: str, by: str | None, as_of: object) -> None:
         )
     if as_of is not None and not isinstance(as_of, datetime):
         raise BadRequestError(
-            f"{what}: as_of must be a datetime (UTC if naive), got {type(as_of).__name__}"
+            f"{what}: as_of must be a datetime (UTC if naive), got {type(as_of).__name__}",
+            hint="For example as_of=datetime(2025, 7, 1, tzinfo=UTC), or None for the data's "
+            "latest timestamp.",
         )
 
 
@@ -585,10 +588,21 @@ def _summary_from_times(
     return out.select(list(_SUMMARY_SCHEMA.names())).cast(_SUMMARY_SCHEMA)
 
 
+#: The longest reply horizon taken, in days (a century): far past any campaign, and small
+#: enough for a polars duration in microseconds.
+_MAX_WITHIN_DAYS = 36_500
+
+
 def _check_within(what: str, within_days: object) -> None:
-    if isinstance(within_days, bool) or not isinstance(within_days, int) or within_days < 0:
+    if (
+        isinstance(within_days, bool)
+        or not isinstance(within_days, int)
+        or not 0 <= within_days <= _MAX_WITHIN_DAYS
+    ):
         raise BadRequestError(
-            f"{what}: within_days must be a whole number of days >= 0, got {within_days!r}"
+            f"{what}: within_days must be a whole number of days from 0 to "
+            f"{_MAX_WITHIN_DAYS:,}, got {shown(within_days)}",
+            hint="For example within_days=14 (replies within two weeks of the email).",
         )
 
 
@@ -621,7 +635,10 @@ def _check_clock(clock: object, what: str, by: str | None, as_of: object) -> pl.
             hint="Pass reply_clock(leads), filtered as the leads are.",
         )
     if by == "campaign":
-        raise BadRequestError(f"{what}: by='campaign' needs the leads (use by=None or 'variant')")
+        raise BadRequestError(
+            f"{what}: by='campaign' needs the leads",
+            hint="Pass the leads frame instead of a reply clock, or use by=None or by='variant'.",
+        )
     _check_options(what, by, as_of)
     return clock
 

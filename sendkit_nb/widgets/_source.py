@@ -20,10 +20,11 @@ import warnings
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import polars as pl
 
+from sendkit_nb._client import SendKitClient
 from sendkit_nb._errors import BadRequestError, SendKitError, StoreError
 from sendkit_nb._files import kind_of
 from sendkit_nb._frames import IncompleteLoadWarning, load_campaigns, load_leads
@@ -32,9 +33,6 @@ from sendkit_nb._present import fmt_int
 from sendkit_nb._progress import ProgressCallback
 from sendkit_nb._store import Store, open_store
 from sendkit_nb._store_sync import SyncResult, sync
-
-if TYPE_CHECKING:
-    from sendkit_nb._client import SendKitClient
 
 __all__ = ["ApiSource", "OfflineError", "Source", "StoreSource", "make_source"]
 
@@ -334,6 +332,12 @@ def make_source(
 ) -> ApiSource | StoreSource:
     """The source for ``Dashboard(source, store=store)``: a store alone (offline), a client
     with a store (synced on Refresh), a client alone, or nothing (``connect()``)."""
+    if source is not None and not isinstance(source, Store | SendKitClient):
+        raise BadRequestError(
+            f"the dashboard takes a SendKitClient or a Store, got {type(source).__name__}",
+            hint="sk.dashboard(sk.connect()) for the API (the demo without a key), or "
+            "sk.dashboard(sk.open_store(path)) for a store.",
+        )
     if isinstance(source, Store):
         if store is not None:
             raise BadRequestError(
