@@ -20,6 +20,7 @@ name.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import reprlib
 import shlex
@@ -33,13 +34,12 @@ from sendkit_nb._errors import BadRequestError
 from sendkit_nb._schema import LEAD_STATUSES
 
 if TYPE_CHECKING:  # _client imports this module: the class is imported where it is checked
-    from sendkit_nb._client import SendKitClient
+    pass
 
 __all__ = [
     "MAX_COUNT",
     "SHOWN_CHARS",
     "check_campaign_label",
-    "check_client",
     "check_count",
     "check_flag",
     "check_fraction",
@@ -50,6 +50,7 @@ __all__ = [
     "check_status_filter",
     "check_statuses",
     "check_text",
+    "kind_shown",
     "object_id_or_none",
     "shown",
     "statuses_from_args",
@@ -256,33 +257,9 @@ def statuses_from_args(values: Sequence[str] | None) -> tuple[str, ...] | None:
 MAX_COUNT = 10**12
 
 
-def _kind(value: object) -> str:
+def kind_shown(value: object) -> str:
     """What a value of the wrong type is, for a message: ``None``, or its type's name."""
     return "None" if value is None else f"a {type(value).__name__}"
-
-
-def check_client(value: object, entry: str, *, writes_store: bool = False) -> SendKitClient:
-    """``value`` if it is a :class:`~sendkit_nb.SendKitClient`, else BadRequestError saying that
-    ``entry`` takes one. A :class:`~sendkit_nb.Store` is the likely mistake (both are "where
-    the data comes from"), so it gets its own hint; ``writes_store``: ``entry`` writes a store
-    (``sync``), which the message says."""
-    from sendkit_nb._client import SendKitClient
-
-    if isinstance(value, SendKitClient):
-        return value
-    got = type(value).__name__
-    if got == "Store":  # by name: the store module imports this one
-        why = "; a Store is what it writes" if writes_store else ", which reads no API"
-        raise BadRequestError(
-            f"{entry} takes a SendKitClient as client, got a Store{why}",
-            hint="Pass the client from sk.connect() (the demo API without a key); read a store "
-            "with store.leads() / store.campaigns(), or report it with sk.report(store).",
-        )
-    raise BadRequestError(
-        f"{entry} takes a SendKitClient as client, got {_kind(value)}",
-        hint="Create one with client = sk.connect() (the embedded demo API when "
-        "SENDKIT_API_KEY is not set).",
-    )
 
 
 def _example(name: str, value: object) -> str:
@@ -334,12 +311,17 @@ def check_flag(value: object, name: str) -> bool:
 def check_count(value: object, name: str, *, example: int, limit: int = MAX_COUNT) -> int:
     """``value`` if it is a whole number from 0 to ``limit`` (not a bool: ``True`` is a
     mistake, not 1), else BadRequestError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+    # numbers.Integral: numpy's integers too (a value taken from a frame is one).
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not 0 <= int(value) <= limit
+    ):
         raise BadRequestError(
             f"{name} must be a whole number from 0 to {limit:,}, got {shown(value)}",
             hint=f"For example {name}={example}.",
         )
-    return value
+    return int(value)
 
 
 def check_fraction(value: object, name: str, *, example: float) -> float:
@@ -348,9 +330,9 @@ def check_fraction(value: object, name: str, *, example: float) -> float:
     is refused rather than converted: every other number argument is a number."""
     if (
         isinstance(value, bool)
-        or not isinstance(value, int | float)
+        or not isinstance(value, numbers.Real)  # numpy's floats too
         or not math.isfinite(value)
-        or not 0.0 < value < 1.0
+        or not 0.0 < float(value) < 1.0
     ):
         raise BadRequestError(
             f"{name} must be a number between 0 and 1 (exclusive), got {shown(value)}",
@@ -405,7 +387,7 @@ def check_frame(value: object, name: str, columns: Iterable[str], *, hint: str) 
     ``name`` and what is missing; ``hint`` says which function gives the right frame."""
     if not isinstance(value, pl.DataFrame):
         raise BadRequestError(
-            f"{name} must be a polars DataFrame, got {_kind(value)}",
+            f"{name} must be a polars DataFrame, got {kind_shown(value)}",
             hint=hint,
         )
     missing = [c for c in columns if c not in value.columns]

@@ -31,6 +31,7 @@ from urllib3.connectionpool import HTTPConnectionPool
 # check_object_id lives with the other argument checks; it is imported here, where the
 # endpoints use it, and re-exported for the modules that have always imported it from here.
 from sendkit_nb._checks import check_object_id as check_object_id
+from sendkit_nb._checks import kind_shown
 from sendkit_nb._errors import (
     APIConnectionError,
     AuthenticationError,
@@ -47,7 +48,7 @@ from sendkit_nb._errors import (
 if TYPE_CHECKING:
     from sendkit_nb.demo import DemoServer
 
-__all__ = ["RetryPolicy", "SendKitClient"]
+__all__ = ["RetryPolicy", "SendKitClient", "check_client"]
 
 log = logging.getLogger("sendkit_nb")
 
@@ -773,3 +774,25 @@ class SendKitClient:
         """``GET /v1/workspaces``: the workspaces this key can use (first page)."""
         data: list[dict[str, Any]] = self.get_json("/v1/workspaces", {"limit": 100})
         return data
+
+
+def check_client(value: object, entry: str, *, writes_store: bool = False) -> SendKitClient:
+    """``value`` if it is a :class:`~sendkit_nb.SendKitClient`, else BadRequestError saying that
+    ``entry`` takes one. A :class:`~sendkit_nb.Store` is the likely mistake (both are "where
+    the data comes from"), so it gets its own hint; ``writes_store``: ``entry`` writes a store
+    (``sync``), which the message says."""
+    if isinstance(value, SendKitClient):
+        return value
+    got = type(value).__name__
+    if got == "Store":  # by name: the store module sits above this one
+        why = "; a Store is what it writes" if writes_store else ", which reads no API"
+        raise BadRequestError(
+            f"{entry} takes a SendKitClient as client, got a Store{why}",
+            hint="Pass the client from sk.connect() (the demo API without a key); read a store "
+            "with store.leads() / store.campaigns(), or report it with sk.report(store).",
+        )
+    raise BadRequestError(
+        f"{entry} takes a SendKitClient as client, got {kind_shown(value)}",
+        hint="Create one with client = sk.connect() (the embedded demo API when "
+        "SENDKIT_API_KEY is not set).",
+    )

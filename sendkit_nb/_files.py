@@ -148,10 +148,17 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     """
     # The type and an empty path first: Path("") would be the current folder.
     given = check_path(path, "path", example="out/report.html")
-    if checked_kind(given, BadRequestError, doing="write", hint=_OUTPUT_HINT) == "folder":
+    kind = checked_kind(given, BadRequestError, doing="write", hint=_OUTPUT_HINT)
+    if kind == "folder":
         raise BadRequestError(
             f"cannot write {given}: it is a folder",
             hint=f"Name a file inside it, for example -o {given / ('out' + given.suffix)}",
+        )
+    if kind == "other":
+        # A pipe, a device or a socket: the atomic write would replace it with a file.
+        raise BadRequestError(
+            f"cannot write {given}: it is not a regular file (a pipe, a device or a socket)",
+            hint="Name a file: the output is written whole to a new file, then renamed.",
         )
     try:
         target = _real_target(given)

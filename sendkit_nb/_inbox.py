@@ -42,8 +42,8 @@ from typing import Any
 
 import polars as pl
 
-from sendkit_nb._checks import check_client, check_object_id
-from sendkit_nb._client import SendKitClient
+from sendkit_nb._checks import check_object_id
+from sendkit_nb._client import SendKitClient, check_client
 from sendkit_nb._envelope import bad_value
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._frames import load_leads

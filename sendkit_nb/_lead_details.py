@@ -21,8 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from sendkit_nb._checks import check_client
-from sendkit_nb._client import SendKitClient
+from sendkit_nb._client import SendKitClient, check_client
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._items import (
     boolean,

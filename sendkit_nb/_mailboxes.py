@@ -20,8 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from sendkit_nb._checks import check_client
-from sendkit_nb._client import SendKitClient
+from sendkit_nb._client import SendKitClient, check_client
 from sendkit_nb._errors import BadRequestError, IncompleteLoadError, SchemaError
 from sendkit_nb._items import boolean, integer, obj, parse_items_page, text
 from sendkit_nb._pagination import Page

@@ -399,6 +399,15 @@ def take_history(root: Path) -> tuple[pl.DataFrame | None, Path | None]:
         return None, None
     schema = history_schema()
     try:
+        # A file that cannot be opened (no permission, an I/O error) is not damaged: it is
+        # said, and left where it is. Only what opens and is no history is set aside.
+        path.open("rb").close()
+    except OSError as exc:
+        raise StoreError(
+            f"cannot read {path}: {exc.strerror or exc}",
+            hint="Check the store folder's permissions and disk; the sync changed nothing.",
+        ) from None
+    try:
         frame = _read(path, schema)
     except StoreError:
         pass
@@ -520,6 +529,11 @@ class Store:
 
     path: Path
 
+    def __post_init__(self) -> None:
+        # Store is public and may be made directly: a str (or any PathLike) is taken as
+        # open_store takes it, anything else refused at once rather than at the first read.
+        object.__setattr__(self, "path", check_path(self.path, "path"))
+
     def campaigns(self) -> pl.DataFrame:
         """One row per campaign the store has seen: ``CAMPAIGNS_SCHEMA`` (names, sequences,
         dates) plus ``leads`` (in the store), ``fingerprint``, ``pulled_at``, ``source_time``
@@ -540,7 +554,9 @@ class Store:
                     f"sk.sync(client, path)) pulls every campaign the API lists and writes "
                     f"{CAMPAIGNS_FILE} anew.",
                 )
-            return pl.DataFrame(schema=STORE_CAMPAIGNS_SCHEMA)
+            if _missing(path):
+                return pl.DataFrame(schema=STORE_CAMPAIGNS_SCHEMA)
+            # A first sync ended between the two looks: its file is there now.
         return _read(path, STORE_CAMPAIGNS_SCHEMA)
 
     def _syncing(self) -> bool:
@@ -602,7 +618,12 @@ class Store:
         meanwhile). The counts are compared only when neither is the case."""
         catalog = self.path / CAMPAIGNS_FILE
         before = _identity(catalog)
-        held = self.campaigns()
+        try:
+            held = self.campaigns()
+        except StoreError:
+            # The catalog's own damage is said where it is read (campaigns(), a report): the
+            # leads files still read, and still must hold their own campaign's leads.
+            held = pl.DataFrame(schema=STORE_CAMPAIGNS_SCHEMA)
         recorded = dict(zip(held["campaign_id"], held["leads"], strict=True))
         try:
             found = (

@@ -60,8 +60,8 @@ from typing import Any
 
 import polars as pl
 
-from sendkit_nb._checks import check_client, check_flag, check_object_id
-from sendkit_nb._client import SendKitClient
+from sendkit_nb._checks import check_flag, check_object_id
+from sendkit_nb._client import SendKitClient, check_client
 from sendkit_nb._errors import (
     BadRequestError,
     IncompleteLoadError,

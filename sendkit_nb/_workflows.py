@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from sendkit_nb._checks import check_client
-from sendkit_nb._client import SendKitClient
+from sendkit_nb._client import SendKitClient, check_client
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._frames import load_leads
 from sendkit_nb._inbox import load_replies

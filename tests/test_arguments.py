@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -224,6 +225,13 @@ def test_good_values_still_pass(client: SendKitClient) -> None:
     assert m.headline(LEADS, positive_tags="interested")["leads"][0] == LEADS.height
     assert m.headline(LEADS, positive_tags=[])["positive"][0] == 0
     assert m.variant_funnel(LEADS, min_sends=0, min_events=0, alpha=0.1).height == 2
+    # numpy's numbers are numbers (a value taken from a frame is one).
+    numpy_args = m.variant_funnel(
+        LEADS,
+        min_sends=np.int64(0),  # type: ignore[arg-type]
+        alpha=np.float64(0.1),
+    )
+    assert numpy_args.equals(m.variant_funnel(LEADS, min_sends=0, alpha=0.1))
     names = sk.load_campaigns(client, search="Q3")["name"].to_list()
     assert names and all("Q3" in name for name in names), names
     details = pl.DataFrame({"lead_id": LEADS["lead_id"], "country": ["FR"] * LEADS.height})
@@ -293,3 +301,12 @@ def test_the_dashboard_names_a_source_that_is_neither_client_nor_store(source: o
 def test_reconcile_names_itself_when_given_no_client() -> None:
     with pytest.raises(sk.BadRequestError, match="reconcile takes a SendKitClient"):
         sk.reconcile(None, CID)  # type: ignore[arg-type]
+
+
+def test_a_store_made_directly_takes_a_str_and_refuses_a_non_path(
+    demo_client: sk.SendKitClient, tmp_path: Path
+) -> None:
+    sk.sync(demo_client, tmp_path / "s", progress=False)
+    assert sk.Store(str(tmp_path / "s")).leads().height == 8820  # type: ignore[arg-type]
+    with pytest.raises(sk.BadRequestError, match="path must be a path"):
+        sk.Store(5)  # type: ignore[arg-type]

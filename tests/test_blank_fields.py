@@ -156,13 +156,32 @@ def test_blank_and_null_tags_are_dropped() -> None:
     assert "" not in groups and len(groups) == 3 and {"vip", "q3"} <= set(groups)
 
 
-def test_a_blank_email_item_loads_as_a_null_one() -> None:
-    item = full_lead(1) | {"emailsSent": ["", {"sequenceStep": 1, "variant": ""}]}
-    emails = sk.leads_from_items([item], CAMPAIGN)["emails"][0].to_list()
-    assert [(e["step"], e["variant"], e["opened"]) for e in emails] == [
-        (None, None, False),
-        (1, None, False),
+def _items_with_empty_email_items() -> list[dict[str, Any]]:
+    return [
+        full_lead(1) | {"emailsSent": ["", {"sequenceStep": 1, "variant": ""}, None]},
+        full_lead(2) | {"emailsSent": ["", None], "replied": False, "repliedAt": None},
     ]
+
+
+@pytest.mark.parametrize("via", ["http", "items"])
+def test_null_and_blank_email_items_are_no_emails(via: str) -> None:
+    items = _items_with_empty_email_items()
+    if via == "items":
+        leads = sk.leads_from_items(items, CAMPAIGN)
+    else:
+        workspace = make_workspace(seed=5, sizes=[1])
+        campaign_id = workspace.campaigns[0]["_id"]
+        served = DemoWorkspace(campaigns=workspace.campaigns, leads={campaign_id: items})
+        with (
+            DemoServer(served) as server,
+            sk.SendKitClient(server.api_key, base_url=server.url) as client,
+        ):
+            leads = sk.load_leads(client, campaign_id, progress=False)
+    emails = [[(e["step"], e["variant"]) for e in row] for row in leads["emails"].to_list()]
+    assert emails == [[(1, None)], []]
+    # The second lead was never emailed: not contacted, and no row of sk.emails().
+    assert skm.headline(leads)["contacted"].item() == 1
+    assert sk.emails(leads).height == 1
 
 
 # -- the wrong numbers blanks used to make ------------------------------------------------------

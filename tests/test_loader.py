@@ -706,12 +706,13 @@ def test_optional_field_absent_null_or_empty_loads(where: str, field: str, shape
 
 
 def test_null_items_in_lists_load() -> None:
-    # A null tag names no tag and is dropped; a null email is still an email sent.
+    # A null tag names no tag and is dropped; a null email is no email (no step, no time, no
+    # flag: kept, it would count as a send) and is dropped too.
     item = lead(1, tags=["a", None], emailsSent=[None, {"sequenceStep": 2}])
     leads = sk.leads_from_items([item, lead(2)], CAMPAIGN)
     assert leads["tags"].to_list() == [["a"], []]
-    assert [e["step"] for e in leads["emails"][0]] == [None, 2]
-    assert [e["opened"] for e in leads["emails"][0]] == [False, False]
+    assert [e["step"] for e in leads["emails"][0]] == [2]
+    assert [e["opened"] for e in leads["emails"][0]] == [False]
 
 
 def test_each_page_is_parsed_into_rows_as_it_arrives() -> None:

@@ -348,3 +348,19 @@ def test_a_leads_file_whose_name_holds_glob_characters_reads_back(
     assert leads.height > 0 and set(leads["campaign_id"]) == {SMALL_CAMPAIGN}
     campaigns = sk.read_campaigns(output)
     assert campaigns.height == (1 if suffix == ".parquet" else 0)
+
+
+@pytest.mark.parametrize(("command", "suffix"), [("leads", ".parquet"), ("report", ".html")])
+def test_a_pipe_as_output_is_refused_not_replaced(
+    tmp_path: Path, command: str, suffix: str
+) -> None:
+    pipe = tmp_path / f"out{suffix}"
+    os.mkfifo(pipe)
+    line = one_error_line(run(command, SMALL_CAMPAIGN, "--demo", "--no-progress", "-o", str(pipe)))
+    assert "not a regular file" in line
+    assert pipe.is_fifo(), "the pipe is still there, not replaced by a file"
+    html_pipe = tmp_path / "python.html"
+    os.mkfifo(html_pipe)
+    with pytest.raises(sk.BadRequestError, match="not a regular file"):
+        sk.report(sk.leads_from_items([], SMALL_CAMPAIGN), path=html_pipe, progress=False)
+    assert html_pipe.is_fifo()
