@@ -26,15 +26,11 @@ import reprlib
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
 from sendkit_nb._errors import BadRequestError
 from sendkit_nb._schema import LEAD_STATUSES
-
-if TYPE_CHECKING:  # _client imports this module: the class is imported where it is checked
-    pass
 
 __all__ = [
     "MAX_COUNT",
@@ -382,17 +378,17 @@ def check_positive_tags(value: object, name: str = "positive_tags") -> tuple[str
     return tuple(dict.fromkeys(tags))
 
 
-def check_frame(value: object, name: str, columns: Iterable[str], *, hint: str) -> pl.DataFrame:
-    """``value`` if it is a polars DataFrame with ``columns``, else BadRequestError naming
-    ``name`` and what is missing; ``hint`` says which function gives the right frame."""
-    if not isinstance(value, pl.DataFrame):
+def check_frame(frame: object, required: Iterable[str], what: str, hint: str) -> pl.DataFrame:
+    """``frame`` if it is a polars DataFrame with the ``required`` columns, else a
+    :class:`~sendkit_nb.BadRequestError` that names every missing column; ``hint`` says which
+    function gives the right frame."""
+    if not isinstance(frame, pl.DataFrame):
         raise BadRequestError(
-            f"{name} must be a polars DataFrame, got {kind_shown(value)}",
-            hint=hint,
+            f"{what} needs a polars DataFrame, got {type(frame).__name__}", hint=hint
         )
-    missing = [c for c in columns if c not in value.columns]
+    missing = [c for c in dict.fromkeys(required) if c not in frame.columns]
     if missing:
         raise BadRequestError(
-            f"{name} lacks the column(s) {', '.join(map(repr, missing))}", hint=hint
+            f"{what}: the frame lacks the column(s) {', '.join(map(repr, missing))}", hint=hint
         )
-    return value
+    return frame

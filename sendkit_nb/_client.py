@@ -48,7 +48,7 @@ from sendkit_nb._errors import (
 if TYPE_CHECKING:
     from sendkit_nb.demo import DemoServer
 
-__all__ = ["RetryPolicy", "SendKitClient", "check_client"]
+__all__ = ["RetryPolicy", "SendKitClient", "check_client", "check_seconds"]
 
 log = logging.getLogger("sendkit_nb")
 
@@ -156,7 +156,7 @@ def _check_base_url(url: object) -> str:
     return cleaned
 
 
-def _check_seconds(value: object, name: str) -> float:
+def check_seconds(value: object, name: str) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -442,8 +442,8 @@ class SendKitClient:
                 hint="Copy the id from client.workspaces() or the SendKit settings page.",
             )
         self.workspace_id = workspace
-        self.timeout = _check_seconds(timeout, "timeout")
-        self.deadline = None if deadline is None else _check_seconds(deadline, "deadline")
+        self.timeout = check_seconds(timeout, "timeout")
+        self.deadline = None if deadline is None else check_seconds(deadline, "deadline")
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
             raise BadRequestError(
                 f"max_workers must be a positive integer, got {max_workers!r}",
@@ -575,7 +575,7 @@ class SendKitClient:
     def deadline_at(self, seconds: float | None = None) -> float | None:
         """The ``time.monotonic()`` instant by which work started now must end: ``seconds``
         from now, or the client's ``deadline`` when ``seconds`` is None; None for no limit."""
-        budget = self.deadline if seconds is None else _check_seconds(seconds, "deadline")
+        budget = self.deadline if seconds is None else check_seconds(seconds, "deadline")
         return None if budget is None else time.monotonic() + budget
 
     def request(

@@ -867,8 +867,8 @@ def emails(leads: pl.DataFrame) -> pl.DataFrame:
     """
     check_frame(
         leads,
-        "leads",
         ("campaign_id", "id", "lead_id", "email", "status", "emails"),
+        "emails: leads",
         hint="Pass the frame returned by load_leads().",
     )
     return (

@@ -403,8 +403,11 @@ def take_history(root: Path) -> tuple[pl.DataFrame | None, Path | None]:
         # said, and left where it is. Only what opens and is no history is set aside.
         path.open("rb").close()
     except OSError as exc:
-        raise StoreError(
-            f"cannot read {path}: {exc.strerror or exc}",
+        raise path_error(
+            path,
+            exc,
+            StoreError,
+            doing="read",
             hint="Check the store folder's permissions and disk; the sync changed nothing.",
         ) from None
     try:

@@ -795,14 +795,22 @@ def _rows_from_files(
     left out; reading the store names it."""
     from sendkit_nb.metrics import headline
 
-    store = Store(root)
-    frames: dict[str, pl.DataFrame] = {}
-    for campaign_id in campaign_ids:
-        with contextlib.suppress(SendKitError):
-            frames[campaign_id] = store.leads(campaign_id)
-    if not frames:
+    if not campaign_ids:
         return []
-    leads = pl.concat(frames.values(), how="vertical")
+    store = Store(root)
+    try:
+        # One read of the catalog and the files; campaign by campaign only when one fails.
+        leads = store.leads(campaign_ids)
+        readable = list(campaign_ids)
+    except SendKitError:
+        frames: dict[str, pl.DataFrame] = {}
+        for campaign_id in campaign_ids:
+            with contextlib.suppress(SendKitError):
+                frames[campaign_id] = store.leads(campaign_id)
+        if not frames:
+            return []
+        leads = pl.concat(frames.values(), how="vertical")
+        readable = list(frames)
     found = {h.pop("campaign_id"): h for h in headline(leads).to_dicts()}
     return [
         {
@@ -813,5 +821,5 @@ def _rows_from_files(
             "deleted": False,
             **(found.get(campaign_id) or _no_leads_headline()),
         }
-        for campaign_id in frames
+        for campaign_id in readable
     ]

@@ -16,7 +16,6 @@ builds the report from a store with no key and no network.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import shlex
 import shutil
@@ -31,7 +30,7 @@ from typing import Any, NoReturn
 import polars as pl
 
 from sendkit_nb._checks import check_object_id, check_path, check_text, statuses_from_args
-from sendkit_nb._client import SendKitClient
+from sendkit_nb._client import SendKitClient, check_seconds
 from sendkit_nb._connect import connect
 from sendkit_nb._errors import (
     AuthenticationError,
@@ -85,14 +84,11 @@ def _client(args: argparse.Namespace) -> SendKitClient:
 
 
 def _seconds(text: str) -> float:
-    """``--deadline``'s value: a positive, finite number of seconds."""
+    """``--deadline``'s value, by the client's own rule for seconds (positive, finite)."""
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
-    return value
+        return check_seconds(float(text), "--deadline")
+    except (ValueError, BadRequestError):
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}") from None
 
 
 # -- terminal widths ------------------------------------------------------------------------------

@@ -13,14 +13,14 @@ import hashlib
 import html
 import re
 import textwrap
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from sendkit_nb._errors import BadRequestError
+from sendkit_nb._checks import check_frame as check_frame
 
 # Numbers print one way in every front end: the charts use the shared formatters (re-exported
 # here for the chart modules) rather than copies of their own.
@@ -101,21 +101,6 @@ _RATE_NOTE: Final[dict[str, str]] = {
     "positive": "{positive}; {attribution}",
     "bounce": "emails that bounced, over emails sent",
 }
-
-
-def check_frame(frame: object, required: Iterable[str], what: str, hint: str) -> pl.DataFrame:
-    """``frame`` if it is a polars DataFrame with the ``required`` columns, else a
-    :class:`~sendkit_nb.BadRequestError` that names every missing column."""
-    if not isinstance(frame, pl.DataFrame):
-        raise BadRequestError(
-            f"{what} needs a polars DataFrame, got {type(frame).__name__}", hint=hint
-        )
-    missing = [c for c in dict.fromkeys(required) if c not in frame.columns]
-    if missing:
-        raise BadRequestError(
-            f"{what}: the frame lacks the column(s) {', '.join(map(repr, missing))}", hint=hint
-        )
-    return frame
 
 
 def funnel_bases(frame: pl.DataFrame) -> dict[str, str]:
